@@ -1,0 +1,101 @@
+#include "crypto/aead.h"
+
+#include <openssl/evp.h>
+
+#include <climits>
+#include <cstdlib>
+#include <cstring>
+#include <stdexcept>
+
+namespace wgvm::crypto {
+namespace {
+
+// Fetched once: implicit fetches on every EVP_*Init cost more than the cipher itself for small packets.
+const EVP_CIPHER* chacha20_poly1305() {
+  static EVP_CIPHER* cipher = EVP_CIPHER_fetch(nullptr, "ChaCha20-Poly1305", nullptr);
+  if (!cipher) std::abort();  // libcrypto without ChaCha20-Poly1305 cannot run WireGuard at all
+  return cipher;
+}
+
+// One reusable context per thread: allocation per packet would dominate the data path.
+class CipherContext {
+ public:
+  CipherContext() : ctx_(EVP_CIPHER_CTX_new()) {
+    if (!ctx_) throw std::bad_alloc();
+  }
+  ~CipherContext() { EVP_CIPHER_CTX_free(ctx_); }
+  CipherContext(const CipherContext&) = delete;
+  CipherContext& operator=(const CipherContext&) = delete;
+  EVP_CIPHER_CTX* get() { return ctx_; }
+
+ private:
+  EVP_CIPHER_CTX* ctx_;
+};
+
+EVP_CIPHER_CTX* thread_context() {
+  thread_local CipherContext ctx;
+  return ctx.get();
+}
+
+int checked_int(size_t n) {
+  if (n > static_cast<size_t>(INT_MAX)) throw std::length_error("AEAD input too large");
+  return static_cast<int>(n);
+}
+
+}  // namespace
+
+void aead_seal(const uint8_t key[kAeadKeyLen], const uint8_t nonce[kAeadNonceLen], Bytes plain, Bytes ad,
+               uint8_t* out) {
+  EVP_CIPHER_CTX* ctx = thread_context();
+  int len = 0;
+  bool ok = EVP_EncryptInit_ex2(ctx, chacha20_poly1305(), key, nonce, nullptr) == 1;
+  if (ok && !ad.empty()) ok = EVP_EncryptUpdate(ctx, nullptr, &len, ad.data(), checked_int(ad.size())) == 1;
+  if (ok && !plain.empty()) ok = EVP_EncryptUpdate(ctx, out, &len, plain.data(), checked_int(plain.size())) == 1;
+  if (ok) ok = EVP_EncryptFinal_ex(ctx, out + plain.size(), &len) == 1;
+  if (ok) ok = EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, kAeadTagLen, out + plain.size()) == 1;
+  // Sealing cannot fail for valid arguments; a failure here means libcrypto itself is broken.
+  if (!ok) throw std::runtime_error("ChaCha20-Poly1305 seal failed in libcrypto");
+}
+
+bool aead_open(const uint8_t key[kAeadKeyLen], const uint8_t nonce[kAeadNonceLen], Bytes sealed, Bytes ad,
+               uint8_t* out) {
+  if (sealed.size() < kAeadTagLen) return false;
+  const size_t text_len = sealed.size() - kAeadTagLen;
+  uint8_t tag[kAeadTagLen];
+  std::memcpy(tag, sealed.data() + text_len, kAeadTagLen);  // copy first: `out` may alias `sealed`
+
+  EVP_CIPHER_CTX* ctx = thread_context();
+  int len = 0;
+  bool ok = EVP_DecryptInit_ex2(ctx, chacha20_poly1305(), key, nonce, nullptr) == 1;
+  if (ok) ok = EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, kAeadTagLen, tag) == 1;
+  if (ok && !ad.empty()) ok = EVP_DecryptUpdate(ctx, nullptr, &len, ad.data(), checked_int(ad.size())) == 1;
+  if (ok && text_len) ok = EVP_DecryptUpdate(ctx, out, &len, sealed.data(), checked_int(text_len)) == 1;
+  if (ok) ok = EVP_DecryptFinal_ex(ctx, out + text_len, &len) == 1;
+  return ok;
+}
+
+namespace {
+struct XParams {
+  ByteArray<32> subkey;
+  ByteArray<kAeadNonceLen> nonce{};
+  XParams(const uint8_t key[32], const uint8_t xnonce[kXAeadNonceLen]) {
+    hchacha20(subkey.data(), key, xnonce);
+    std::memcpy(nonce.data() + 4, xnonce + 16, 8);
+  }
+  ~XParams() { secure_zero(subkey); }
+};
+}  // namespace
+
+void xaead_seal(const uint8_t key[kAeadKeyLen], const uint8_t nonce[kXAeadNonceLen], Bytes plain, Bytes ad,
+                uint8_t* out) {
+  XParams p(key, nonce);
+  aead_seal(p.subkey.data(), p.nonce.data(), plain, ad, out);
+}
+
+bool xaead_open(const uint8_t key[kAeadKeyLen], const uint8_t nonce[kXAeadNonceLen], Bytes sealed, Bytes ad,
+                uint8_t* out) {
+  XParams p(key, nonce);
+  return aead_open(p.subkey.data(), p.nonce.data(), sealed, ad, out);
+}
+
+}  // namespace wgvm::crypto

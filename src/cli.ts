@@ -1,0 +1,103 @@
+// `wgvm`: the command line. Each subcommand is a function of (args, stdio) returning an exit code;
+// user mistakes end in one line on stderr and a non-zero code, never a stack trace.
+import { fstatSync, readFileSync } from 'node:fs';
+import { decodeKey, encodeKey, generatePresharedKey, generatePrivateKey, KeyFormatError, publicKeyOf } from './keys.js';
+
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+interface Command {
+  summary: string;
+  run(args: string[]): Promise<number> | number;
+}
+
+function noArgs(name: string, args: string[]): void {
+  if (args.length > 0) throw new UsageError(`${name} takes no arguments (usage: wgvm ${name})`);
+}
+
+// Same warning as `wg genkey`: a private key is about to land in a file others can read.
+function warnIfWorldReadableStdout(): void {
+  try {
+    const st = fstatSync(1);
+    if (st.isFile() && (st.mode & 0o007) !== 0) {
+      process.stderr.write('Warning: writing to world accessible file.\nConsider setting the umask to 077 and trying again.\n');
+    }
+  } catch {
+    // stdout is not something fstat understands: nothing to warn about
+  }
+}
+
+const commands: Record<string, Command> = {
+  genkey: {
+    summary: 'print a new private key (base64), like `wg genkey`',
+    run(args) {
+      noArgs('genkey', args);
+      warnIfWorldReadableStdout();
+      process.stdout.write(encodeKey(generatePrivateKey()) + '\n');
+      return 0;
+    },
+  },
+  genpsk: {
+    summary: 'print a new preshared key (base64), like `wg genpsk`',
+    run(args) {
+      noArgs('genpsk', args);
+      warnIfWorldReadableStdout();
+      process.stdout.write(encodeKey(generatePresharedKey()) + '\n');
+      return 0;
+    },
+  },
+  pubkey: {
+    summary: 'read a private key on stdin, print its public key, like `wg pubkey`',
+    run(args) {
+      noArgs('pubkey', args);
+      const input = readFileSync(0, 'latin1');
+      // `wg pubkey` accepts trailing whitespace (the newline `genkey` writes) and nothing else.
+      const text = input.replace(/[\s\0]+$/, '');
+      let key: Uint8Array;
+      try {
+        key = decodeKey(text);
+      } catch (err) {
+        if (err instanceof KeyFormatError) throw new UsageError(`pubkey: key is not the correct length or format: ${err.message}`);
+        throw err;
+      }
+      process.stdout.write(encodeKey(publicKeyOf(key)) + '\n');
+      return 0;
+    },
+  },
+  serve: {
+    summary: 'run the hub: data plane, management API and dashboard',
+    run() {
+      process.stderr.write('wgvm serve: the hub is not built yet; this release provides key tools only (genkey, pubkey, genpsk)\n');
+      return 1;
+    },
+  },
+};
+
+function usage(): string {
+  const width = Math.max(...Object.keys(commands).map((n) => n.length));
+  const lines = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`);
+  return `Usage: wgvm <command> [arguments]\n\nCommands:\n${lines.join('\n')}\n`;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...args] = argv;
+  if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
+    process.stdout.write(usage());
+    return name === undefined ? 1 : 0;
+  }
+  const command = commands[name];
+  if (!command) {
+    process.stderr.write(`wgvm: unknown command "${name}"\n\n${usage()}`);
+    return 1;
+  }
+  try {
+    return await command.run(args);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`wgvm ${err.message}\n`);
+      return 1;
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,66 @@
+// WireGuard keys as `wg` writes them: 32 bytes, standard base64 with padding (44 characters).
+import { randomBytes } from 'node:crypto';
+import { x25519 } from '@noble/curves/ed25519.js';
+
+export const KEY_LENGTH = 32;
+
+// 43 base64 characters carry 258 bits; the last one must leave the two spare bits zero,
+// so only these 16 characters may stand before the '=' (the same strictness as `wg`).
+const KEY_PATTERN = /^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$/;
+
+export class KeyFormatError extends Error {
+  override name = 'KeyFormatError';
+}
+
+/** RFC 7748 §5 clamping, as `wg genkey` applies to new private keys. */
+export function clampPrivateKey(key: Uint8Array): Uint8Array {
+  const k = Uint8Array.from(key);
+  k[0]! &= 248;
+  k[31]! &= 127;
+  k[31]! |= 64;
+  return k;
+}
+
+export function encodeKey(key: Uint8Array): string {
+  if (key.length !== KEY_LENGTH) throw new KeyFormatError(`a key is ${KEY_LENGTH} bytes, got ${key.length}`);
+  return Buffer.from(key).toString('base64');
+}
+
+/** Decodes a base64 key; throws KeyFormatError naming what is wrong. */
+export function decodeKey(text: string): Uint8Array {
+  if (text.length !== 44) {
+    throw new KeyFormatError(`a key is 44 base64 characters, got ${text.length}`);
+  }
+  if (!KEY_PATTERN.test(text)) throw new KeyFormatError('a key must be 32 bytes of standard base64');
+  return new Uint8Array(Buffer.from(text, 'base64'));
+}
+
+export function isValidKey(text: string): boolean {
+  return KEY_PATTERN.test(text);
+}
+
+export function generatePrivateKey(): Uint8Array {
+  return clampPrivateKey(randomBytes(KEY_LENGTH));
+}
+
+export function generatePresharedKey(): Uint8Array {
+  return new Uint8Array(randomBytes(KEY_LENGTH));
+}
+
+/** The X25519 public key of a private key (clamped first, as X25519 does). */
+export function publicKeyOf(privateKey: Uint8Array): Uint8Array {
+  if (privateKey.length !== KEY_LENGTH) {
+    throw new KeyFormatError(`a key is ${KEY_LENGTH} bytes, got ${privateKey.length}`);
+  }
+  return x25519.getPublicKey(privateKey);
+}
+
+export interface KeyPair {
+  privateKey: string;
+  publicKey: string;
+}
+
+export function generateKeyPair(): KeyPair {
+  const priv = generatePrivateKey();
+  return { privateKey: encodeKey(priv), publicKey: encodeKey(publicKeyOf(priv)) };
+}

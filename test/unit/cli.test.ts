@@ -1,0 +1,125 @@
+// The `wgvm` key commands, run as a user runs them, compared byte for byte with `wg`.
+import { execFile, execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { requireTools, skipWithout } from '../helpers/tools.js';
+
+const wgvm = fileURLToPath(new URL('../../bin/wgvm.js', import.meta.url));
+
+function run(args: string[], input?: string) {
+  const r = spawnSync(process.execPath, [wgvm, ...args], { input: input ?? '', encoding: 'utf8' });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+const wg = (args: string[], input = '') => execFileSync('wg', args, { input, encoding: 'utf8' });
+
+// Asynchronous runs, so that a hundred of them use both cores.
+function runAsync(args: string[], input = ''): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = execFile(process.execPath, [wgvm, ...args], { encoding: 'utf8' }, (err, stdout) =>
+      err ? reject(err) : resolve(stdout),
+    );
+    child.stdin!.end(input);
+  });
+}
+
+async function inBatches<T>(count: number, width: number, job: (i: number) => Promise<T>): Promise<T[]> {
+  const results: T[] = [];
+  for (let start = 0; start < count; start += width) {
+    const batch = Array.from({ length: Math.min(width, count - start) }, (_, k) => job(start + k));
+    results.push(...(await Promise.all(batch)));
+  }
+  return results;
+}
+
+describe('wgvm genkey / pubkey / genpsk', () => {
+  it('genkey and genpsk print one base64 key and a newline', () => {
+    for (const cmd of ['genkey', 'genpsk']) {
+      const r = run([cmd]);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toMatch(/^[A-Za-z0-9+/]{43}=\n$/);
+      expect(r.stderr).toBe('');
+    }
+  });
+
+  it('pubkey accepts the genkey output, trailing whitespace included', () => {
+    const priv = run(['genkey']).stdout;
+    const pub = run(['pubkey'], priv).stdout;
+    expect(pub).toMatch(/^[A-Za-z0-9+/]{43}=\n$/);
+    expect(run(['pubkey'], priv.trim() + ' \r\n\n').stdout).toBe(pub);
+    expect(run(['pubkey'], priv.trim()).stdout).toBe(pub);
+  });
+
+  it.each([
+    ['empty input', ''],
+    ['a short key', 'YWJj\n'],
+    ['not base64', '!'.repeat(43) + '=\n'],
+    ['trailing garbage', 'kNzD6pqVEd9sI2BD3OuGPRRmGSuJ2h8QKNkE8HVLsE0= x\n'],
+  ])('pubkey rejects %s with one line on stderr and a non-zero exit', (_name, input) => {
+    const r = run(['pubkey'], input);
+    expect(r.code).not.toBe(0);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(/^wgvm pubkey: key is not the correct length or format: .+\n$/);
+  });
+
+  it('unknown commands and stray arguments fail with a usage message, not a stack trace', () => {
+    const unknown = run(['frobnicate']);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toContain('unknown command "frobnicate"');
+    const extra = run(['genkey', 'extra']);
+    expect(extra.code).toBe(1);
+    expect(extra.stderr).toBe('wgvm genkey takes no arguments (usage: wgvm genkey)\n');
+    expect(run(['--help']).stdout).toContain('Usage: wgvm <command>');
+  });
+
+  it('genkey warns, like wg, when writing to a world-readable file', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'wgvm-cli-'));
+    try {
+      const file = join(dir, 'key');
+      const r = spawnSync('sh', ['-c', `umask 022; "${process.execPath}" "${wgvm}" genkey > "${file}"`], { encoding: 'utf8' });
+      expect(r.status).toBe(0);
+      expect(r.stderr).toContain('Warning: writing to world accessible file.');
+      expect(statSync(file).mode & 0o004).toBe(0o004);
+      expect(readFileSync(file, 'utf8')).toMatch(/^[A-Za-z0-9+/]{43}=\n$/);
+      const quiet = spawnSync('sh', ['-c', `umask 077; "${process.execPath}" "${wgvm}" genkey > "${file}.2"`], { encoding: 'utf8' });
+      expect(quiet.stderr).toBe('');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('npm start says the hub is not built yet, in one line, without a stack trace', () => {
+    const r = run(['serve']);
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).not.toMatch(/\bat .+:\d+:\d+/);
+  });
+});
+
+describe.skipIf(skipWithout('wg'))('byte compatibility with wg (wireguard-tools)', () => {
+  it('`wgvm genkey | wgvm pubkey` equals `wg pubkey` of the same key, for 100 keys', async () => {
+    requireTools('wg');
+    const pairs = await inBatches(100, 6, async () => {
+      const priv = await runAsync(['genkey']);
+      return { priv, pub: await runAsync(['pubkey'], priv) };
+    });
+    expect(new Set(pairs.map((p) => p.priv)).size).toBe(100);
+    for (const { priv, pub } of pairs) expect(pub).toBe(wg(['pubkey'], priv));
+  }, 120_000);
+
+  it('`wgvm pubkey` agrees with `wg pubkey` on 100 keys from `wg genkey` and unclamped ones from `wg genpsk`', async () => {
+    requireTools('wg');
+    const privs = Array.from({ length: 100 }, (_, i) => (i % 2 ? wg(['genkey']) : wg(['genpsk'])));
+    const pubs = await inBatches(100, 6, (i) => runAsync(['pubkey'], privs[i]));
+    privs.forEach((priv, i) => expect(pubs[i]).toBe(wg(['pubkey'], priv)));
+  }, 120_000);
+
+  it('`wg pubkey` accepts what `wgvm genpsk` writes', () => {
+    requireTools('wg');
+    const psk = run(['genpsk']).stdout;
+    expect(wg(['pubkey'], psk)).toMatch(/^[A-Za-z0-9+/]{43}=\n$/);
+  });
+});
