@@ -1,0 +1,165 @@
+// The sans-IO WireGuard engine of one interface: identity, peers, the index table, the allowed-IPs
+// trie and the cookie machinery. Every entry point takes bytes and the current time and reports what
+// to do through an Output; it never touches a socket, a thread or a clock. Not thread-safe: the
+// caller serialises calls.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <unordered_map>
+
+#include "protocol/cookie.h"
+#include "protocol/peer.h"
+#include "protocol/rate_limiter.h"
+#include "routing/allowed_ips.h"
+
+namespace wgvm::protocol {
+
+struct Now {
+  Nanos mono;  // monotonic: timers and ages
+  Nanos wall;  // since the Unix epoch: TAI64N timestamps and the last-handshake time users see
+};
+
+// Why a datagram or packet was dropped. Counted per reason; never a crash, never a state change.
+enum class Drop : uint8_t {
+  kTooShort,            // shorter than any message
+  kUnknownType,         // type field (with its reserved bytes) is not 1..4
+  kBadSize,             // wrong size for its type
+  kNoPrivateKey,        // handshake arrived before a private key was configured
+  kBadMac1,
+  kCookieSent,          // under load and mac2 missing or stale: answered with a cookie instead
+  kRateLimited,
+  kHandshakeDecrypt,    // does not decrypt, or a DH result was all zeros
+  kUnknownPeer,         // an initiation from a static key that is not configured
+  kTimestampReplay,     // initiation timestamp not newer than the last
+  kInitiationFlood,     // initiations from one peer faster than 50 per second
+  kUnexpectedResponse,  // response or cookie for no handshake of ours
+  kBadCookie,
+  kUnknownIndex,        // transport data for no live keypair
+  kExpiredKeypair,
+  kReplay,
+  kDecrypt,
+  kMalformedInner,      // decrypted packet is not a well-formed IPv4/IPv6 packet
+  kSourceNotAllowed,    // inner source address does not route back to the sending peer
+  kNoRoute,             // packet from the tunnel to no peer's allowed IPs
+  kNoEndpoint,          // nowhere to send: the peer has no endpoint yet
+  kStagedOverflow,      // the queue of packets waiting for a handshake was full
+  kHandshakeFailed,     // gave up after REKEY_ATTEMPT_TIME: queued packets discarded
+  kCount
+};
+const char* drop_name(Drop);
+
+class Output {
+ public:
+  virtual ~Output() = default;
+  virtual void send(const Endpoint& to, Bytes datagram) = 0;
+  // A decrypted packet, checked against the sending peer's allowed IPs, for the tunnel.
+  virtual void deliver(Peer& from, Bytes ip_packet) = 0;
+  virtual void handshake_completed(Peer&) {}
+  virtual void endpoint_changed(Peer&) {}
+};
+
+class Core {
+ public:
+  explicit Core(Random& rng) : rng_(rng) {}
+  ~Core();
+  Core(const Core&) = delete;
+  Core& operator=(const Core&) = delete;
+
+  // --- configuration
+  // Setting the key a device already has changes nothing (so `wg syncconf` keeps sessions).
+  void set_private_key(const crypto::Key& private_key);
+  void clear_private_key();
+  const Identity& identity() const { return identity_; }
+
+  Peer& add_peer(const crypto::Key& public_key);  // the existing peer if already there
+  Peer* find_peer(const crypto::Key& public_key);
+  void remove_peer(Peer&);
+  void remove_all_peers();
+  template <typename F>
+  void for_each_peer(F&& f) {
+    for (auto& [order, peer] : peers_) f(*peer);
+  }
+  size_t peer_count() const { return peers_.size(); }
+
+  void set_preshared_key(Peer&, const crypto::Key& psk);
+  // With an interval and an endpoint, a keepalive goes out at once, as `wg set` does.
+  void set_persistent_keepalive(Peer&, uint16_t seconds, const Now&, Output&);
+  routing::AllowedIps<Peer>& allowed_ips() { return allowed_ips_; }
+
+  void set_mtu(size_t mtu) { mtu_ = mtu; }
+  size_t mtu() const { return mtu_; }
+
+  // --- packets
+  void receive(Bytes datagram, const Endpoint& from, const Now&, Output&);
+  // A packet from the tunnel, routed by its destination address.
+  void send(Bytes ip_packet, const Now&, Output&);
+  void send_to(Peer&, Bytes ip_packet, const Now&, Output&);
+  // Fires due timers; call at least as often as next_deadline() says.
+  void tick(const Now&, Output&);
+  Nanos next_deadline() const;
+  // Starts a handshake now unless one was sent within REKEY_TIMEOUT.
+  void initiate_handshake(Peer&, const Now&, Output&) ;
+
+  // --- load: the I/O layer reports how many handshake messages wait to be processed
+  void set_handshake_backlog(size_t queued, Nanos now);
+  bool under_load(Nanos now) const { return now - last_under_load_ < kUnderLoadAfterTime; }
+
+  uint64_t drops(Drop d) const { return drops_[static_cast<size_t>(d)]; }
+  uint64_t total_drops() const;
+  size_t index_count() const { return index_table_.size(); }
+
+ private:
+  struct IndexEntry {
+    Peer* peer;
+    Keypair* keypair;  // null: the index of a handshake in progress
+  };
+
+  void drop(Drop d) { ++drops_[static_cast<size_t>(d)]; }
+
+  void handle_initiation(const uint8_t* msg, const Endpoint& from, const Now&, Output&);
+  void handle_response(const uint8_t* msg, const Endpoint& from, const Now&, Output&);
+  void handle_cookie_reply(const uint8_t* msg, const Now&);
+  void handle_transport(Bytes datagram, const Endpoint& from, const Now&, Output&);
+  bool admit_handshake(const uint8_t* msg, size_t size, const Endpoint& from, const Now&, Output&);
+
+  void send_initiation(Peer&, const Now&, Output&, bool is_retry);
+  void send_keepalive(Peer&, const Now&, Output&);
+  void send_staged(Peer&, const Now&, Output&);
+  void encrypt_and_send(Peer&, Keypair&, Bytes packet, const Now&, Output&);
+  void begin_session(Peer&, const Now&);
+  void rotate_on_confirmation(Peer&, Keypair&, const Now&, Output&);
+  void update_endpoint(Peer&, const Endpoint&, Output&);
+  void handshake_complete(Peer&, const Now&, Output&);
+  void keep_key_fresh_sending(Peer&, const Now&, Output&);
+  void keep_key_fresh_receiving(Peer&, const Now&, Output&);
+  void fire_timers(Peer&, const Now&, Output&);
+  void expire_sessions(Peer&);  // current keys stop sending; the handshake is forgotten
+  void clear_sessions(Peer&);   // every keypair and the handshake are erased
+
+  uint32_t allocate_index(Peer&, Keypair*);
+  void release_index(uint32_t index);
+  void release_handshake_index(Peer&);
+  void replace_keypair(std::unique_ptr<Keypair>& slot, std::unique_ptr<Keypair> with);
+
+  Nanos jitter() { return static_cast<Nanos>(rng_.u32() % static_cast<uint32_t>(kRekeyTimeoutJitterMax)); }
+
+  Random& rng_;
+  Identity identity_;
+  std::map<uint64_t, std::unique_ptr<Peer>> peers_;  // in the order they were added
+  struct KeyHash {
+    size_t operator()(const crypto::Key& k) const noexcept;
+  };
+  std::unordered_map<crypto::Key, Peer*, KeyHash> peers_by_key_;
+  uint64_t next_order_ = 0;
+  std::unordered_map<uint32_t, IndexEntry> index_table_;
+  routing::AllowedIps<Peer> allowed_ips_;
+  CookieChecker cookie_checker_;
+  RateLimiter rate_limiter_;
+  Nanos last_under_load_ = INT64_MIN / 2;
+  size_t mtu_ = 1420;
+  std::vector<uint8_t> scratch_;
+  uint64_t drops_[static_cast<size_t>(Drop::kCount)] = {};
+};
+
+}  // namespace wgvm::protocol

@@ -1,0 +1,262 @@
+#include "protocol/noise.h"
+
+
+#include <cstring>
+#include <tuple>
+
+#include "crypto/aead.h"
+#include "protocol/messages.h"
+
+namespace wgvm::protocol {
+namespace {
+
+using namespace wgvm::crypto;
+
+Bytes text(const char* s) { return Bytes(reinterpret_cast<const uint8_t*>(s), std::strlen(s)); }
+
+// Ci = HASH(CONSTRUCTION); Hi = HASH(Ci ‖ IDENTIFIER): the same for every handshake.
+struct InitialState {
+  Hash chaining_key, hash;
+  InitialState() {
+    chaining_key = blake2s({text("Noise_IKpsk2_25519_ChaChaPoly_BLAKE2s")});
+    hash = blake2s({chaining_key, text("WireGuard v1 zx2c4 Jason@zx2c4.com")});
+  }
+};
+
+const InitialState& initial() {
+  static const InitialState s;
+  return s;
+}
+
+void mix_hash(Hash& h, Bytes data) { h = blake2s({h, data}); }
+
+const uint8_t kZeroNonce[kAeadNonceLen] = {};
+
+Key generate_ephemeral(Random& rng) {
+  Key k;
+  rng.fill(k.data(), k.size());
+  clamp_private_key(k.data());
+  return k;
+}
+
+// Erases whatever a local holds when it goes out of scope, whichever way the function returns.
+template <typename... T>
+struct Scrub {
+  std::tuple<T&...> secrets;
+  explicit Scrub(T&... s) : secrets(s...) {}
+  ~Scrub() {
+    std::apply([](auto&... s) { (secure_zero(s.data(), s.size()), ...); }, secrets);
+  }
+};
+
+}  // namespace
+
+void SystemRandom::fill(uint8_t* out, size_t n) { random_bytes(out, n); }
+
+void Identity::set(const Key& key) {
+  private_key = key;
+  clamp_private_key(private_key.data());
+  public_key = x25519_public_key(private_key.data());
+  mac1_key = blake2s({text("mac1----"), public_key});
+  cookie_key = blake2s({text("cookie--"), public_key});
+  has_key = true;
+}
+
+void Identity::clear() {
+  secure_zero(private_key);
+  *this = Identity{};
+}
+
+void PeerStatics::set_public_key(const Key& key) {
+  public_key = key;
+  mac1_key = blake2s({text("mac1----"), public_key});
+  cookie_key = blake2s({text("cookie--"), public_key});
+}
+
+void PeerStatics::recompute_static_static(const Identity& identity) {
+  static_static_valid = identity.has_key && x25519(static_static.data(), identity.private_key.data(), public_key.data());
+}
+
+void Handshake::clear_session() {
+  secure_zero(hash);
+  secure_zero(chaining_key);
+  secure_zero(local_ephemeral_private);
+  secure_zero(remote_ephemeral);
+  stage = HandshakeStage::kNone;
+  local_index = remote_index = 0;
+}
+
+Timestamp tai64n(Nanos wall_ns) {
+  constexpr uint64_t kTaiBase = 0x400000000000000aULL;  // 2^62 + 10 (TAI − UTC at the epoch)
+  const uint64_t seconds = kTaiBase + static_cast<uint64_t>(wall_ns / kSecond);
+  const uint32_t nanos = static_cast<uint32_t>(wall_ns % kSecond) & ~uint32_t((1u << 24) - 1);
+  Timestamp t;
+  for (int i = 0; i < 8; ++i) t[i] = uint8_t(seconds >> (56 - 8 * i));
+  for (int i = 0; i < 4; ++i) t[8 + i] = uint8_t(nanos >> (24 - 8 * i));
+  return t;
+}
+
+bool create_initiation(const Identity& identity, const PeerStatics& peer, Handshake& hs, uint32_t local_index,
+                       Nanos wall_now, Random& rng, uint8_t* msg) {
+  if (!identity.has_key || !peer.static_static_valid) return false;
+  Hash h = initial().hash, ck = initial().chaining_key;
+  Key ephemeral = generate_ephemeral(rng), dh, k;
+  Scrub scrub(ephemeral, dh, k);
+
+  write_header(msg, MessageType::kInitiation);
+  store_le32(msg + initiation::kSender, local_index);
+  mix_hash(h, peer.public_key);
+
+  const Key ephemeral_public = x25519_public_key(ephemeral.data());
+  std::memcpy(msg + initiation::kEphemeral, ephemeral_public.data(), kKeySize);
+  kdf(ck, ephemeral_public, ck.data());
+  mix_hash(h, ephemeral_public);
+
+  if (!x25519(dh.data(), ephemeral.data(), peer.public_key.data())) return false;
+  kdf(ck, dh, ck.data(), k.data());
+  aead_seal(k.data(), kZeroNonce, identity.public_key, h, msg + initiation::kStatic);
+  mix_hash(h, Bytes(msg + initiation::kStatic, kKeySize + kTagSize));
+
+  kdf(ck, peer.static_static, ck.data(), k.data());
+  const Timestamp ts = tai64n(wall_now);
+  aead_seal(k.data(), kZeroNonce, ts, h, msg + initiation::kTimestamp);
+  mix_hash(h, Bytes(msg + initiation::kTimestamp, kTimestampSize + kTagSize));
+
+  hs.clear_session();
+  hs.stage = HandshakeStage::kInitiationCreated;
+  hs.hash = h;
+  hs.chaining_key = ck;
+  hs.local_ephemeral_private = ephemeral;
+  hs.local_index = local_index;
+  return true;
+}
+
+std::optional<InitiationInProgress> open_initiation(const Identity& identity, const uint8_t* msg) {
+  if (!identity.has_key) return std::nullopt;
+  InitiationInProgress p;
+  p.hash = initial().hash;
+  p.chaining_key = initial().chaining_key;
+  Key dh, k;
+  Scrub scrub(dh, k);
+
+  mix_hash(p.hash, identity.public_key);
+  std::memcpy(p.remote_ephemeral.data(), msg + initiation::kEphemeral, kKeySize);
+  kdf(p.chaining_key, p.remote_ephemeral, p.chaining_key.data());
+  mix_hash(p.hash, p.remote_ephemeral);
+
+  if (!x25519(dh.data(), identity.private_key.data(), p.remote_ephemeral.data())) return std::nullopt;
+  kdf(p.chaining_key, dh, p.chaining_key.data(), k.data());
+  if (!aead_open(k.data(), kZeroNonce, Bytes(msg + initiation::kStatic, kKeySize + kTagSize), p.hash,
+                 p.remote_static.data()))
+    return std::nullopt;
+  mix_hash(p.hash, Bytes(msg + initiation::kStatic, kKeySize + kTagSize));
+  return p;
+}
+
+InitiationVerdict accept_initiation(const PeerStatics& peer, Handshake& hs, InitiationInProgress& p,
+                                    const uint8_t* msg, Nanos mono_now) {
+  if (!peer.static_static_valid) return InitiationVerdict::kDecrypt;
+  Key k;
+  Scrub scrub(k);
+  kdf(p.chaining_key, peer.static_static, p.chaining_key.data(), k.data());
+  Timestamp ts;
+  if (!aead_open(k.data(), kZeroNonce, Bytes(msg + initiation::kTimestamp, kTimestampSize + kTagSize), p.hash,
+                 ts.data()))
+    return InitiationVerdict::kDecrypt;
+  mix_hash(p.hash, Bytes(msg + initiation::kTimestamp, kTimestampSize + kTagSize));
+
+  // Big-endian TAI64N compares as bytes. An old or repeated timestamp is a replayed initiation.
+  if (std::memcmp(ts.data(), hs.latest_timestamp.data(), ts.size()) <= 0) return InitiationVerdict::kTimestampReplay;
+  if (mono_now - hs.last_initiation_consumed < kHandshakeInitiationRate) return InitiationVerdict::kFlood;
+
+  hs.clear_session();
+  hs.stage = HandshakeStage::kInitiationConsumed;
+  hs.hash = p.hash;
+  hs.chaining_key = p.chaining_key;
+  hs.remote_ephemeral = p.remote_ephemeral;
+  hs.remote_index = load_le32(msg + initiation::kSender);
+  hs.latest_timestamp = ts;
+  hs.last_initiation_consumed = mono_now;
+  return InitiationVerdict::kAccepted;
+}
+
+bool create_response(const PeerStatics& peer, Handshake& hs, uint32_t local_index, Random& rng, uint8_t* msg) {
+  if (hs.stage != HandshakeStage::kInitiationConsumed) return false;
+  Hash h = hs.hash, ck = hs.chaining_key, tau;
+  Key ephemeral = generate_ephemeral(rng), dh, k;
+  Scrub scrub(ephemeral, dh, k, tau);
+
+  write_header(msg, MessageType::kResponse);
+  store_le32(msg + response::kSender, local_index);
+  store_le32(msg + response::kReceiver, hs.remote_index);
+
+  const Key ephemeral_public = x25519_public_key(ephemeral.data());
+  std::memcpy(msg + response::kEphemeral, ephemeral_public.data(), kKeySize);
+  kdf(ck, ephemeral_public, ck.data());
+  mix_hash(h, ephemeral_public);
+
+  if (!x25519(dh.data(), ephemeral.data(), hs.remote_ephemeral.data())) return false;
+  kdf(ck, dh, ck.data());
+  if (!x25519(dh.data(), ephemeral.data(), peer.public_key.data())) return false;
+  kdf(ck, dh, ck.data());
+
+  kdf(ck, peer.preshared_key, ck.data(), tau.data(), k.data());
+  mix_hash(h, tau);
+  aead_seal(k.data(), kZeroNonce, {}, h, msg + response::kEmpty);
+  mix_hash(h, Bytes(msg + response::kEmpty, kTagSize));
+
+  hs.stage = HandshakeStage::kResponseCreated;
+  hs.hash = h;
+  hs.chaining_key = ck;
+  hs.local_index = local_index;
+  return true;
+}
+
+bool consume_response(const Identity& identity, const PeerStatics& peer, Handshake& hs, const uint8_t* msg) {
+  if (hs.stage != HandshakeStage::kInitiationCreated || !identity.has_key) return false;
+  Hash h = hs.hash, ck = hs.chaining_key, tau;
+  Key remote_ephemeral, dh, k;
+  Scrub scrub(dh, k, tau, ck, h);
+
+  std::memcpy(remote_ephemeral.data(), msg + response::kEphemeral, kKeySize);
+  kdf(ck, remote_ephemeral, ck.data());
+  mix_hash(h, remote_ephemeral);
+
+  if (!x25519(dh.data(), hs.local_ephemeral_private.data(), remote_ephemeral.data())) return false;
+  kdf(ck, dh, ck.data());
+  if (!x25519(dh.data(), identity.private_key.data(), remote_ephemeral.data())) return false;
+  kdf(ck, dh, ck.data());
+
+  kdf(ck, peer.preshared_key, ck.data(), tau.data(), k.data());
+  mix_hash(h, tau);
+  if (!aead_open(k.data(), kZeroNonce, Bytes(msg + response::kEmpty, kTagSize), h, nullptr)) return false;
+  mix_hash(h, Bytes(msg + response::kEmpty, kTagSize));
+
+  hs.stage = HandshakeStage::kResponseConsumed;
+  hs.hash = h;
+  hs.chaining_key = ck;
+  hs.remote_ephemeral = remote_ephemeral;
+  hs.remote_index = load_le32(msg + response::kSender);
+  return true;
+}
+
+std::optional<SessionKeys> derive_session(Handshake& hs) {
+  SessionKeys keys;
+  if (hs.stage == HandshakeStage::kResponseConsumed) {
+    keys.initiator = true;
+    kdf(hs.chaining_key, {}, keys.send.data(), keys.receive.data());
+  } else if (hs.stage == HandshakeStage::kResponseCreated) {
+    keys.initiator = false;
+    kdf(hs.chaining_key, {}, keys.receive.data(), keys.send.data());
+  } else {
+    return std::nullopt;
+  }
+  const uint32_t local = hs.local_index, remote = hs.remote_index;
+  hs.clear_session();
+  // The indices stay readable for the caller, which moves them into the new keypair.
+  hs.local_index = local;
+  hs.remote_index = remote;
+  return keys;
+}
+
+}  // namespace wgvm::protocol

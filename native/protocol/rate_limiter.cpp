@@ -1,0 +1,43 @@
+#include "protocol/rate_limiter.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace wgvm::protocol {
+namespace {
+
+constexpr Nanos kPacketCost = kSecond / kHandshakesPerSecond;
+constexpr Nanos kMaxTokens = kPacketCost * kHandshakeBurst;
+constexpr Nanos kForgetAfter = kSecond;
+
+}  // namespace
+
+size_t RateLimiter::AddressHash::operator()(const std::array<uint8_t, 17>& a) const noexcept {
+  uint64_t h = 1469598103934665603ULL;  // FNV-1a: the key is already unpredictable enough for a bucket table
+  for (uint8_t b : a) h = (h ^ b) * 1099511628211ULL;
+  return static_cast<size_t>(h);
+}
+
+bool RateLimiter::allow(const Endpoint& from, Nanos now) {
+  if (now - last_gc_ >= kSecond) collect_garbage(now);
+  std::array<uint8_t, 17> key{};
+  key[0] = from.family;
+  std::memcpy(key.data() + 1, from.addr.data(), from.addr_len());
+
+  auto [it, fresh] = buckets_.try_emplace(key, Bucket{kMaxTokens, now});
+  Bucket& b = it->second;
+  if (!fresh) {
+    b.tokens = std::min(kMaxTokens, b.tokens + (now - b.last));
+    b.last = now;
+  }
+  if (b.tokens < kPacketCost) return false;
+  b.tokens -= kPacketCost;
+  return true;
+}
+
+void RateLimiter::collect_garbage(Nanos now) {
+  std::erase_if(buckets_, [now](const auto& entry) { return now - entry.second.last > kForgetAfter; });
+  last_gc_ = now;
+}
+
+}  // namespace wgvm::protocol
