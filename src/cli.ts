@@ -1,6 +1,7 @@
 // `wgvm`: the command line. Each subcommand is a function of (args, stdio) returning an exit code;
 // user mistakes end in one line on stderr and a non-zero code, never a stack trace.
 import { fstatSync, readFileSync } from 'node:fs';
+import { reportStartupFailure, runDaemon, runForeground } from './userspace.js';
 import { decodeKey, encodeKey, generatePresharedKey, generatePrivateKey, KeyFormatError, publicKeyOf } from './keys.js';
 
 export class UsageError extends Error {
@@ -63,6 +64,24 @@ const commands: Record<string, Command> = {
       }
       process.stdout.write(encodeKey(publicKeyOf(key)) + '\n');
       return 0;
+    },
+  },
+  up: {
+    summary: 'bring up a userspace WireGuard interface configured with wg: wgvm up [-f|--foreground] <iface>',
+    async run(args) {
+      const foreground = args.some((a) => a === '-f' || a === '--foreground');
+      const rest = args.filter((a) => a !== '-f' && a !== '--foreground');
+      if (rest.length !== 1 || rest[0]!.startsWith('-')) throw new UsageError('up: usage: wgvm up [-f|--foreground] <interface>');
+      const iface = rest[0]!;
+      if (!/^[A-Za-z0-9_=+.-]{1,15}$/.test(iface)) throw new UsageError(`up: "${iface}" is not a valid interface name (1-15 of A-Z a-z 0-9 _ = + . -)`);
+      if (!foreground) return runDaemon(iface);
+      try {
+        return await runForeground(iface);
+      } catch (err) {
+        const message = err instanceof Error ? err.message : String(err);
+        reportStartupFailure(message);
+        throw new UsageError(`up: ${message}`);
+      }
     },
   },
   serve: {

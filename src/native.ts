@@ -21,8 +21,45 @@ export interface NativeCrypto {
   x25519(privateKey: Uint8Array, publicKey: Uint8Array): Buffer | null;
 }
 
+export type DeviceEvent =
+  | { type: 'handshake'; publicKey: Buffer; endpoint: string | null }
+  | { type: 'endpoint'; publicKey: Buffer; endpoint: string | null }
+  | { type: 'stopped'; reason: string };
+
+export interface PeerSnapshot {
+  publicKey: Buffer;
+  endpoint: string | null;
+  /** wall clock, ns since the Unix epoch; 0n = never */
+  lastHandshakeNs: bigint;
+  rxBytes: bigint;
+  txBytes: bigint;
+}
+
+export interface DeviceCounters {
+  drops: Record<string, number>;
+  tunWriteErrors: number;
+  udpSendErrors: number;
+  relayed: number;
+}
+
+/** A running userspace WireGuard interface (native threads; no packet touches JavaScript). */
+export interface NativeDevice {
+  readonly name: string;
+  /** Applies a UAPI `set=1` body; errno 0 on success, else a positive errno and a message naming the line. */
+  set(uapiBody: string): { errno: number; message: string };
+  /** The UAPI `get=1` answer lines (without the errno line). */
+  get(): string;
+  peers(): PeerSnapshot[];
+  counters(): DeviceCounters;
+  setRelay(on: boolean): void;
+  setIsolated(publicKey: Uint8Array, isolated: boolean): boolean;
+  /** Stops the threads and closes every descriptor; the kernel removes the interface. */
+  close(): void;
+}
+
 export interface NativeAddon {
   crypto: NativeCrypto;
+  Device: new (name: string, options?: { mtu?: number; onEvent?: (e: DeviceEvent) => void }) => NativeDevice;
 }
 
 const addonPath = fileURLToPath(new URL('../build/Release/wgvm_native.node', import.meta.url));

@@ -1,0 +1,225 @@
+#include "device/device.h"
+
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <algorithm>
+#include <cstring>
+#include <system_error>
+
+namespace wgvm::device {
+namespace {
+
+using protocol::Nanos;
+
+Nanos clock_ns(clockid_t id) {
+  timespec ts;
+  clock_gettime(id, &ts);
+  return Nanos(ts.tv_sec) * protocol::kSecond + ts.tv_nsec;
+}
+
+std::string key_string(const crypto::Key& k) { return std::string(reinterpret_cast<const char*>(k.data()), k.size()); }
+
+constexpr size_t kMaxPacket = 65535;
+constexpr int kBatch = 64;              // packets taken from one descriptor per turn, for fairness
+constexpr Nanos kMaxSleep = 250 * protocol::kMillisecond;
+
+enum : uint64_t { kTagWake = 1, kTagTun = 2, kTagUdp4 = 3, kTagUdp6 = 4 };
+
+}  // namespace
+
+Device::Device(const std::string& name, size_t mtu, std::function<void(const DeviceEvent&)> on_event)
+    : tun_(name), on_event_(std::move(on_event)) {
+  core_.set_mtu(mtu);
+  epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
+  wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (epoll_fd_ < 0 || wake_fd_ < 0) throw std::system_error(errno, std::generic_category(), "epoll/eventfd");
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.u64 = kTagWake;
+  ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &ev);
+  ev.data.u64 = kTagTun;
+  ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, tun_.fd(), &ev);
+  std::string error;
+  if (!udp_.bind(0, 0, &error)) throw std::system_error(EADDRINUSE, std::generic_category(), error);
+  register_sockets();
+  thread_ = std::thread([this] { run(); });
+}
+
+Device::~Device() {
+  close();
+  if (epoll_fd_ >= 0) ::close(epoll_fd_);
+  if (wake_fd_ >= 0) ::close(wake_fd_);
+}
+
+void Device::close() {
+  stopping_ = true;
+  const uint64_t one = 1;
+  if (wake_fd_ >= 0) [[maybe_unused]] auto r = ::write(wake_fd_, &one, sizeof one);
+  if (thread_.joinable() && thread_.get_id() != std::this_thread::get_id()) thread_.join();
+  std::lock_guard lock(mu_);
+  core_.remove_all_peers();
+  udp_.close();
+}
+
+protocol::Now Device::now() const { return {clock_ns(CLOCK_MONOTONIC), clock_ns(CLOCK_REALTIME)}; }
+
+void Device::register_sockets() {
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.u64 = kTagUdp4;
+  if (udp_.fd4() >= 0) ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, udp_.fd4(), &ev);
+  ev.data.u64 = kTagUdp6;
+  if (udp_.fd6() >= 0) ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, udp_.fd6(), &ev);
+}
+
+bool Device::set_listen_port(uint16_t port, std::string* error) {
+  if (port != 0 && port == udp_.port()) return true;
+  io::UdpSockets fresh;
+  if (!fresh.bind(port, fwmark_, error)) return false;
+  // Closing a descriptor removes it from the epoll set; the loop holds mu_ while it reads sockets.
+  udp_.swap(fresh);  // `fresh` now holds the old sockets and closes them
+  register_sockets();
+  return true;
+}
+
+bool Device::set_fwmark(uint32_t mark, std::string* error) {
+  if (!udp_.set_fwmark(mark, error)) return false;
+  fwmark_ = mark;
+  return true;
+}
+
+UapiResult Device::set(std::string_view body) {
+  std::lock_guard lock(mu_);
+  return uapi_set(*this, body);
+}
+
+std::string Device::get() {
+  std::lock_guard lock(mu_);
+  return uapi_get(*this);
+}
+
+std::vector<PeerSnapshot> Device::peers() {
+  std::lock_guard lock(mu_);
+  std::vector<PeerSnapshot> out;
+  out.reserve(core_.peer_count());
+  core_.for_each_peer([&](protocol::Peer& p) {
+    out.push_back({p.public_key(), p.endpoint, p.last_handshake_wall, p.rx_bytes, p.tx_bytes});
+  });
+  return out;
+}
+
+DeviceCounters Device::counters() {
+  std::lock_guard lock(mu_);
+  DeviceCounters c{};
+  for (size_t i = 0; i < static_cast<size_t>(protocol::Drop::kCount); ++i)
+    c.drops[i] = core_.drops(static_cast<protocol::Drop>(i));
+  c.tun_write_errors = tun_write_errors_;
+  c.udp_send_errors = udp_send_errors_;
+  c.relayed = relayed_;
+  return c;
+}
+
+void Device::set_relay(bool on) {
+  std::lock_guard lock(mu_);
+  relay_ = on;
+}
+
+bool Device::set_isolated(const crypto::Key& peer, bool isolated) {
+  std::lock_guard lock(mu_);
+  if (!core_.find_peer(peer)) return false;
+  if (isolated)
+    isolated_.insert(key_string(peer));
+  else
+    isolated_.erase(key_string(peer));
+  return true;
+}
+
+// --- protocol::Output
+
+void Device::send(const protocol::Endpoint& to, Bytes datagram) {
+  if (!udp_.send(to, datagram)) ++udp_send_errors_;
+}
+
+void Device::deliver(protocol::Peer& from, Bytes packet) {
+  // A packet for another peer's allowed IPs is re-encrypted for that peer here: no TUN round trip
+  // and no kernel forwarding. With relay off it goes to the TUN, as in plain WireGuard.
+  const uint8_t version = packet[0] >> 4;
+  protocol::Peer* to = version == 4 ? core_.allowed_ips().lookup_v4(packet.data() + 16)
+                                    : core_.allowed_ips().lookup_v6(packet.data() + 24);
+  if (to && to != &from && relay_) {
+    if (isolated_.count(key_string(from.public_key())) || isolated_.count(key_string(to->public_key()))) return;
+    ++relayed_;
+    core_.send_to(*to, packet, now(), *this);
+    return;
+  }
+  if (to && to != &from && isolated_.count(key_string(from.public_key()))) return;
+  if (!tun_.write(packet)) ++tun_write_errors_;
+}
+
+void Device::handshake_completed(protocol::Peer& peer) {
+  if (on_event_) on_event_({DeviceEvent::Kind::kHandshake, peer.public_key(), peer.endpoint, {}});
+}
+
+void Device::endpoint_changed(protocol::Peer& peer) {
+  if (on_event_) on_event_({DeviceEvent::Kind::kEndpoint, peer.public_key(), peer.endpoint, {}});
+}
+
+// --- the event loop
+
+void Device::stop_with(const std::string& reason) {
+  stopping_ = true;
+  if (on_event_) on_event_({DeviceEvent::Kind::kStopped, {}, {}, reason});
+}
+
+void Device::run() {
+  std::vector<uint8_t> buf(kMaxPacket);
+  epoll_event events[8];
+  while (!stopping_) {
+    Nanos sleep = kMaxSleep;
+    {
+      std::lock_guard lock(mu_);
+      const Nanos deadline = core_.next_deadline();
+      if (deadline != protocol::kNever) sleep = std::clamp<Nanos>(deadline - now().mono, 0, kMaxSleep);
+    }
+    const int n = ::epoll_wait(epoll_fd_, events, 8, static_cast<int>((sleep + 999'999) / 1'000'000));
+    if (stopping_) break;
+    std::lock_guard lock(mu_);
+    const protocol::Now t = now();
+    for (int i = 0; i < n; ++i) {
+      switch (events[i].data.u64) {
+        case kTagWake: {
+          uint64_t value;
+          [[maybe_unused]] auto r = ::read(wake_fd_, &value, sizeof value);
+          break;
+        }
+        case kTagTun:
+          for (int k = 0; k < kBatch; ++k) {
+            const long len = tun_.read(buf.data(), buf.size());
+            if (len < 0) return stop_with("interface " + tun_.name() + " was removed");
+            if (len == 0) break;
+            core_.send(Bytes(buf.data(), size_t(len)), t, *this);
+          }
+          break;
+        case kTagUdp4:
+        case kTagUdp6: {
+          const int fd = events[i].data.u64 == kTagUdp4 ? udp_.fd4() : udp_.fd6();
+          if (fd < 0) break;
+          for (int k = 0; k < kBatch; ++k) {
+            protocol::Endpoint from;
+            const long len = udp_.receive(fd, buf.data(), buf.size(), &from);
+            if (len < 0) break;
+            core_.receive(Bytes(buf.data(), size_t(len)), from, t, *this);
+          }
+          break;
+        }
+      }
+    }
+    core_.tick(now(), *this);
+  }
+}
+
+}  // namespace wgvm::device

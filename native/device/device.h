@@ -1,0 +1,96 @@
+// A running userspace WireGuard interface: the TUN device, the UDP sockets and the protocol core,
+// driven by one native event-loop thread that never calls into JavaScript. Configuration arrives as
+// UAPI text from any thread; state leaves as snapshots and events.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_set>
+#include <vector>
+
+#include "device/uapi.h"
+#include "io/tun.h"
+#include "io/udp.h"
+#include "protocol/core.h"
+
+namespace wgvm::device {
+
+struct PeerSnapshot {
+  crypto::Key public_key;
+  protocol::Endpoint endpoint;
+  int64_t last_handshake_ns;  // wall clock, 0 = never
+  uint64_t rx_bytes, tx_bytes;
+};
+
+struct DeviceEvent {
+  enum class Kind { kHandshake, kEndpoint, kStopped } kind;
+  crypto::Key public_key{};
+  protocol::Endpoint endpoint;
+  std::string reason;  // kStopped: why the device stopped by itself
+};
+
+struct DeviceCounters {
+  uint64_t drops[static_cast<size_t>(protocol::Drop::kCount)];
+  uint64_t tun_write_errors, udp_send_errors, relayed;
+};
+
+class Device final : public UapiHost, private protocol::Output {
+ public:
+  // Creates the TUN interface and starts the event loop; throws std::system_error on failure.
+  Device(const std::string& name, size_t mtu, std::function<void(const DeviceEvent&)> on_event);
+  ~Device() override;
+
+  const std::string& name() const { return tun_.name(); }
+  UapiResult set(std::string_view uapi_body);
+  std::string get();
+  std::vector<PeerSnapshot> peers();
+  DeviceCounters counters();
+
+  // Relay between peers inside the device (default on); a peer can be isolated from the others.
+  void set_relay(bool on);
+  bool set_isolated(const crypto::Key& peer, bool isolated);
+
+  // Stops the thread, closes every descriptor; the kernel then removes the interface. Idempotent.
+  void close();
+
+ private:
+  // UapiHost (called with mu_ held)
+  protocol::Core& core() override { return core_; }
+  protocol::Now now() const override;
+  protocol::Output& output() override { return *this; }
+  uint16_t listen_port() const override { return udp_.port(); }
+  bool set_listen_port(uint16_t port, std::string* error) override;
+  uint32_t fwmark() const override { return fwmark_; }
+  bool set_fwmark(uint32_t mark, std::string* error) override;
+
+  // protocol::Output (called with mu_ held, on any thread)
+  void send(const protocol::Endpoint& to, Bytes datagram) override;
+  void deliver(protocol::Peer& from, Bytes ip_packet) override;
+  void handshake_completed(protocol::Peer&) override;
+  void endpoint_changed(protocol::Peer&) override;
+
+  void run();
+  void register_sockets();
+  void stop_with(const std::string& reason);
+
+  std::mutex mu_;
+  protocol::SystemRandom rng_;
+  protocol::Core core_{rng_};
+  io::Tun tun_;
+  io::UdpSockets udp_;
+  uint32_t fwmark_ = 0;
+  bool relay_ = true;
+  std::unordered_set<std::string> isolated_;  // public keys (raw bytes)
+  std::function<void(const DeviceEvent&)> on_event_;
+  uint64_t tun_write_errors_ = 0, udp_send_errors_ = 0, relayed_ = 0;
+
+  int epoll_fd_ = -1;
+  int wake_fd_ = -1;  // eventfd: wakes the loop for shutdown and socket changes
+  std::atomic<bool> stopping_{false};
+  std::thread thread_;
+};
+
+}  // namespace wgvm::device

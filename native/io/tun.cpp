@@ -1,0 +1,61 @@
+#include "io/tun.h"
+
+#include <fcntl.h>
+#include <linux/if.h>
+#include <linux/if_tun.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <system_error>
+
+namespace wgvm::io {
+
+Tun::Tun(const std::string& name) {
+  if (name.empty() || name.size() >= IFNAMSIZ)
+    throw std::system_error(EINVAL, std::generic_category(),
+                            "interface name \"" + name + "\" must be 1 to " + std::to_string(IFNAMSIZ - 1) + " characters");
+  fd_ = ::open("/dev/net/tun", O_RDWR | O_CLOEXEC | O_NONBLOCK);
+  if (fd_ < 0) {
+    const int err = errno;
+    throw std::system_error(err, std::generic_category(), "cannot open /dev/net/tun for " + name);
+  }
+  ifreq ifr{};
+  ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+  std::memcpy(ifr.ifr_name, name.c_str(), name.size());
+  if (::ioctl(fd_, TUNSETIFF, &ifr) < 0) {
+    const int err = errno;
+    ::close(fd_);
+    fd_ = -1;
+    std::string hint = err == EPERM ? " (creating an interface needs root or CAP_NET_ADMIN)"
+                       : err == EBUSY ? " (an interface of that name exists and is not a free TUN device)"
+                                      : "";
+    throw std::system_error(err, std::generic_category(), "cannot create TUN interface " + name + hint);
+  }
+  name_ = ifr.ifr_name;
+}
+
+Tun::~Tun() {
+  if (fd_ >= 0) ::close(fd_);  // the kernel removes a non-persistent TUN interface with its last descriptor
+}
+
+long Tun::read(uint8_t* buf, size_t capacity) {
+  for (;;) {
+    const ssize_t n = ::read(fd_, buf, capacity);
+    if (n >= 0) return n;
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN) return 0;
+    return -1;  // EBADFD / EIO: the interface was deleted under us
+  }
+}
+
+bool Tun::write(Bytes packet) {
+  for (;;) {
+    const ssize_t n = ::write(fd_, packet.data(), packet.size());
+    if (n >= 0) return true;
+    if (errno != EINTR) return false;
+  }
+}
+
+}  // namespace wgvm::io

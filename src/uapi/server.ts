@@ -1,0 +1,112 @@
+// The wg-compatible control socket, /var/run/wireguard/<iface>.sock: `wg show`, `wg set`,
+// `wg setconf` and `wg syncconf` talk to our device through it exactly as to wireguard-go.
+import { chmodSync, existsSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
+import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import { join } from 'node:path';
+
+export const SOCKET_DIR = '/var/run/wireguard';
+
+/** What the socket needs from a device. */
+export interface UapiTarget {
+  set(body: string): { errno: number; message: string };
+  get(): string;
+}
+
+export interface UapiServerOptions {
+  /** `false` answers every set with EPERM: the hub's database is the source of truth in serve mode. */
+  writable?: boolean;
+  onError?: (message: string) => void;
+  dir?: string;
+}
+
+const EPERM = 1;
+const EINVAL = 22;
+const MAX_REQUEST = 4 << 20; // a full setconf for 10,000 peers fits comfortably
+
+export function socketPath(iface: string, dir = SOCKET_DIR): string {
+  return join(dir, `${iface}.sock`);
+}
+
+/** Answers one request: "get=1" or "set=1" followed by its body lines. */
+export function handleRequest(target: UapiTarget, request: string, writable: boolean): { reply: string; error?: string } {
+  const newline = request.indexOf('\n');
+  const op = newline < 0 ? request : request.slice(0, newline);
+  const body = newline < 0 ? '' : request.slice(newline + 1);
+  if (op === 'get=1') {
+    if (body.length > 0) return { reply: `errno=-${EINVAL}\n\n`, error: 'get=1 takes no body' };
+    return { reply: `${target.get()}errno=0\n\n` };
+  }
+  if (op === 'set=1') {
+    if (!writable) return { reply: `errno=-${EPERM}\n\n`, error: 'this interface is configured by its manager; the socket is read-only' };
+    const result = target.set(body);
+    return result.errno === 0 ? { reply: 'errno=0\n\n' } : { reply: `errno=-${result.errno}\n\n`, error: result.message };
+  }
+  return { reply: `errno=-${EINVAL}\n\n`, error: `unknown operation "${op.slice(0, 40)}"` };
+}
+
+function serve(socket: Socket, target: UapiTarget, writable: boolean, onError: (m: string) => void): void {
+  let buffered = '';
+  socket.setEncoding('utf8');
+  socket.on('data', (chunk: string) => {
+    buffered += chunk;
+    if (buffered.length > MAX_REQUEST) {
+      onError('UAPI request too large; connection closed');
+      socket.destroy();
+      return;
+    }
+    // A request ends with an empty line.
+    for (let end = buffered.indexOf('\n\n'); end >= 0; end = buffered.indexOf('\n\n')) {
+      const request = buffered.slice(0, end);
+      buffered = buffered.slice(end + 2);
+      const { reply, error } = handleRequest(target, request, writable);
+      if (error) onError(`UAPI: ${error}`);
+      socket.write(reply);
+    }
+  });
+  socket.on('error', () => socket.destroy());
+}
+
+/** Listens on the interface's socket (directory 0755, socket 0600), replacing a stale one. */
+export async function startUapiServer(iface: string, target: UapiTarget, options: UapiServerOptions = {}): Promise<Server> {
+  const dir = options.dir ?? SOCKET_DIR;
+  const path = socketPath(iface, dir);
+  mkdirSync(dir, { recursive: true, mode: 0o755 });
+  chmodSync(dir, 0o755);
+  if (existsSync(path)) {
+    if (!lstatSync(path).isSocket()) throw new Error(`${path} exists and is not a socket`);
+    if (await isListening(path)) throw new Error(`${path} is in use: is another daemon running for ${iface}?`);
+    unlinkSync(path); // stale: its daemon is gone
+  }
+  const onError = options.onError ?? (() => {});
+  const server = createServer((s) => serve(s, target, options.writable ?? true, onError));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(path, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  chmodSync(path, 0o600);
+  return server;
+}
+
+function isListening(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const c = createConnection(path);
+    c.once('connect', () => {
+      c.destroy();
+      resolve(true);
+    });
+    c.once('error', () => resolve(false));
+  });
+}
+
+/** Closes the server and removes its socket file. */
+export async function stopUapiServer(server: Server, iface: string, dir = SOCKET_DIR): Promise<void> {
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  try {
+    unlinkSync(socketPath(iface, dir));
+  } catch {
+    // already gone
+  }
+}
