@@ -154,6 +154,8 @@ class AllowedIps {
   size_t size() const { return prefix_count_; }
   // Number of trie nodes, prefixes plus branches: at most 2 * size(); for memory accounting.
   size_t node_count() const { return node_count_; }
+  // Number of owners holding at least one prefix (an owner left with none costs nothing).
+  size_t owner_count() const { return owners_.size(); }
 
   void clear() {
     free_subtree(root_v4_);

@@ -242,6 +242,7 @@ TEST(reinserting_a_prefix_moves_it_out_of_the_old_owners_list) {
   table.insert(prefix_from("10.0.1.0/24"), &a);
   table.insert(prefix_from("10.0.0.0/24"), &b);
   CHECK_EQ(table.size(), 2u);
+  CHECK_EQ(table.owner_count(), 2u);
   CHECK_EQ(joined(texts(table.list(&a))), "10.0.1.0/24");
   CHECK_EQ(joined(texts(table.list(&b))), "10.0.0.0/24");
   CHECK_EQ(look(table, "10.0.0.1"), &b);
@@ -279,6 +280,7 @@ TEST(remove_succeeds_only_for_the_owner_of_that_exact_prefix) {
   CHECK_EQ(look(table, "10.0.1.1"), &b);
   CHECK(table.list(&a).empty());
   CHECK_EQ(table.size(), 1u);
+  CHECK_EQ(table.owner_count(), 1u);
   CHECK_EQ(table.node_count(), 1u);  // the branch went with a's prefix
 }
 
@@ -296,7 +298,9 @@ TEST(remove_all_drops_every_prefix_of_one_owner_and_nothing_else) {
 
   table.remove_all(&stranger);
   CHECK_EQ(table.size(), 8u);
+  CHECK_EQ(table.owner_count(), 2u);
   table.remove_all(&a);
+  CHECK_EQ(table.owner_count(), 1u);
   CHECK(table.list(&a).empty());
   CHECK_EQ(table.size(), 3u);
   CHECK_EQ(joined(texts(table.list(&b))), "10.0.0.0/8 10.1.2.0/24 fd00:1::/32");
@@ -310,6 +314,7 @@ TEST(remove_all_drops_every_prefix_of_one_owner_and_nothing_else) {
   table.remove_all(&b);
   CHECK_EQ(table.size(), 0u);
   CHECK_EQ(table.node_count(), 0u);
+  CHECK_EQ(table.owner_count(), 0u);
   CHECK(look(table, "10.1.2.3") == nullptr);
 }
 
@@ -552,7 +557,13 @@ void compare_with_naive_table(uint8_t family, uint64_t seed) {
     }
     CHECK_EQ(table.size(), naive.size());
     CHECK(table.node_count() <= 2 * table.size());
-    for (Peer& peer : peers) CHECK_EQ(joined(texts(table.list(&peer))), joined(texts(naive.list(&peer))));
+    size_t owners_with_prefixes = 0;
+    for (Peer& peer : peers) {
+      const std::vector<Prefix> want = naive.list(&peer);
+      CHECK_EQ(joined(texts(table.list(&peer))), joined(texts(want)));
+      owners_with_prefixes += want.empty() ? 0 : 1;
+    }
+    CHECK_EQ(table.owner_count(), owners_with_prefixes);
   };
 
   for (int step = 1; step <= 5000; ++step) {
@@ -598,6 +609,7 @@ void compare_with_naive_table(uint8_t family, uint64_t seed) {
   for (Peer& peer : peers) table.remove_all(&peer);
   CHECK_EQ(table.size(), 0u);
   CHECK_EQ(table.node_count(), 0u);
+  CHECK_EQ(table.owner_count(), 0u);
 
   if (mismatches != 0) {
     wgvm::test::fail(__FILE__, __LINE__,

@@ -24,6 +24,11 @@ export class Namespace {
   }
 }
 
+/** The last few kilobytes a process started by World.spawn wrote to stderr. */
+export function stderrOf(child: ChildProcess): string {
+  return (child as ChildProcess & { errors?: string }).errors ?? '';
+}
+
 export class World {
   readonly id = `${process.pid % 100000}${counter++}`;
   private readonly namespaces: Namespace[] = [];
@@ -56,7 +61,10 @@ export class World {
       env: { ...process.env, ...env },
     });
     child.stdout!.resume();
-    child.stderr!.resume();
+    // Kept so that a failure can show what the process said.
+    let errors = '';
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => (errors = (errors + d).slice(-4000)));
+    Object.defineProperty(child, 'errors', { get: () => errors });
     this.children.push(child);
     return child;
   }

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { isRoot, run, waitFor, World, type Namespace } from '../helpers/netns.js';
+import { isRoot, run, stderrOf, waitFor, World, type Namespace } from '../helpers/netns.js';
 import { inCI, requireTools, skipWithout } from '../helpers/tools.js';
 
 const wgvm = fileURLToPath(new URL('../../bin/wgvm.js', import.meta.url));
@@ -42,9 +42,17 @@ describe.skipIf(skip)('interop with wireguard-go (namespaces)', () => {
   }
 
   async function start(s: Side, implementation: 'wgvm' | 'wireguard-go'): Promise<void> {
-    if (implementation === 'wgvm') world.spawn(s.ns, process.execPath, [wgvm, 'up', '--foreground', s.iface]);
-    else world.spawn(s.ns, 'wireguard-go', ['-f', s.iface], { LOG_LEVEL: 'error' });
-    await waitFor(`${implementation} socket for ${s.iface}`, () => existsSync(`/var/run/wireguard/${s.iface}.sock`));
+    const child =
+      implementation === 'wgvm'
+        ? world.spawn(s.ns, process.execPath, [wgvm, 'up', '--foreground', s.iface])
+        : world.spawn(s.ns, 'wireguard-go', ['-f', s.iface], { LOG_LEVEL: 'error' });
+    await waitFor(
+      `${implementation} socket for ${s.iface}`,
+      () => child.exitCode !== null || existsSync(`/var/run/wireguard/${s.iface}.sock`),
+    ).catch((err: Error) => {
+      throw new Error(`${err.message}: ${stderrOf(child)}`);
+    });
+    if (child.exitCode !== null) throw new Error(`${implementation} exited early: ${stderrOf(child)}`);
   }
 
   function configure(s: Side, peer: Side, port: number, peerPort: number): void {
@@ -54,27 +62,114 @@ describe.skipIf(skip)('interop with wireguard-go (namespaces)', () => {
     s.ns.ip('link', 'set', s.iface, 'mtu', '1420', 'up');
   }
 
-  it('pings both ways between wgvm and wireguard-go over IPv4', async () => {
+  // Two namespaces joined by veth (IPv4 198.18.0.0/24 and IPv6 fd18::/64 underlay), A and B running
+  // the given implementations, peered with each other.
+  async function pair(implA: 'wgvm' | 'wireguard-go', implB: 'wgvm' | 'wireguard-go') {
     const nsA = world.namespace('a');
     const nsB = world.namespace('b');
     world.link(nsA, '198.18.0.1/24', nsB, '198.18.0.2/24');
+    const vethA = nsA.ip('-o', 'link', 'show', 'type', 'veth').split(':')[1]!.trim().split('@')[0]!;
+    const vethB = nsB.ip('-o', 'link', 'show', 'type', 'veth').split(':')[1]!.trim().split('@')[0]!;
+    nsA.ip('addr', 'add', 'fd18::1/64', 'dev', vethA, 'nodad');
+    nsB.ip('addr', 'add', 'fd18::2/64', 'dev', vethB, 'nodad');
     const a = side('A', nsA, '198.18.0.1', '10.201.0.1');
     const b = side('B', nsB, '198.18.0.2', '10.201.0.2');
-    await start(a, 'wgvm');
-    await start(b, 'wireguard-go');
+    await start(a, implA);
+    await start(b, implB);
     configure(a, b, 51820, 51821);
     configure(b, a, 51821, 51820);
+    nsA.ip('addr', 'add', 'fd01::1/64', 'dev', a.iface, 'nodad');
+    nsB.ip('addr', 'add', 'fd01::2/64', 'dev', b.iface, 'nodad');
+    nsA.exec('wg', ['set', a.iface, 'peer', b.publicKey, 'allowed-ips', `${b.inner}/32,fd01::2/128`]);
+    nsB.exec('wg', ['set', b.iface, 'peer', a.publicKey, 'allowed-ips', `${a.inner}/32,fd01::1/128`]);
+    return { nsA, nsB, a, b };
+  }
 
-    expect(nsA.exec('ping', ['-c', '3', '-i', '0.2', '-W', '3', b.inner])).toMatch(/3 received/);
-    expect(nsB.exec('ping', ['-c', '3', '-i', '0.2', '-W', '3', a.inner])).toMatch(/3 received/);
+  const ping = (ns: Namespace, target: string, count = 3) =>
+    ns.exec('ping', ['-c', String(count), '-i', '0.2', '-W', '3', target]);
+
+  it('pings both ways between wgvm and wireguard-go over IPv4', async () => {
+    const { nsA, nsB, a, b } = await pair('wgvm', 'wireguard-go');
+    expect(ping(nsA, b.inner)).toMatch(/3 received/);
+    expect(ping(nsB, a.inner)).toMatch(/3 received/);
 
     // Both sides report the handshake and the other's endpoint.
-    const dumpA = nsA.exec('wg', ['show', a.iface, 'dump']).trim().split('\n');
-    const peerA = dumpA[1]!.split('\t');
+    const peerA = nsA.exec('wg', ['show', a.iface, 'dump']).trim().split('\n')[1]!.split('\t');
     expect(peerA[0]).toBe(b.publicKey);
     expect(peerA[2]).toBe(`${b.underlay}:51821`);
     expect(Number(peerA[4])).toBeGreaterThan(0);
-    const dumpB = nsB.exec('wg', ['show', b.iface, 'dump']).trim().split('\n');
-    expect(dumpB[1]!.split('\t')[2]).toBe(`${a.underlay}:51820`);
+    const peerB = nsB.exec('wg', ['show', b.iface, 'dump']).trim().split('\n')[1]!.split('\t');
+    expect(peerB[2]).toBe(`${a.underlay}:51820`);
+  }, 60_000);
+
+  it('carries IPv6 inside, over an IPv6 outer transport', async () => {
+    const { nsA, nsB, a, b } = await pair('wgvm', 'wireguard-go');
+    nsA.exec('wg', ['set', a.iface, 'peer', b.publicKey, 'endpoint', '[fd18::2]:51821']);
+    nsB.exec('wg', ['set', b.iface, 'peer', a.publicKey, 'endpoint', '[fd18::1]:51820']);
+    expect(ping(nsA, 'fd01::2')).toMatch(/3 received/);
+    expect(ping(nsB, 'fd01::1')).toMatch(/3 received/);
+    expect(ping(nsA, b.inner)).toMatch(/3 received/);
+    const peerB = nsB.exec('wg', ['show', b.iface, 'dump']).trim().split('\n')[1]!.split('\t');
+    expect(peerB[2]).toBe('[fd18::1]:51820');
+  }, 60_000);
+
+  it('counts the same bytes on the wire as wireguard-go does for the same exchange', async () => {
+    const { nsA, nsB, a, b } = await pair('wgvm', 'wireguard-go');
+    expect(ping(nsA, b.inner, 5)).toMatch(/5 received/);
+    const ours = nsA.exec('wg', ['show', a.iface, 'transfer']).trim().split('\t');
+    const theirs = nsB.exec('wg', ['show', b.iface, 'transfer']).trim().split('\t');
+    // transfer: public key, received, sent
+    expect(Number(ours[2])).toBeGreaterThan(0);
+    expect(ours[2]).toBe(theirs[1]); // what we sent is what they received
+    expect(ours[1]).toBe(theirs[2]);
+  }, 60_000);
+
+  it('moves TCP both ways with iperf3', async () => {
+    requireTools('iperf3');
+    const { nsA, nsB, a, b } = await pair('wgvm', 'wireguard-go');
+    world.spawn(nsB, 'iperf3', ['-s', '-1', '-B', b.inner]);
+    await waitFor('iperf3 server', () => nsB.exec('ss', ['-ltn']).includes(`${b.inner}:5201`));
+    const up = JSON.parse(nsA.exec('iperf3', ['-c', b.inner, '-t', '2', '-J']));
+    expect(up.end.sum_received.bytes).toBeGreaterThan(1_000_000);
+    world.spawn(nsA, 'iperf3', ['-s', '-1', '-B', a.inner]);
+    await waitFor('iperf3 server', () => nsA.exec('ss', ['-ltn']).includes(`${a.inner}:5201`));
+    const down = JSON.parse(nsB.exec('iperf3', ['-c', a.inner, '-t', '2', '-J']));
+    expect(down.end.sum_received.bytes).toBeGreaterThan(1_000_000);
+  }, 60_000);
+
+  it('makes no handshake with a wrong public key or preshared key, and stops carrying a removed peer', async () => {
+    const { nsA, nsB, a, b } = await pair('wgvm', 'wireguard-go');
+    const psk = join(dir, 'psk');
+    writeFileSync(psk, run('wg', ['genpsk']), { mode: 0o600 });
+    nsA.exec('wg', ['set', a.iface, 'peer', b.publicKey, 'preshared-key', psk]);
+    expect(() => ping(nsA, b.inner, 2)).toThrow();
+    expect(nsA.exec('wg', ['show', a.iface, 'latest-handshakes']).trim().split('\t')[1]).toBe('0');
+    nsB.exec('wg', ['set', b.iface, 'peer', a.publicKey, 'preshared-key', psk]);
+    expect(ping(nsA, b.inner, 2)).toMatch(/2 received/);
+
+    nsA.exec('wg', ['set', a.iface, 'peer', b.publicKey, 'remove']);
+    expect(nsA.exec('wg', ['show', a.iface, 'peers']).trim()).toBe('');
+    expect(() => ping(nsA, b.inner, 2)).toThrow();
+    expect(() => ping(nsB, a.inner, 2)).toThrow();
+  }, 60_000);
+
+  it('keeps serving the tunnel through 200 rounds of random and truncated datagrams', async () => {
+    const { nsA, nsB, b } = await pair('wgvm', 'wireguard-go');
+    expect(ping(nsA, b.inner, 1)).toMatch(/1 received/);
+    const script = `
+      const dgram = require('node:dgram');
+      const s = dgram.createSocket('udp4');
+      let n = 0;
+      const next = () => {
+        if (n++ >= 200) return s.close();
+        const len = Math.floor(Math.random() * 200);
+        const b = require('node:crypto').randomBytes(len);
+        if (len > 0) b[0] = 1 + (n % 4);
+        s.send(b, 51820, '198.18.0.1', next);
+      };
+      next();`;
+    nsB.exec(process.execPath, ['-e', script]);
+    expect(ping(nsA, b.inner, 3)).toMatch(/3 received/);
+    expect(ping(nsB, '10.201.0.1', 3)).toMatch(/3 received/);
   }, 60_000);
 });
