@@ -582,7 +582,7 @@ void compare_with_naive_table(uint8_t family, uint64_t seed) {
     } else if (dice < 750) {
       const Prefix p = source.prefix();
       Peer* owner = random_peer();
-      table.insert(p, owner);
+      CHECK(table.insert(p, owner));
       naive.insert(p, owner);
     } else if (dice < 870 && naive.size() > 0) {
       // An existing prefix, by its owner or (a third of the time) by someone else.

@@ -34,59 +34,18 @@ describe.skipIf(skip)('interop with wireguard-go (namespaces)', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  function side(label: string, ns: Namespace, underlay: string, inner: string): Side {
-    const priv = run('wg', ['genkey']);
-    const privateKeyFile = join(dir, `${label}.key`);
-    writeFileSync(privateKeyFile, priv, { mode: 0o600 });
-    return { ns, iface: `wg${label}${world.id}`.slice(0, 15), privateKeyFile, publicKey: run('wg', ['pubkey'], priv).trim(), underlay, inner };
-  }
-
-  async function start(s: Side, implementation: 'wgvm' | 'wireguard-go'): Promise<void> {
-    const child =
-      implementation === 'wgvm'
-        ? world.spawn(s.ns, process.execPath, [wgvm, 'up', '--foreground', s.iface])
-        : world.spawn(s.ns, 'wireguard-go', ['-f', s.iface], { LOG_LEVEL: 'error' });
-    await waitFor(
-      `${implementation} socket for ${s.iface}`,
-      () => child.exitCode !== null || existsSync(`/var/run/wireguard/${s.iface}.sock`),
-    ).catch((err: Error) => {
-      throw new Error(`${err.message}: ${stderrOf(child)}`);
-    });
-    if (child.exitCode !== null) throw new Error(`${implementation} exited early: ${stderrOf(child)}`);
-  }
-
-  function configure(s: Side, peer: Side, port: number, peerPort: number): void {
-    s.ns.exec('wg', ['set', s.iface, 'private-key', s.privateKeyFile, 'listen-port', String(port),
-      'peer', peer.publicKey, 'allowed-ips', `${peer.inner}/32`, 'endpoint', `${peer.underlay}:${peerPort}`]);
-    s.ns.ip('addr', 'add', `${s.inner}/24`, 'dev', s.iface);
-    s.ns.ip('link', 'set', s.iface, 'mtu', '1420', 'up');
-  }
-
-  // Two namespaces joined by veth (IPv4 198.18.0.0/24 and IPv6 fd18::/64 underlay), A and B running
-  // the given implementations, peered with each other.
-  async function pair(implA: 'wgvm' | 'wireguard-go', implB: 'wgvm' | 'wireguard-go') {
-    const nsA = world.namespace('a');
-    const nsB = world.namespace('b');
-    world.link(nsA, '198.18.0.1/24', nsB, '198.18.0.2/24');
-    const vethA = nsA.ip('-o', 'link', 'show', 'type', 'veth').split(':')[1]!.trim().split('@')[0]!;
-    const vethB = nsB.ip('-o', 'link', 'show', 'type', 'veth').split(':')[1]!.trim().split('@')[0]!;
-    nsA.ip('addr', 'add', 'fd18::1/64', 'dev', vethA, 'nodad');
-    nsB.ip('addr', 'add', 'fd18::2/64', 'dev', vethB, 'nodad');
-    const a = side('A', nsA, '198.18.0.1', '10.201.0.1');
-    const b = side('B', nsB, '198.18.0.2', '10.201.0.2');
-    await start(a, implA);
-    await start(b, implB);
-    configure(a, b, 51820, 51821);
-    configure(b, a, 51821, 51820);
-    nsA.ip('addr', 'add', 'fd01::1/64', 'dev', a.iface, 'nodad');
-    nsB.ip('addr', 'add', 'fd01::2/64', 'dev', b.iface, 'nodad');
-    nsA.exec('wg', ['set', a.iface, 'peer', b.publicKey, 'allowed-ips', `${b.inner}/32,fd01::2/128`]);
-    nsB.exec('wg', ['set', b.iface, 'peer', a.publicKey, 'allowed-ips', `${a.inner}/32,fd01::1/128`]);
-    return { nsA, nsB, a, b };
-  }
-
-  const ping = (ns: Namespace, target: string, count = 3) =>
-    ns.exec('ping', ['-c', String(count), '-i', '0.2', '-W', '3', target]);
+  // The pair of setUpPair with an IPv6 underlay (fd18::/64) and IPv6 tunnel addresses (fd01::/64) too.
+  const pair = async (implA: Implementation, implB: Implementation) => {
+    const p = await setUpPair(world, dir, implA, implB);
+    const veth = (ns: Namespace) => ns.ip('-o', 'link', 'show', 'type', 'veth').split(':')[1]!.trim().split('@')[0]!;
+    p.nsA.ip('addr', 'add', 'fd18::1/64', 'dev', veth(p.nsA), 'nodad');
+    p.nsB.ip('addr', 'add', 'fd18::2/64', 'dev', veth(p.nsB), 'nodad');
+    p.nsA.ip('addr', 'add', 'fd01::1/64', 'dev', p.a.iface, 'nodad');
+    p.nsB.ip('addr', 'add', 'fd01::2/64', 'dev', p.b.iface, 'nodad');
+    p.nsA.exec('wg', ['set', p.a.iface, 'peer', p.b.publicKey, 'allowed-ips', `${p.b.inner}/32,fd01::2/128`]);
+    p.nsB.exec('wg', ['set', p.b.iface, 'peer', p.a.publicKey, 'allowed-ips', `${p.a.inner}/32,fd01::1/128`]);
+    return p;
+  };
 
   it('pings both ways between wgvm and wireguard-go over IPv4', async () => {
     const { nsA, nsB, a, b } = await pair('wgvm', 'wireguard-go');
@@ -173,3 +132,93 @@ describe.skipIf(skip)('interop with wireguard-go (namespaces)', () => {
     expect(ping(nsB, '10.201.0.1', 3)).toMatch(/3 received/);
   }, 60_000);
 });
+
+describe.skipIf(skip)('roaming, crypto-routing and rekeying against wireguard-go', () => {
+  let world: World;
+  let dir: string;
+  beforeEach(() => {
+    requireTools('wg', 'wireguard-go', 'ip', 'ping');
+    if (!isRoot) throw new Error('namespace tests need root');
+    world = new World();
+    dir = mkdtempSync(join(tmpdir(), 'wgvm-interop-'));
+  });
+  afterEach(async () => {
+    await world.cleanup();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('follows a peer that moves to a new outer address', async () => {
+    const { nsA, nsB, a, b } = await setUpPair(world, dir);
+    expect(ping(nsA, b.inner)).toMatch(/3 received/);
+    const veth = nsB.ip('-o', 'link', 'show', 'type', 'veth').split(':')[1]!.trim().split('@')[0]!;
+    nsB.ip('addr', 'add', '198.18.0.3/24', 'dev', veth);
+    nsB.ip('addr', 'del', '198.18.0.2/24', 'dev', veth);
+    expect(ping(nsB, a.inner)).toMatch(/3 received/);
+    expect(nsA.exec('wg', ['show', a.iface, 'endpoints']).trim().split('\t')[1]).toBe('198.18.0.3:51821');
+    expect(ping(nsA, b.inner)).toMatch(/3 received/);
+  }, 60_000);
+
+  it('drops an inner packet whose source is outside the sending peer\'s allowed IPs', async () => {
+    const { nsA, nsB, a, b } = await setUpPair(world, dir);
+    nsB.ip('addr', 'add', '10.201.0.99/32', 'dev', b.iface);
+    expect(ping(nsB, a.inner)).toMatch(/3 received/);
+    expect(() => nsB.exec('ping', ['-c', '2', '-W', '2', '-I', '10.201.0.99', a.inner])).toThrow(/0 received|100% packet loss/);
+    expect(nsA.exec('wg', ['show', a.iface, 'latest-handshakes']).trim().split('\t')[1]).not.toBe('0');
+  }, 60_000);
+
+  it('rekeys after REKEY_AFTER_TIME while traffic keeps flowing (about 2.5 minutes)', async () => {
+    const { nsA, a, b } = await setUpPair(world, dir);
+    expect(ping(nsA, b.inner, 1)).toMatch(/1 received/);
+    const first = Number(nsA.exec('wg', ['show', a.iface, 'latest-handshakes']).trim().split('\t')[1]);
+    const out = nsA.exec('ping', ['-c', '290', '-i', '0.5', '-W', '2', b.inner]);
+    const received = Number(/(\d+) received/.exec(out)![1]);
+    expect(received).toBeGreaterThanOrEqual(287);
+    const last = Number(nsA.exec('wg', ['show', a.iface, 'latest-handshakes']).trim().split('\t')[1]);
+    expect(last - first).toBeGreaterThanOrEqual(120);
+  }, 240_000);
+});
+
+// A in one namespace and B in another, joined by veth (198.18.0.0/24) and peered through `wg` only:
+// A's tunnel address is 10.201.0.1, B's 10.201.0.2.
+type Implementation = 'wgvm' | 'wireguard-go';
+
+async function setUpPair(world: World, dir: string, implA: Implementation = 'wgvm', implB: Implementation = 'wireguard-go') {
+  const nsA = world.namespace('a');
+  const nsB = world.namespace('b');
+  world.link(nsA, '198.18.0.1/24', nsB, '198.18.0.2/24');
+  const make = (label: string, ns: Namespace, underlay: string, inner: string): Side => {
+    const priv = run('wg', ['genkey']);
+    const privateKeyFile = join(dir, `${label}.key`);
+    writeFileSync(privateKeyFile, priv, { mode: 0o600 });
+    return { ns, iface: `wg${label}${world.id}`.slice(0, 15), privateKeyFile, publicKey: run('wg', ['pubkey'], priv).trim(), underlay, inner };
+  };
+  const a = make('A', nsA, '198.18.0.1', '10.201.0.1');
+  const b = make('B', nsB, '198.18.0.2', '10.201.0.2');
+  await startImplementation(world, a, implA);
+  await startImplementation(world, b, implB);
+  for (const [s, peer, port, peerPort] of [[a, b, 51820, 51821], [b, a, 51821, 51820]] as const) {
+    s.ns.exec('wg', ['set', s.iface, 'private-key', s.privateKeyFile, 'listen-port', String(port),
+      'peer', peer.publicKey, 'allowed-ips', `${peer.inner}/32`, 'endpoint', `${peer.underlay}:${peerPort}`]);
+    s.ns.ip('addr', 'add', `${s.inner}/24`, 'dev', s.iface);
+    s.ns.ip('link', 'set', s.iface, 'mtu', '1420', 'up');
+  }
+  return { nsA, nsB, a, b };
+}
+
+async function startImplementation(world: World, s: Side, implementation: Implementation): Promise<void> {
+  const child =
+    implementation === 'wgvm'
+      ? world.spawn(s.ns, process.execPath, [wgvm, 'up', '--foreground', s.iface])
+      : world.spawn(s.ns, 'wireguard-go', ['-f', s.iface], { LOG_LEVEL: 'error' });
+  await waitFor(
+    `${implementation} socket for ${s.iface}`,
+    () => child.exitCode !== null || existsSync(`/var/run/wireguard/${s.iface}.sock`),
+  ).catch((err: Error) => {
+    throw new Error(`${err.message}: ${stderrOf(child)}`);
+  });
+  if (child.exitCode !== null) throw new Error(`${implementation} exited early: ${stderrOf(child)}`);
+}
+
+function ping(ns: Namespace, target: string, count = 3): string {
+  return ns.exec('ping', ['-c', String(count), '-i', '0.2', '-W', '3', target]);
+}
