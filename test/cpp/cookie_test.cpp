@@ -172,6 +172,45 @@ TEST(initiator_retries_with_the_cookie_and_the_handshake_completes_under_load) {
   CHECK(w.a_on_b->current != nullptr);
 }
 
+TEST(initiator_under_load_answers_a_response_with_a_cookie_and_the_next_response_carries_mac2) {
+  TwoPeers w;
+  w.a_sends();
+  w.b.core.receive(pop(w.a.out.sent).bytes, w.a.endpoint, w.now, w.b.out);
+  REQUIRE(w.b.out.sent.size() == 1);
+  const std::vector<uint8_t> response = pop(w.b.out.sent).bytes;
+  CHECK(mac2_is_zero(response));
+
+  w.a.core.set_handshake_backlog(kUnderLoadBacklog, w.now.mono);
+  const size_t indices = w.a.core.index_count();
+  w.a.core.receive(response, w.b.endpoint, w.now, w.a.out);
+  REQUIRE(w.a.out.sent.size() == 1);
+  const Datagram reply = pop(w.a.out.sent);
+  CHECK(is_cookie_reply(reply));
+  CHECK(reply.to == w.b.endpoint);
+  CHECK_EQ(load_le32(reply.bytes.data() + 4), sender_index(response));
+  CHECK(open_cookie(w.a.public_key, reply.bytes, response).has_value());
+  CHECK_EQ(w.a.core.drops(Drop::kCookieSent), uint64_t(1));
+  CHECK(w.b_on_a->current == nullptr);  // no session from a response without mac2
+  CHECK(w.b_on_a->handshake.stage == HandshakeStage::kInitiationCreated);
+  CHECK_EQ(w.a.core.index_count(), indices);
+  CHECK_EQ(w.a.out.handshakes, 0);
+
+  w.b.core.receive(reply.bytes, w.a.endpoint, w.now, w.b.out);
+  CHECK_EQ(w.b.core.total_drops(), uint64_t(0));  // B took the cookie
+
+  // A retries; B's response to the retry carries a mac2 and gets through A's load.
+  w.advance(5 * kSecond + 500 * kMillisecond);
+  REQUIRE(w.a.out.sent.size() == 1);
+  w.b.core.receive(pop(w.a.out.sent).bytes, w.a.endpoint, w.now, w.b.out);
+  REQUIRE(w.b.out.sent.size() == 1);
+  CHECK(!mac2_is_zero(w.b.out.sent.front().bytes));
+  w.a.core.set_handshake_backlog(kUnderLoadBacklog, w.now.mono);
+  w.exchange();
+  CHECK_EQ(w.a.core.drops(Drop::kCookieSent), uint64_t(1));
+  CHECK_EQ(w.a.out.handshakes, 1);
+  CHECK_EQ(w.b.out.delivered.size(), size_t(1));
+}
+
 TEST(forged_cookie_replies_are_rejected_and_the_next_initiation_has_no_mac2) {
   TwoPeers w;
   w.a_sends();
