@@ -21,8 +21,6 @@ Nanos clock_ns(clockid_t id) {
   return Nanos(ts.tv_sec) * protocol::kSecond + ts.tv_nsec;
 }
 
-std::string key_string(const crypto::Key& k) { return std::string(reinterpret_cast<const char*>(k.data()), k.size()); }
-
 constexpr size_t kMaxPacket = 65535;
 constexpr int kBatch = 64;              // packets taken from one descriptor per turn, for fairness
 constexpr Nanos kMaxSleep = 250 * protocol::kMillisecond;
@@ -125,16 +123,14 @@ DeviceCounters Device::counters() {
 
 void Device::set_relay(bool on) {
   std::lock_guard lock(mu_);
-  relay_ = on;
+  apply_relay(on);
 }
 
 bool Device::set_isolated(const crypto::Key& peer, bool isolated) {
   std::lock_guard lock(mu_);
-  if (!core_.find_peer(peer)) return false;
-  if (isolated)
-    isolated_.insert(key_string(peer));
-  else
-    isolated_.erase(key_string(peer));
+  protocol::Peer* p = core_.find_peer(peer);
+  if (!p) return false;
+  p->isolated = isolated;
   return true;
 }
 
@@ -150,13 +146,14 @@ void Device::deliver(protocol::Peer& from, Bytes packet) {
   const uint8_t version = packet[0] >> 4;
   protocol::Peer* to = version == 4 ? core_.allowed_ips().lookup_v4(packet.data() + 16)
                                     : core_.allowed_ips().lookup_v6(packet.data() + 24);
-  if (to && to != &from && relay_) {
-    if (isolated_.count(key_string(from.public_key())) || isolated_.count(key_string(to->public_key()))) return;
-    ++relayed_;
-    core_.send_to(*to, packet, now(), *this);
-    return;
+  if (to && to != &from) {
+    if (from.isolated || to->isolated) return;  // isolated peers reach the hub, never each other
+    if (relay_) {
+      ++relayed_;
+      core_.send_to(*to, packet, now(), *this);
+      return;
+    }
   }
-  if (to && to != &from && isolated_.count(key_string(from.public_key()))) return;
   if (!tun_.write(packet)) ++tun_write_errors_;
 }
 

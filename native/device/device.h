@@ -8,7 +8,6 @@
 #include <mutex>
 #include <string>
 #include <thread>
-#include <unordered_set>
 #include <vector>
 
 #include "device/uapi.h"
@@ -65,6 +64,7 @@ class Device final : public UapiHost, private protocol::Output {
   bool set_listen_port(uint16_t port, std::string* error) override;
   uint32_t fwmark() const override { return fwmark_; }
   bool set_fwmark(uint32_t mark, std::string* error) override;
+  void apply_relay(bool on) override { relay_ = on; }
 
   // protocol::Output (called with mu_ held, on any thread)
   void send(const protocol::Endpoint& to, Bytes datagram) override;
@@ -83,7 +83,6 @@ class Device final : public UapiHost, private protocol::Output {
   io::UdpSockets udp_;
   uint32_t fwmark_ = 0;
   bool relay_ = true;
-  std::unordered_set<std::string> isolated_;  // public keys (raw bytes)
   std::function<void(const DeviceEvent&)> on_event_;
   uint64_t tun_write_errors_ = 0, udp_send_errors_ = 0, relayed_ = 0;
 

@@ -149,13 +149,14 @@ std::optional<Endpoint> parse_endpoint(std::string_view text, const char** why) 
 // --- the plan: everything a set will do, checked before any of it is done
 
 struct PeerOp {
-  enum Kind : uint8_t { kPresharedKey, kEndpoint, kKeepalive, kReplaceAllowedIps, kAllowedIp, kRemove };
+  enum Kind : uint8_t { kPresharedKey, kEndpoint, kKeepalive, kReplaceAllowedIps, kAllowedIp, kRemove, kIsolated };
   explicit PeerOp(Kind k) : kind(k) {}
   Kind kind;
   size_t secret = 0;  // kPresharedKey: index into Plan::secrets
   Endpoint endpoint;
   uint16_t keepalive = 0;
   routing::Prefix prefix;
+  bool isolated = false;
 };
 
 struct PeerPlan {
@@ -172,6 +173,7 @@ struct Plan {
   std::optional<uint32_t> fwmark;
   size_t fwmark_line = 0;
   bool replace_peers = false;
+  std::optional<bool> relay;
   std::vector<PeerPlan> peers;
   // Preshared keys, reserved up front so that no reallocation leaves unerased copies behind.
   std::vector<Key> secrets;
@@ -203,13 +205,14 @@ UapiResult error(int errno_value, size_t line, std::string_view key, std::string
 }
 
 bool is_device_key(std::string_view key) {
-  return key == "private_key" || key == "listen_port" || key == "fwmark" || key == "replace_peers";
+  return key == "private_key" || key == "listen_port" || key == "fwmark" || key == "replace_peers" ||
+         key == "wgvm_relay";
 }
 
 bool is_peer_key(std::string_view key) {
   return key == "remove" || key == "update_only" || key == "preshared_key" || key == "endpoint" ||
          key == "persistent_keepalive_interval" || key == "replace_allowed_ips" || key == "allowed_ip" ||
-         key == "protocol_version";
+         key == "protocol_version" || key == "wgvm_isolated";
 }
 
 // Fills `plan` from the body, or returns the error for the first bad line (errno_value 0: all good).
@@ -266,6 +269,9 @@ UapiResult parse(std::string_view body, Plan& plan) {
         if (!mark) return error(EINVAL, n, key, "not a number in 0..4294967295");
         plan.fwmark = static_cast<uint32_t>(*mark);
         plan.fwmark_line = n;
+      } else if (key == "wgvm_relay") {
+        if (value != "true" && value != "false") return error(EINVAL, n, key, "must be \"true\" or \"false\"");
+        plan.relay = value == "true";
       } else {  // replace_peers
         if (value != "true") return error(EINVAL, n, key, "the only valid value is \"true\"");
         plan.replace_peers = true;
@@ -308,6 +314,11 @@ UapiResult parse(std::string_view body, Plan& plan) {
       PeerOp op(PeerOp::kAllowedIp);
       op.prefix = *prefix;
       peer->ops.push_back(op);
+    } else if (key == "wgvm_isolated") {
+      if (value != "true" && value != "false") return error(EINVAL, n, key, "must be \"true\" or \"false\"");
+      PeerOp op(PeerOp::kIsolated);
+      op.isolated = value == "true";
+      peer->ops.push_back(op);
     } else {  // protocol_version
       if (value != "1") return error(EINVAL, n, key, "only protocol version 1 exists");
     }
@@ -341,6 +352,9 @@ void apply_peer(UapiHost& host, const Plan& all, const PeerPlan& plan) {
         break;
       case PeerOp::kAllowedIp:
         core.allowed_ips().insert(op.prefix, peer);  // masks host bits; moves a prefix from another peer
+        break;
+      case PeerOp::kIsolated:
+        peer->isolated = op.isolated;
         break;
       case PeerOp::kRemove:
         core.remove_peer(*peer);  // the rest of the section was checked and is ignored, as in wireguard-go
@@ -379,6 +393,7 @@ UapiResult uapi_set(UapiHost& host, std::string_view body) {
   }
 
   Core& core = host.core();
+  if (plan.relay) host.apply_relay(*plan.relay);
   if (plan.replace_peers) core.remove_all_peers();
   if (plan.private_key) {
     if (is_zero(*plan.private_key)) {

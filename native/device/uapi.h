@@ -1,6 +1,8 @@
 // WireGuard's cross-platform UAPI text protocol (https://www.wireguard.com/xplatform/): the `get=1`
 // and `set=1` bodies that `wg` speaks, applied to a device. A set is all-or-nothing: every line is
 // parsed and checked before anything changes, and an error names the offending line.
+// Two keys are ours, for the hub: `wgvm_relay=true|false` (device) and `wgvm_isolated=true|false`
+// (peer). `wg` never sends them and get never prints them, so `wg` sees plain WireGuard.
 #pragma once
 
 #include <string>
@@ -22,6 +24,8 @@ class UapiHost {
   virtual bool set_listen_port(uint16_t port, std::string* error) = 0;
   virtual uint32_t fwmark() const = 0;
   virtual bool set_fwmark(uint32_t mark, std::string* error) = 0;
+  // Our extension (wgvm_relay=true|false): relay between peers inside the device.
+  virtual void apply_relay(bool on) = 0;
 };
 
 struct UapiResult {

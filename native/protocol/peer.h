@@ -62,6 +62,7 @@ class Peer {
   std::deque<std::vector<uint8_t>> staged;
 
   uint64_t order = 0;  // position in the device's peer list
+  bool isolated = false;  // device policy, kept here for the peer's lifetime: no relay to or from other peers
 };
 
 }  // namespace wgvm::protocol

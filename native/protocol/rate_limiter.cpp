@@ -20,9 +20,11 @@ size_t RateLimiter::AddressHash::operator()(const std::array<uint8_t, 17>& a) co
 
 bool RateLimiter::allow(const Endpoint& from, Nanos now) {
   if (now - last_gc_ >= kSecond) collect_garbage(now);
+  // One bucket per IPv4 address, and per IPv6 /64 as the Linux kernel does: whoever holds a /64
+  // can use any of its 2^64 addresses, so a bucket per full address would not limit anyone.
   std::array<uint8_t, 17> key{};
   key[0] = from.family;
-  std::memcpy(key.data() + 1, from.addr.data(), from.addr_len());
+  std::memcpy(key.data() + 1, from.addr.data(), from.family == 6 ? 8 : from.addr_len());
 
   auto [it, fresh] = buckets_.try_emplace(key, Bucket{kMaxTokens, now});
   Bucket& b = it->second;

@@ -1,5 +1,5 @@
-// A token bucket per source address for handshake messages under load (20 per second, burst 5),
-// as WireGuard's ratelimiter does. Entries idle for a second are forgotten.
+// A token bucket per source (an IPv4 address or an IPv6 /64) for handshake messages under load
+// (20 per second, burst 5), as WireGuard's ratelimiter does. Entries idle for a second are forgotten.
 #pragma once
 
 #include <unordered_map>
@@ -11,7 +11,7 @@ namespace wgvm::protocol {
 
 class RateLimiter {
  public:
-  // Takes a token for `from`'s address (the port is ignored); false when its bucket is empty.
+  // Takes a token for `from`'s address or /64 (the port is ignored); false when its bucket is empty.
   bool allow(const Endpoint& from, Nanos now);
   size_t tracked() const { return buckets_.size(); }
 

@@ -409,12 +409,12 @@ TEST(rate_limiter_allows_a_burst_of_five_then_twenty_per_second_per_address) {
   for (int i = 0; i < 10; ++i) passed += limiter.allow(e, now);
   CHECK_EQ(passed, kHandshakeBurst);
 
-  // IPv6 addresses have buckets of their own too.
+  // IPv6 /64s have buckets of their own too.
   Endpoint v6a;
   v6a.family = 6;
   v6a.addr = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
   Endpoint v6b = v6a;
-  v6b.addr[15] = 2;
+  v6b.addr[7] = 2;
   passed = 0;
   for (int i = 0; i < 10; ++i) passed += limiter.allow(v6a, now);
   CHECK_EQ(passed, kHandshakeBurst);
@@ -498,4 +498,20 @@ TEST(not_under_load_there_are_no_cookies_and_no_rate_limit_even_for_a_burst) {
   CHECK_EQ(w.b.out.delivered.size(), size_t(1));
   CHECK_EQ(w.b.core.drops(Drop::kCookieSent), uint64_t(0));
   CHECK_EQ(w.b.core.drops(Drop::kRateLimited), uint64_t(0));
+}
+
+TEST(rate_limiter_shares_one_bucket_across_an_ipv6_slash_64) {
+  RateLimiter limiter;
+  const Nanos t = 5 * kSecond;
+  Endpoint e;
+  e.family = 6;
+  e.addr = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 1};
+  for (int i = 0; i < kHandshakeBurst; ++i) {
+    e.addr[15] = static_cast<uint8_t>(i);  // a different address in the same /64 each time
+    CHECK(limiter.allow(e, t));
+  }
+  e.addr[15] = 0x77;
+  CHECK(!limiter.allow(e, t));
+  e.addr[7] = 2;  // the next /64 has its own bucket
+  CHECK(limiter.allow(e, t));
 }

@@ -53,6 +53,8 @@ class FakeHost final : public device::UapiHost {
     mark = m;
     return true;
   }
+  bool relay = true;
+  void apply_relay(bool on) override { relay = on; }
 };
 
 crypto::Key key_of(uint8_t seed) {
@@ -569,4 +571,19 @@ TEST(uapi_trailing_blank_lines_and_missing_final_newline_are_fine) {
   CHECK_EQ(uapi_get(h), std::string("listen_port=5\nfwmark=3\n"));
   CHECK_EQ(uapi_set(h, "fwmark=0\n").errno_value, 0);
   CHECK_EQ(uapi_get(h), std::string("listen_port=5\n"));
+}
+
+TEST(uapi_wgvm_extensions_set_relay_and_isolation_and_stay_out_of_get) {
+  FakeHost host;
+  const std::string peer = "public_key=" + hex_of(key_of(9)) + "\n";
+  CHECK_EQ(device::uapi_set(host, "wgvm_relay=false\n" + peer + "wgvm_isolated=true\n").errno_value, 0);
+  CHECK(!host.relay);
+  REQUIRE(host.core_.find_peer(key_of(9)) != nullptr);
+  CHECK(host.core_.find_peer(key_of(9))->isolated);
+  CHECK(device::uapi_get(host).find("wgvm") == std::string::npos);
+  CHECK_EQ(device::uapi_set(host, peer + "wgvm_isolated=false\n").errno_value, 0);
+  CHECK(!host.core_.find_peer(key_of(9))->isolated);
+  CHECK_EQ(device::uapi_set(host, "wgvm_relay=maybe\n").errno_value, EINVAL);
+  CHECK_EQ(device::uapi_set(host, peer + "wgvm_isolated=1\n").errno_value, EINVAL);
+  CHECK(!host.relay);
 }
