@@ -1,6 +1,7 @@
 // `wgvm`: the command line. Each subcommand is a function of (args, stdio) returning an exit code;
 // user mistakes end in one line on stderr and a non-zero code, never a stack trace.
 import { fstatSync, readFileSync } from 'node:fs';
+import { uapiSet } from './uapi/client.js';
 import { reportStartupFailure, runDaemon, runForeground } from './userspace.js';
 import { decodeKey, encodeKey, generatePresharedKey, generatePrivateKey, KeyFormatError, publicKeyOf } from './keys.js';
 
@@ -82,6 +83,33 @@ const commands: Record<string, Command> = {
         reportStartupFailure(message);
         throw new UsageError(`up: ${message}`);
       }
+    },
+  },
+  relay: {
+    summary: 'turn relaying between peers inside a wgvm interface on or off: wgvm relay <iface> on|off',
+    async run(args) {
+      const [iface, state] = args;
+      if (args.length !== 2 || (state !== 'on' && state !== 'off')) throw new UsageError('relay: usage: wgvm relay <interface> on|off');
+      await uapiSet(iface!, `wgvm_relay=${state === 'on'}`);
+      return 0;
+    },
+  },
+  isolate: {
+    summary: 'stop (on) or allow (off) a peer reaching other peers through the interface: wgvm isolate <iface> <public-key> on|off',
+    async run(args) {
+      const [iface, key, state] = args;
+      if (args.length !== 3 || (state !== 'on' && state !== 'off')) {
+        throw new UsageError('isolate: usage: wgvm isolate <interface> <public-key> on|off');
+      }
+      let hex: string;
+      try {
+        hex = Buffer.from(decodeKey(key!)).toString('hex');
+      } catch (err) {
+        throw new UsageError(`isolate: ${err instanceof Error ? err.message : String(err)}`);
+      }
+      // update_only: isolating a key that is not a peer must not create one.
+      await uapiSet(iface!, `public_key=${hex}\nupdate_only=true\nwgvm_isolated=${state === 'on'}`);
+      return 0;
     },
   },
   serve: {

@@ -281,12 +281,12 @@ void Core::handle_transport(Bytes d, const Endpoint& from, const Now& now, Outpu
   if (!kp.replay.would_accept(counter)) return drop(Drop::kReplay);
 
   const Bytes sealed = d.subspan(transport::kHeaderSize);
-  scratch_.resize(sealed.size());
+  rx_buffer_.resize(sealed.size());
   const auto nonce = crypto::counter_nonce(counter);
-  if (!crypto::aead_open(kp.receive_key.data(), nonce.data(), sealed, {}, scratch_.data()))
+  if (!crypto::aead_open(kp.receive_key.data(), nonce.data(), sealed, {}, rx_buffer_.data()))
     return drop(Drop::kDecrypt);
   if (!kp.replay.accept(counter)) return drop(Drop::kReplay);
-  const Bytes plain(scratch_.data(), sealed.size() - crypto::kAeadTagLen);
+  const Bytes plain(rx_buffer_.data(), sealed.size() - crypto::kAeadTagLen);
 
   update_endpoint(peer, from, out);
   if (&kp == peer.next.get()) rotate_on_confirmation(peer, kp, now, out);
@@ -465,8 +465,8 @@ void Core::send_staged(Peer& peer, const Now& now, Output& out) {
 void Core::encrypt_and_send(Peer& peer, Keypair& kp, Bytes packet, const Now& now, Output& out) {
   const uint64_t counter = kp.send_counter++;
   const size_t padded = padded_length(packet.size(), mtu_);
-  scratch_.resize(transport::kHeaderSize + padded + crypto::kAeadTagLen);
-  uint8_t* d = scratch_.data();
+  tx_buffer_.resize(transport::kHeaderSize + padded + crypto::kAeadTagLen);
+  uint8_t* d = tx_buffer_.data();
   write_header(d, MessageType::kTransport);
   store_le32(d + transport::kReceiver, kp.remote_index);
   store_le64(d + transport::kCounter, counter);
@@ -476,8 +476,8 @@ void Core::encrypt_and_send(Peer& peer, Keypair& kp, Bytes packet, const Now& no
   const auto nonce = crypto::counter_nonce(counter);
   crypto::aead_seal(kp.send_key.data(), nonce.data(), Bytes(body, padded), {}, body);
 
-  out.send(peer.endpoint, Bytes(d, scratch_.size()));
-  peer.tx_bytes += scratch_.size();
+  out.send(peer.endpoint, Bytes(d, tx_buffer_.size()));
+  peer.tx_bytes += tx_buffer_.size();
   // data sent: expect an answer within KEEPALIVE_TIMEOUT + REKEY_TIMEOUT, else start a handshake
   if (!packet.empty() && peer.timers.new_handshake == kNever)
     peer.timers.new_handshake = now.mono + kKeepaliveTimeout + kRekeyTimeout + jitter();

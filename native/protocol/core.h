@@ -158,7 +158,10 @@ class Core {
   RateLimiter rate_limiter_;
   Nanos last_under_load_ = INT64_MIN / 2;
   size_t mtu_ = 1420;
-  std::vector<uint8_t> scratch_;
+  // Separate buffers: a packet just decrypted into rx_buffer_ may be re-encrypted (relayed) from
+  // inside Output::deliver, which writes tx_buffer_.
+  std::vector<uint8_t> rx_buffer_;
+  std::vector<uint8_t> tx_buffer_;
   uint64_t drops_[static_cast<size_t>(Drop::kCount)] = {};
 };
 

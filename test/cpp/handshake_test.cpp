@@ -203,3 +203,20 @@ TEST(roaming_follows_the_latest_authenticated_packet) {
   w.b.core.receive(forged, Endpoint::v4(203, 0, 113, 9, 1), w.now, w.b.out);
   CHECK(w.a_on_b->endpoint == moved);
 }
+
+TEST(a_delivered_packet_can_be_re_encrypted_from_inside_deliver_as_the_relay_does) {
+  TwoPeers w;
+  w.establish();
+  // B sends every packet it receives straight back to A, from the buffer deliver hands it, and A
+  // accepts its own address from B so that the echo arrives.
+  w.b.out.on_deliver = [&](Peer& from, Bytes packet) { w.b.core.send_to(from, packet, w.now, w.b.out); };
+  w.a.core.allowed_ips().insert(*routing::parse_prefix("10.0.0.1/32"), w.b_on_a);
+  for (size_t size : {20, 100, 1000, 1420}) {
+    const auto packet = ipv4_packet(kAddrA, kAddrB, size, uint8_t(size));
+    w.a.core.send(packet, w.now, w.a.out);
+    w.exchange();
+    REQUIRE(!w.a.out.delivered.empty());
+    CHECK(w.a.out.delivered.back() == packet);
+  }
+  CHECK_EQ(w.a.out.delivered.size(), size_t(4));
+}

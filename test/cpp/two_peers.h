@@ -3,6 +3,7 @@
 #pragma once
 
 #include <deque>
+#include <functional>
 #include <random>
 #include <vector>
 
@@ -36,9 +37,14 @@ struct Recorder final : Output {
   std::vector<std::vector<uint8_t>> delivered;
   int handshakes = 0;
   int endpoint_changes = 0;
+  // Runs inside deliver, with the Core's own buffer, as the device's relay does.
+  std::function<void(Peer&, Bytes)> on_deliver;
 
   void send(const Endpoint& to, Bytes d) override { sent.push_back({to, {d.begin(), d.end()}}); }
-  void deliver(Peer&, Bytes p) override { delivered.emplace_back(p.begin(), p.end()); }
+  void deliver(Peer& from, Bytes p) override {
+    delivered.emplace_back(p.begin(), p.end());
+    if (on_deliver) on_deliver(from, p);
+  }
   void handshake_completed(Peer&) override { ++handshakes; }
   void endpoint_changed(Peer&) override { ++endpoint_changes; }
   size_t count(MessageType t) const {

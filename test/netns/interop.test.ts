@@ -1,24 +1,13 @@
 // Our userspace device against Debian's wireguard-go, both configured only with `wg`, in namespaces.
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { isRoot, run, stderrOf, waitFor, World, type Namespace } from '../helpers/netns.js';
+import { isRoot, run, waitFor, World, type Namespace } from '../helpers/netns.js';
 import { inCI, requireTools, skipWithout } from '../helpers/tools.js';
-
-const wgvm = fileURLToPath(new URL('../../bin/wgvm.js', import.meta.url));
+import { addressUp, makeSide, ping, received, startImplementation, type Implementation } from '../helpers/tunnel.js';
 const skip = skipWithout('wg', 'wireguard-go', 'ip', 'ping') || (!isRoot && !inCI);
 
-interface Side {
-  ns: Namespace;
-  iface: string;
-  privateKeyFile: string;
-  publicKey: string;
-  underlay: string;
-  inner: string;
-}
 
 describe.skipIf(skip)('interop with wireguard-go (namespaces)', () => {
   let world: World;
@@ -189,8 +178,7 @@ describe.skipIf(skip)('roaming, crypto-routing and rekeying against wireguard-go
     expect(ping(nsA, b.inner, 1)).toMatch(/1 received/);
     const first = Number(nsA.exec('wg', ['show', a.iface, 'latest-handshakes']).trim().split('\t')[1]);
     const out = nsA.exec('ping', ['-c', '290', '-i', '0.5', '-W', '2', b.inner]);
-    const received = Number(/(\d+) received/.exec(out)![1]);
-    expect(received).toBeGreaterThanOrEqual(287);
+    expect(Number(/(\d+) received/.exec(out)![1])).toBeGreaterThanOrEqual(287);
     const last = Number(nsA.exec('wg', ['show', a.iface, 'latest-handshakes']).trim().split('\t')[1]);
     expect(last - first).toBeGreaterThanOrEqual(120);
   }, 240_000);
@@ -198,53 +186,18 @@ describe.skipIf(skip)('roaming, crypto-routing and rekeying against wireguard-go
 
 // A in one namespace and B in another, joined by veth (198.18.0.0/24) and peered through `wg` only:
 // A's tunnel address is 10.201.0.1, B's 10.201.0.2.
-type Implementation = 'wgvm' | 'wireguard-go';
-
 async function setUpPair(world: World, dir: string, implA: Implementation = 'wgvm', implB: Implementation = 'wireguard-go') {
   const nsA = world.namespace('a');
   const nsB = world.namespace('b');
   world.link(nsA, '198.18.0.1/24', nsB, '198.18.0.2/24');
-  const make = (label: string, ns: Namespace, underlay: string, inner: string): Side => {
-    const priv = run('wg', ['genkey']);
-    const privateKeyFile = join(dir, `${label}.key`);
-    writeFileSync(privateKeyFile, priv, { mode: 0o600 });
-    return { ns, iface: `wg${label}${world.id}`.slice(0, 15), privateKeyFile, publicKey: run('wg', ['pubkey'], priv).trim(), underlay, inner };
-  };
-  const a = make('A', nsA, '198.18.0.1', '10.201.0.1');
-  const b = make('B', nsB, '198.18.0.2', '10.201.0.2');
+  const a = makeSide(world, dir, 'A', nsA, '198.18.0.1', '10.201.0.1');
+  const b = makeSide(world, dir, 'B', nsB, '198.18.0.2', '10.201.0.2');
   await startImplementation(world, a, implA);
   await startImplementation(world, b, implB);
   for (const [s, peer, port, peerPort] of [[a, b, 51820, 51821], [b, a, 51821, 51820]] as const) {
     s.ns.exec('wg', ['set', s.iface, 'private-key', s.privateKeyFile, 'listen-port', String(port),
       'peer', peer.publicKey, 'allowed-ips', `${peer.inner}/32`, 'endpoint', `${peer.underlay}:${peerPort}`]);
-    s.ns.ip('addr', 'add', `${s.inner}/24`, 'dev', s.iface);
-    s.ns.ip('link', 'set', s.iface, 'mtu', '1420', 'up');
+    addressUp(s);
   }
   return { nsA, nsB, a, b };
-}
-
-async function startImplementation(world: World, s: Side, implementation: Implementation): Promise<void> {
-  const child =
-    implementation === 'wgvm'
-      ? world.spawn(s.ns, process.execPath, [wgvm, 'up', '--foreground', s.iface])
-      : world.spawn(s.ns, 'wireguard-go', ['-f', s.iface], { LOG_LEVEL: 'error' });
-  await waitFor(
-    `${implementation} socket for ${s.iface}`,
-    () => child.exitCode !== null || existsSync(`/var/run/wireguard/${s.iface}.sock`),
-  ).catch((err: Error) => {
-    throw new Error(`${err.message}: ${stderrOf(child)}`);
-  });
-  if (child.exitCode !== null) throw new Error(`${implementation} exited early: ${stderrOf(child)}`);
-}
-
-// How many of `count` echo requests were answered (ping's exit status aside).
-function received(ns: Namespace, target: string, count: number, extra: string[] = []): number {
-  const r = spawnSync('ip', ['netns', 'exec', ns.name, 'ping', '-c', String(count), '-i', '0.2', '-W', '2', ...extra, target], {
-    encoding: 'utf8',
-  });
-  return Number(/(\d+) received/.exec(r.stdout)?.[1] ?? 0);
-}
-
-function ping(ns: Namespace, target: string, count = 3): string {
-  return ns.exec('ping', ['-c', String(count), '-i', '0.2', '-W', '3', target]);
 }

@@ -1,0 +1,39 @@
+// Talks to a WireGuard UAPI socket (ours or wireguard-go's), as `wg` does.
+import { createConnection } from 'node:net';
+import { socketPath } from './server.js';
+
+export class UapiError extends Error {
+  constructor(
+    readonly errno: number,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'UapiError';
+  }
+}
+
+/** Sends one request ("get=1" or "set=1" plus body lines) and returns the reply lines before errno. */
+export function uapiRequest(iface: string, request: string, dir?: string): Promise<string> {
+  const path = socketPath(iface, dir);
+  return new Promise((resolve, reject) => {
+    const socket = createConnection(path);
+    let reply = '';
+    socket.setEncoding('utf8');
+    socket.once('error', (err: NodeJS.ErrnoException) =>
+      reject(new Error(err.code === 'ENOENT' ? `no interface ${iface}: ${path} does not exist` : `${path}: ${err.message}`)),
+    );
+    socket.on('data', (d: string) => {
+      reply += d;
+      const m = /(?:^|\n)errno=(-?\d+)\n\n$/.exec(reply);
+      if (!m) return;
+      socket.end();
+      const errno = -Number(m[1]);
+      if (errno !== 0) reject(new UapiError(errno, `${iface}: the device refused the request (errno ${errno})`));
+      else resolve(reply.slice(0, m.index + (reply[m.index] === '\n' ? 1 : 0)));
+    });
+    socket.write(`${request.replace(/\n*$/, '')}\n\n`);
+  });
+}
+
+export const uapiGet = (iface: string, dir?: string) => uapiRequest(iface, 'get=1', dir);
+export const uapiSet = (iface: string, body: string, dir?: string) => uapiRequest(iface, `set=1\n${body}`, dir);

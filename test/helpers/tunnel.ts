@@ -1,0 +1,63 @@
+// Tunnel endpoints for namespace tests: our daemon or wireguard-go on a TUN interface, keys on disk,
+// and ping helpers.
+import { spawnSync } from 'node:child_process';
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { run, stderrOf, waitFor, type Namespace, type World } from './netns.js';
+
+export const wgvmEntry = fileURLToPath(new URL('../../bin/wgvm.js', import.meta.url));
+
+export type Implementation = 'wgvm' | 'wireguard-go';
+
+export interface Side {
+  ns: Namespace;
+  iface: string;
+  privateKeyFile: string;
+  publicKey: string;
+  underlay: string;
+  inner: string;
+}
+
+/** A side named `label` in `ns`, with a fresh key pair (private key in a 0600 file under `dir`). */
+export function makeSide(world: World, dir: string, label: string, ns: Namespace, underlay: string, inner: string): Side {
+  const priv = run('wg', ['genkey']);
+  const privateKeyFile = join(dir, `${label}.key`);
+  writeFileSync(privateKeyFile, priv, { mode: 0o600 });
+  const iface = `wg${label}${world.id}`.slice(0, 15);
+  return { ns, iface, privateKeyFile, publicKey: run('wg', ['pubkey'], priv).trim(), underlay, inner };
+}
+
+/** Starts the implementation on the side's interface and waits for its UAPI socket. */
+export async function startImplementation(world: World, s: Side, implementation: Implementation): Promise<void> {
+  const child =
+    implementation === 'wgvm'
+      ? world.spawn(s.ns, process.execPath, [wgvmEntry, 'up', '--foreground', s.iface])
+      : world.spawn(s.ns, 'wireguard-go', ['-f', s.iface], { LOG_LEVEL: 'error' });
+  await waitFor(
+    `${implementation} socket for ${s.iface}`,
+    () => child.exitCode !== null || existsSync(`/var/run/wireguard/${s.iface}.sock`),
+  ).catch((err: Error) => {
+    throw new Error(`${err.message}: ${stderrOf(child)}`);
+  });
+  if (child.exitCode !== null) throw new Error(`${implementation} exited early: ${stderrOf(child)}`);
+}
+
+/** Gives the side's interface its tunnel address (/24), MTU 1420, and brings it up. */
+export function addressUp(s: Side): void {
+  s.ns.ip('addr', 'add', `${s.inner}/24`, 'dev', s.iface);
+  s.ns.ip('link', 'set', s.iface, 'mtu', '1420', 'up');
+}
+
+/** How many of `count` echo requests were answered (ping's exit status aside). */
+export function received(ns: Namespace, target: string, count: number, extra: string[] = []): number {
+  const r = spawnSync('ip', ['netns', 'exec', ns.name, 'ping', '-c', String(count), '-i', '0.2', '-W', '2', ...extra, target], {
+    encoding: 'utf8',
+  });
+  return Number(/(\d+) received/.exec(r.stdout)?.[1] ?? 0);
+}
+
+/** Pings and returns ping's output; throws when ping fails. */
+export function ping(ns: Namespace, target: string, count = 3): string {
+  return ns.exec('ping', ['-c', String(count), '-i', '0.2', '-W', '3', target]);
+}
