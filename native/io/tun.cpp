@@ -19,7 +19,10 @@ Tun::Tun(const std::string& name) {
   fd_ = ::open("/dev/net/tun", O_RDWR | O_CLOEXEC | O_NONBLOCK);
   if (fd_ < 0) {
     const int err = errno;
-    throw std::system_error(err, std::generic_category(), "cannot open /dev/net/tun for " + name);
+    const char* hint = err == EACCES || err == EPERM ? " (needs root or CAP_NET_ADMIN)"
+                       : err == ENOENT              ? " (no TUN support: load the tun module or pass the device to the container)"
+                                                    : "";
+    throw std::system_error(err, std::generic_category(), "cannot open /dev/net/tun for " + name + hint);
   }
   ifreq ifr{};
   ifr.ifr_flags = IFF_TUN | IFF_NO_PI;

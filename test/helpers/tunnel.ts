@@ -1,7 +1,7 @@
 // Tunnel endpoints for namespace tests: our daemon or wireguard-go on a TUN interface, keys on disk,
 // and ping helpers.
 import { spawnSync } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { run, stderrOf, waitFor, type Namespace, type World } from './netns.js';
@@ -60,4 +60,20 @@ export function received(ns: Namespace, target: string, count: number, extra: st
 /** Pings and returns ping's output; throws when ping fails. */
 export function ping(ns: Namespace, target: string, count = 3): string {
   return ns.exec('ping', ['-c', String(count), '-i', '0.2', '-W', '3', target]);
+}
+
+/** PIDs of our daemons serving `iface` (started detached by `wgvm up`, so not our children). */
+export function daemonPids(iface: string): number[] {
+  const r = spawnSync('pgrep', ['-f', `up --foreground ${iface}$`], { encoding: 'utf8' });
+  return r.stdout.split('\n').filter(Boolean).map(Number);
+}
+
+/** Ends the daemons of `iface` that a test left running: SIGTERM, then SIGKILL and the socket file. */
+export async function stopDaemons(iface: string): Promise<void> {
+  if (!iface) return;
+  for (const pid of daemonPids(iface)) process.kill(pid, 'SIGTERM');
+  await waitFor('daemons to stop', () => daemonPids(iface).length === 0, 3000).catch(() => {
+    for (const pid of daemonPids(iface)) process.kill(pid, 'SIGKILL');
+  });
+  rmSync(`/var/run/wireguard/${iface}.sock`, { force: true });
 }

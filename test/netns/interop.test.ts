@@ -37,10 +37,12 @@ describe.skipIf(skip)('interop with wireguard-go (namespaces)', () => {
     return p;
   };
 
-  it('pings both ways between wgvm and wireguard-go over IPv4', async () => {
+  it('pings both ways between wgvm and wireguard-go, IPv4 and IPv6 inside an IPv4 outer transport', async () => {
     const { nsA, nsB, a, b } = await pair('wgvm', 'wireguard-go');
     expect(ping(nsA, b.inner)).toMatch(/3 received/);
     expect(ping(nsB, a.inner)).toMatch(/3 received/);
+    expect(ping(nsA, 'fd01::2')).toMatch(/3 received/);
+    expect(ping(nsB, 'fd01::1')).toMatch(/3 received/);
 
     // Both sides report the handshake and the other's endpoint.
     const peerA = nsA.exec('wg', ['show', a.iface, 'dump']).trim().split('\n')[1]!.split('\t');

@@ -1,0 +1,79 @@
+// The UAPI socket's framing and modes, against a fake device (no root needed).
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { createConnection } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { uapiGet, uapiSet, UapiError } from '../../src/uapi/client.js';
+import { handleRequest, startUapiServer, stopUapiServer, type UapiTarget } from '../../src/uapi/server.js';
+
+class FakeDevice implements UapiTarget {
+  sets: string[] = [];
+  set(body: string) {
+    this.sets.push(body);
+    return body.includes('bad') ? { errno: 22, message: 'line 1 (bad): unknown key' } : { errno: 0, message: '' };
+  }
+  get() {
+    return 'listen_port=51820\n';
+  }
+}
+
+function raw(path: string, request: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s = createConnection(path);
+    let out = '';
+    s.setEncoding('utf8');
+    s.on('data', (d: string) => (out += d));
+    s.on('end', () => resolve(out));
+    s.on('error', reject);
+    s.write(request, () => setTimeout(() => s.end(), 100));
+  });
+}
+
+describe('UAPI socket', () => {
+  let dir: string;
+  let device: FakeDevice;
+  const errors: string[] = [];
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'wgvm-uapi-'));
+    device = new FakeDevice();
+    errors.length = 0;
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('answers get and set as wireguard-go does, several requests on one connection', async () => {
+    const server = await startUapiServer('t0', device, { dir, onError: (m) => errors.push(m) });
+    expect(statSync(join(dir, 't0.sock')).mode & 0o777).toBe(0o600);
+    const out = await raw(join(dir, 't0.sock'), 'get=1\n\nset=1\nlisten_port=1\n\nset=1\nbad=1\n\n');
+    expect(out).toBe('listen_port=51820\nerrno=0\n\nerrno=0\n\nerrno=-22\n\n');
+    expect(device.sets).toEqual(['listen_port=1', 'bad=1']);
+    expect(errors).toEqual(['UAPI: line 1 (bad): unknown key']);
+    await stopUapiServer(server, 't0', dir);
+  });
+
+  it('is read-only when the manager owns the configuration', () => {
+    expect(handleRequest(device, 'set=1\nlisten_port=1', false).reply).toBe('errno=-1\n\n');
+    expect(device.sets).toEqual([]);
+    expect(handleRequest(device, 'get=1', false).reply).toBe('listen_port=51820\nerrno=0\n\n');
+  });
+
+  it('refuses unknown operations and a get with a body', () => {
+    expect(handleRequest(device, 'frob=1', true).reply).toBe('errno=-22\n\n');
+    expect(handleRequest(device, 'get=1\nx=1', true).reply).toBe('errno=-22\n\n');
+  });
+
+  it('the client reads replies and turns a refusal into an error with its errno', async () => {
+    const server = await startUapiServer('t1', device, { dir });
+    expect(await uapiGet('t1', dir)).toBe('listen_port=51820\n');
+    await expect(uapiSet('t1', 'bad=1', dir)).rejects.toBeInstanceOf(UapiError);
+    await expect(uapiSet('t1', 'bad=1', dir)).rejects.toMatchObject({ errno: 22 });
+    await stopUapiServer(server, 't1', dir);
+    await expect(uapiGet('t1', dir)).rejects.toThrow(/no interface t1/);
+  });
+
+  it('will not take over a socket another daemon is serving', async () => {
+    const server = await startUapiServer('t2', device, { dir });
+    await expect(startUapiServer('t2', device, { dir })).rejects.toThrow(/in use/);
+    await stopUapiServer(server, 't2', dir);
+  });
+});
