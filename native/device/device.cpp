@@ -22,7 +22,8 @@ Nanos clock_ns(clockid_t id) {
 }
 
 constexpr size_t kMaxPacket = 65535;
-constexpr int kBatch = 64;              // packets taken from one descriptor per turn, for fairness
+constexpr int kBatch = 64;              // TUN packets taken per turn, for fairness between descriptors
+constexpr int kUdpRounds = 2;           // recvmmsg calls per socket per turn
 constexpr Nanos kMaxSleep = 250 * protocol::kMillisecond;
 
 enum : uint64_t { kTagWake = 1, kTagTun = 2, kTagUdp4 = 3, kTagUdp6 = 4 };
@@ -78,6 +79,7 @@ bool Device::set_listen_port(uint16_t port, std::string* error) {
   if (port != 0 && port == udp_.port()) return true;
   io::UdpSockets fresh;
   if (!fresh.bind(port, fwmark_, error)) return false;
+  flush_sends();  // what was queued leaves from the old port
   // Closing a descriptor removes it from the epoll set; the loop holds mu_ while it reads sockets.
   udp_.swap(fresh);  // `fresh` now holds the old sockets and closes them
   register_sockets();
@@ -92,7 +94,9 @@ bool Device::set_fwmark(uint32_t mark, std::string* error) {
 
 UapiResult Device::set(std::string_view body) {
   std::lock_guard lock(mu_);
-  return uapi_set(*this, body);
+  UapiResult result = uapi_set(*this, body);
+  flush_sends();  // e.g. the keepalive a new persistent-keepalive interval sends at once
+  return result;
 }
 
 std::string Device::get() {
@@ -137,7 +141,7 @@ bool Device::set_isolated(const crypto::Key& peer, bool isolated) {
 // --- protocol::Output
 
 void Device::send(const protocol::Endpoint& to, Bytes datagram) {
-  if (!udp_.send(to, datagram)) ++udp_send_errors_;
+  if (!tx_batch_.add(udp_, to, datagram)) ++udp_send_errors_;
 }
 
 void Device::deliver(protocol::Peer& from, Bytes packet) {
@@ -205,17 +209,17 @@ void Device::run() {
         case kTagUdp6: {
           const int fd = events[i].data.u64 == kTagUdp4 ? udp_.fd4() : udp_.fd6();
           if (fd < 0) break;
-          for (int k = 0; k < kBatch; ++k) {
-            protocol::Endpoint from;
-            const long len = udp_.receive(fd, buf.data(), buf.size(), &from);
-            if (len < 0) break;
-            core_.receive(Bytes(buf.data(), size_t(len)), from, t, *this);
+          for (int round = 0; round < kUdpRounds; ++round) {
+            const int n = rx_batch_.receive(fd);
+            for (int k = 0; k < n; ++k) core_.receive(rx_batch_.datagram(k), rx_batch_.from(k), t, *this);
+            if (n < io::kBatch) break;
           }
           break;
         }
       }
     }
     core_.tick(now(), *this);
+    flush_sends();
   }
 }
 

@@ -13,6 +13,7 @@
 #include "device/uapi.h"
 #include "io/tun.h"
 #include "io/udp.h"
+#include "io/udp_batch.h"
 #include "protocol/core.h"
 
 namespace wgvm::device {
@@ -75,12 +76,15 @@ class Device final : public UapiHost, private protocol::Output {
   void run();
   void register_sockets();
   void stop_with(const std::string& reason);
+  void flush_sends() { udp_send_errors_ += tx_batch_.flush(udp_); }
 
   std::mutex mu_;
   protocol::SystemRandom rng_;
   protocol::Core core_{rng_};
   io::Tun tun_;
   io::UdpSockets udp_;
+  io::ReceiveBatch rx_batch_;
+  io::SendBatch tx_batch_;  // datagrams of one loop turn, sent with sendmmsg when the turn ends
   uint32_t fwmark_ = 0;
   bool relay_ = true;
   std::function<void(const DeviceEvent&)> on_event_;

@@ -59,6 +59,41 @@ uint16_t bound_port(int fd) {
 
 }  // namespace
 
+socklen_t to_sockaddr(const Endpoint& e, sockaddr_storage* ss) {
+  *ss = {};
+  if (e.family == 4) {
+    auto* sin = reinterpret_cast<sockaddr_in*>(ss);
+    sin->sin_family = AF_INET;
+    sin->sin_port = htons(e.port);
+    std::memcpy(&sin->sin_addr, e.addr.data(), 4);
+    return sizeof *sin;
+  }
+  if (e.family == 6) {
+    auto* sin6 = reinterpret_cast<sockaddr_in6*>(ss);
+    sin6->sin6_family = AF_INET6;
+    sin6->sin6_port = htons(e.port);
+    std::memcpy(&sin6->sin6_addr, e.addr.data(), 16);
+    return sizeof *sin6;
+  }
+  return 0;
+}
+
+Endpoint from_sockaddr(const sockaddr_storage& ss) {
+  Endpoint e;
+  if (ss.ss_family == AF_INET) {
+    const auto* sin = reinterpret_cast<const sockaddr_in*>(&ss);
+    e.family = 4;
+    std::memcpy(e.addr.data(), &sin->sin_addr, 4);
+    e.port = ntohs(sin->sin_port);
+  } else if (ss.ss_family == AF_INET6) {
+    const auto* sin6 = reinterpret_cast<const sockaddr_in6*>(&ss);
+    e.family = 6;
+    std::memcpy(e.addr.data(), &sin6->sin6_addr, 16);
+    e.port = ntohs(sin6->sin6_port);
+  }
+  return e;
+}
+
 bool UdpSockets::bind(uint16_t port, uint32_t fwmark, std::string* error) {
   // With port 0 the kernel's choice for IPv4 may be taken for IPv6: try a few times.
   for (int attempt = 0; attempt < 8; ++attempt) {
@@ -104,27 +139,10 @@ void UdpSockets::close() {
 }
 
 bool UdpSockets::send(const Endpoint& to, Bytes d) {
-  sockaddr_storage ss{};
-  socklen_t len;
-  int fd;
-  if (to.family == 4) {
-    auto* sin = reinterpret_cast<sockaddr_in*>(&ss);
-    sin->sin_family = AF_INET;
-    sin->sin_port = htons(to.port);
-    std::memcpy(&sin->sin_addr, to.addr.data(), 4);
-    len = sizeof *sin;
-    fd = fd4_;
-  } else if (to.family == 6) {
-    auto* sin6 = reinterpret_cast<sockaddr_in6*>(&ss);
-    sin6->sin6_family = AF_INET6;
-    sin6->sin6_port = htons(to.port);
-    std::memcpy(&sin6->sin6_addr, to.addr.data(), 16);
-    len = sizeof *sin6;
-    fd = fd6_;
-  } else {
-    return false;
-  }
-  if (fd < 0) return false;
+  sockaddr_storage ss;
+  const socklen_t len = to_sockaddr(to, &ss);
+  const int fd = fd_for(to);
+  if (len == 0 || fd < 0) return false;
   for (;;) {
     if (::sendto(fd, d.data(), d.size(), 0, reinterpret_cast<sockaddr*>(&ss), len) >= 0) return true;
     if (errno != EINTR) return false;
@@ -138,18 +156,7 @@ long UdpSockets::receive(int fd, uint8_t* buf, size_t capacity, Endpoint* from) 
     const ssize_t n = ::recvfrom(fd, buf, capacity, 0, reinterpret_cast<sockaddr*>(&ss), &len);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return -1;
-    *from = Endpoint{};
-    if (ss.ss_family == AF_INET) {
-      const auto* sin = reinterpret_cast<const sockaddr_in*>(&ss);
-      from->family = 4;
-      std::memcpy(from->addr.data(), &sin->sin_addr, 4);
-      from->port = ntohs(sin->sin_port);
-    } else {
-      const auto* sin6 = reinterpret_cast<const sockaddr_in6*>(&ss);
-      from->family = 6;
-      std::memcpy(from->addr.data(), &sin6->sin6_addr, 16);
-      from->port = ntohs(sin6->sin6_port);
-    }
+    *from = from_sockaddr(ss);
     return n;
   }
 }

@@ -1,6 +1,8 @@
 // The device's UDP sockets: one IPv4 and (where the host has IPv6) one IPv6 socket on the same port.
 #pragma once
 
+#include <sys/socket.h>
+
 #include <string>
 #include <utility>
 
@@ -8,6 +10,10 @@
 #include "protocol/endpoint.h"
 
 namespace wgvm::io {
+
+// Between our Endpoint values and the kernel's socket addresses.
+socklen_t to_sockaddr(const protocol::Endpoint&, sockaddr_storage* out);
+protocol::Endpoint from_sockaddr(const sockaddr_storage&);
 
 class UdpSockets {
  public:
@@ -30,6 +36,7 @@ class UdpSockets {
   uint16_t port() const { return port_; }
   int fd4() const { return fd4_; }
   int fd6() const { return fd6_; }
+  int fd_for(const protocol::Endpoint& e) const { return e.family == 4 ? fd4_ : e.family == 6 ? fd6_ : -1; }
 
   // Sends one datagram; false (the caller counts it) when the kernel refuses, e.g. unreachable.
   bool send(const protocol::Endpoint& to, Bytes datagram);

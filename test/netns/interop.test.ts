@@ -90,6 +90,19 @@ describe.skipIf(skip)('interop with wireguard-go (namespaces)', () => {
 
   it('makes no handshake with a wrong public key or preshared key, and stops carrying a removed peer', async () => {
     const { nsA, nsB, a, b } = await pair('wgvm', 'wireguard-go');
+    // B knows A under a wrong key: A's initiations are refused, nothing gets through either way.
+    const stranger = run('wg', ['pubkey'], run('wg', ['genkey'])).trim();
+    nsB.exec('wg', ['set', b.iface, 'peer', a.publicKey, 'remove', 'peer', stranger, 'allowed-ips', `${a.inner}/32`,
+      'endpoint', `${a.underlay}:51820`]);
+    expect(received(nsA, b.inner, 2)).toBe(0);
+    expect(received(nsB, a.inner, 2)).toBe(0);
+    expect(nsA.exec('wg', ['show', a.iface, 'latest-handshakes']).trim().split('\t')[1]).toBe('0');
+    nsB.exec('wg', ['set', b.iface, 'peer', stranger, 'remove', 'peer', a.publicKey, 'allowed-ips', `${a.inner}/32`,
+      'endpoint', `${a.underlay}:51820`]);
+    expect(received(nsA, b.inner, 2)).toBe(2);
+    // A wrong preshared key on one side: no handshake until both agree.
+    nsA.exec('wg', ['set', a.iface, 'peer', b.publicKey, 'remove']);
+    nsA.exec('wg', ['set', a.iface, 'peer', b.publicKey, 'allowed-ips', `${b.inner}/32`, 'endpoint', `${b.underlay}:51821`]);
     const psk = join(dir, 'psk');
     writeFileSync(psk, run('wg', ['genpsk']), { mode: 0o600 });
     nsA.exec('wg', ['set', a.iface, 'peer', b.publicKey, 'preshared-key', psk]);
@@ -102,6 +115,26 @@ describe.skipIf(skip)('interop with wireguard-go (namespaces)', () => {
     expect(nsA.exec('wg', ['show', a.iface, 'peers']).trim()).toBe('');
     expect(received(nsA, b.inner, 2)).toBe(0);
     expect(received(nsB, a.inner, 2)).toBe(0);
+  }, 60_000);
+
+  it('wg showconf, setconf and syncconf round-trip a configuration through our socket', async () => {
+    const { nsA, a } = await pair('wgvm', 'wireguard-go');
+    const conf = nsA.exec('wg', ['showconf', a.iface]);
+    expect(conf).toContain('[Interface]');
+    expect(conf).toContain('ListenPort = 51820');
+    const file = join(dir, 'saved.conf');
+    writeFileSync(file, conf, { mode: 0o600 });
+    // setconf replaces everything: an extra peer added meanwhile is gone afterwards.
+    const extra = run('wg', ['pubkey'], run('wg', ['genkey'])).trim();
+    nsA.exec('wg', ['set', a.iface, 'peer', extra, 'allowed-ips', '10.201.0.50/32']);
+    nsA.exec('wg', ['setconf', a.iface, file]);
+    expect(nsA.exec('wg', ['showconf', a.iface])).toBe(conf);
+    // syncconf changes only what differs and keeps the session.
+    const before = nsA.exec('wg', ['show', a.iface, 'latest-handshakes']);
+    nsA.exec('wg', ['set', a.iface, 'peer', extra, 'allowed-ips', '10.201.0.50/32']);
+    nsA.exec('wg', ['syncconf', a.iface, file]);
+    expect(nsA.exec('wg', ['showconf', a.iface])).toBe(conf);
+    expect(nsA.exec('wg', ['show', a.iface, 'latest-handshakes'])).toBe(before);
   }, 60_000);
 
   it('keeps serving the tunnel through 200 rounds of random and truncated datagrams', async () => {
