@@ -1,6 +1,7 @@
 // `wgvm`: the command line. Each subcommand is a function of (args, stdio) returning an exit code;
 // user mistakes end in one line on stderr and a non-zero code, never a stack trace.
 import { fstatSync, readFileSync } from 'node:fs';
+import { BenchError, runBench } from './bench/run.js';
 import { uapiSet } from './uapi/client.js';
 import { reportStartupFailure, runDaemon, runForeground } from './userspace.js';
 import { decodeKey, encodeKey, generatePresharedKey, generatePrivateKey, KeyFormatError, publicKeyOf } from './keys.js';
@@ -110,6 +111,19 @@ const commands: Record<string, Command> = {
       // update_only: isolating a key that is not a peer must not create one.
       await uapiSet(iface!, `public_key=${hex}\nupdate_only=true\nwgvm_isolated=${state === 'on'}`);
       return 0;
+    },
+  },
+  bench: {
+    summary: 'measure this data plane against wireguard-go and a plain link: wgvm bench [--quick] [--runs N] [--seconds S] [--only pair,…] [--out dir]',
+    async run(args) {
+      try {
+        return await runBench(args);
+      } catch (err) {
+        if (err instanceof BenchError || (err instanceof Error && err.name === 'TypeError' && 'code' in err)) {
+          throw new UsageError(`bench: ${err.message}`);
+        }
+        throw err;
+      }
     },
   },
   serve: {

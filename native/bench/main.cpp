@@ -55,8 +55,12 @@ int main(int argc, char** argv) {
         usage(argv[0]);
         return 2;
       }
-    } else if (mode.empty() && (std::strcmp(a, "crypto") == 0 || std::strcmp(a, "handshakes") == 0 ||
-                                std::strcmp(a, "all") == 0)) {
+    } else if (std::strcmp(a, "crypto") == 0 || std::strcmp(a, "handshakes") == 0 || std::strcmp(a, "all") == 0) {
+      if (!mode.empty()) {
+        std::fprintf(stderr, "%s: more than one benchmark given ('%s', then '%s')\n", argv[0], mode.c_str(), a);
+        usage(argv[0]);
+        return 2;
+      }
       mode = a;
     } else {
       std::fprintf(stderr, "%s: unexpected argument '%s'\n", argv[0], a);

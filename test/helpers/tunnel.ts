@@ -1,14 +1,12 @@
 // Tunnel endpoints for namespace tests: our daemon or wireguard-go on a TUN interface, keys on disk,
 // and ping helpers.
 import { spawnSync } from 'node:child_process';
-import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { run, stderrOf, waitFor, type Namespace, type World } from './netns.js';
+import { startImplementation as startOn, type Implementation } from '../../src/bench/tunnel.js';
+import { run, waitFor, type Namespace, type World } from './netns.js';
 
-export const wgvmEntry = fileURLToPath(new URL('../../bin/wgvm.js', import.meta.url));
-
-export type Implementation = 'wgvm' | 'wireguard-go';
+export { wgvmEntry, type Implementation } from '../../src/bench/tunnel.js';
 
 export interface Side {
   ns: Namespace;
@@ -30,17 +28,7 @@ export function makeSide(world: World, dir: string, label: string, ns: Namespace
 
 /** Starts the implementation on the side's interface and waits for its UAPI socket. */
 export async function startImplementation(world: World, s: Side, implementation: Implementation): Promise<void> {
-  const child =
-    implementation === 'wgvm'
-      ? world.spawn(s.ns, process.execPath, [wgvmEntry, 'up', '--foreground', s.iface])
-      : world.spawn(s.ns, 'wireguard-go', ['-f', s.iface], { LOG_LEVEL: 'error' });
-  await waitFor(
-    `${implementation} socket for ${s.iface}`,
-    () => child.exitCode !== null || existsSync(`/var/run/wireguard/${s.iface}.sock`),
-  ).catch((err: Error) => {
-    throw new Error(`${err.message}: ${stderrOf(child)}`);
-  });
-  if (child.exitCode !== null) throw new Error(`${implementation} exited early: ${stderrOf(child)}`);
+  await startOn(world, s.ns, s.iface, implementation);
 }
 
 /** Gives the side's interface its tunnel address (/24), MTU 1420, and brings it up. */

@@ -1,0 +1,86 @@
+// One measurement each: iperf3 TCP and UDP, ping percentiles, CPU time of the tunnel processes.
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { percentile } from './stats.js';
+import type { Namespace, World } from './netns.js';
+
+const CLOCK_TICKS = 100; // USER_HZ on Linux
+
+/** User plus system CPU seconds a process (all its threads) has used so far. */
+export function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS; // utime, stime
+}
+
+/** Starts a one-shot iperf3 server in `ns` bound to `address` and waits until it listens. */
+export async function iperfServer(world: World, ns: Namespace, address: string): Promise<void> {
+  world.spawn(ns, 'iperf3', ['-s', '-1', '-B', address]);
+  const end = Date.now() + 5000;
+  while (!ns.exec('ss', ['-ltn']).includes(`${address}:5201`)) {
+    if (Date.now() > end) throw new Error(`iperf3 server in ${ns.name} did not start`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+function runAsync(ns: Namespace, cmd: string, args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('ip', ['netns', 'exec', ns.name, cmd, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
+    child.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`${cmd} ${args.join(' ')}: ${err || out || `exit ${code}`}`))));
+  });
+}
+
+export interface TcpResult {
+  gbps: number;
+  bytes: number;
+}
+
+/** iperf3 TCP from `client` to the server at `address` for `seconds`, with `streams` parallel streams. */
+export async function tcp(world: World, client: Namespace, server: Namespace, address: string, seconds: number, streams: number): Promise<TcpResult> {
+  await iperfServer(world, server, address);
+  const out = JSON.parse(await runAsync(client, 'iperf3', ['-c', address, '-t', String(seconds), '-P', String(streams), '-J']));
+  const received = out.end.sum_received;
+  return { gbps: (received.bits_per_second as number) / 1e9, bytes: received.bytes as number };
+}
+
+export interface UdpResult {
+  pps: number;
+  lossPercent: number;
+}
+
+/** iperf3 UDP with 1,400-byte datagrams, sent as fast as the sender can. */
+export async function udp(world: World, client: Namespace, server: Namespace, address: string, seconds: number): Promise<UdpResult> {
+  await iperfServer(world, server, address);
+  const out = JSON.parse(await runAsync(client, 'iperf3', ['-c', address, '-u', '-l', '1400', '-b', '0', '-t', String(seconds), '-J']));
+  const sum = out.end.sum;
+  const packets = (sum.packets as number) - (sum.lost_packets as number);
+  return { pps: packets / (sum.seconds as number), lossPercent: sum.lost_percent as number };
+}
+
+export interface PingResult {
+  p50: number;
+  p99: number;
+  count: number;
+}
+
+/** Round-trip times of `count` pings 20 ms apart (milliseconds). */
+export async function pingTimes(ns: Namespace, address: string, count: number): Promise<PingResult> {
+  const out = await runAsync(ns, 'ping', ['-n', '-c', String(count), '-i', '0.02', '-W', '2', address]).catch((e: Error) => e.message);
+  const times = [...out.matchAll(/time=([\d.]+) ms/g)].map((m) => Number(m[1]));
+  if (times.length === 0) throw new Error(`no ping reply from ${address}`);
+  return { p50: percentile(times, 50), p99: percentile(times, 99), count: times.length };
+}
+
+/** Pings while a TCP stream saturates the path. */
+export async function pingUnderLoad(world: World, client: Namespace, server: Namespace, address: string, seconds: number, count: number): Promise<PingResult> {
+  await iperfServer(world, server, address);
+  const load = runAsync(client, 'iperf3', ['-c', address, '-t', String(seconds), '-J']);
+  await new Promise((r) => setTimeout(r, 500)); // let the stream ramp up
+  const result = await pingTimes(client, address, count);
+  await load;
+  return result;
+}

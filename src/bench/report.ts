@@ -1,0 +1,107 @@
+// The benchmark's results: the JSON document, the Markdown table and the SVG chart.
+import type { Summary } from './stats.js';
+
+export interface PairResult {
+  label: string;
+  tcp1Gbps: Summary;
+  tcp4Gbps: Summary;
+  udpPps: Summary;
+  udpLossPercent: Summary;
+  pingIdleP50Ms: Summary;
+  pingIdleP99Ms: Summary;
+  pingLoadP50Ms: Summary;
+  pingLoadP99Ms: Summary;
+  /** CPU seconds of the tunnel processes (both sides) per GB moved; null for the plain link. */
+  cpuSecondsPerGB: Summary | null;
+}
+
+export interface WgvmResult {
+  handshakesPerSecond: Summary;
+  rss10kPeersMB: Summary;
+  rss10kPeersDeltaMB: Summary;
+  crypto: { encryptGbps: number; decryptGbps: number; opensslGbps: number | null; encryptToOpenssl: number | null };
+}
+
+export interface BenchResult {
+  version: 1;
+  date: string;
+  machine: { cpus: number; model: string; kernel: string; node: string };
+  options: { runs: number; seconds: number; quick: boolean; only: string[] };
+  pairs: Record<string, PairResult>;
+  wgvm: WgvmResult | null;
+  notes: string[];
+}
+
+const fmt = (n: number, digits = 2) => (Number.isFinite(n) ? n.toFixed(digits) : '–');
+const range = (s: Summary, digits = 2) => (s.runs > 1 ? `${fmt(s.median, digits)} (${fmt(s.min, digits)}–${fmt(s.max, digits)})` : fmt(s.median, digits));
+const ratio = (a: Summary | undefined, b: Summary | undefined) => (a && b && b.median > 0 ? `${fmt(a.median / b.median, 2)}×` : '–');
+
+export function markdownTable(r: BenchResult): string {
+  const go = r.pairs['wireguard-go'];
+  const veth = r.pairs.veth;
+  const lines = [
+    '| pair | TCP 1 stream Gbit/s | vs wireguard-go | vs veth | TCP 4 streams Gbit/s | UDP 1400 B kpps (loss %) | ping idle p50/p99 ms | ping under load p50/p99 ms | CPU s per GB |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+  ];
+  for (const p of Object.values(r.pairs)) {
+    lines.push(
+      `| ${p.label} | ${range(p.tcp1Gbps)} | ${ratio(p.tcp1Gbps, go?.tcp1Gbps)} | ${ratio(p.tcp1Gbps, veth?.tcp1Gbps)} | ${range(p.tcp4Gbps)} ` +
+        `| ${fmt(p.udpPps.median / 1000, 1)} (${fmt(p.udpLossPercent.median, 1)}) | ${fmt(p.pingIdleP50Ms.median, 3)} / ${fmt(p.pingIdleP99Ms.median, 3)} ` +
+        `| ${fmt(p.pingLoadP50Ms.median, 3)} / ${fmt(p.pingLoadP99Ms.median, 3)} | ${p.cpuSecondsPerGB ? fmt(p.cpuSecondsPerGB.median, 2) : '–'} |`,
+    );
+  }
+  if (r.wgvm) {
+    const w = r.wgvm;
+    lines.push('');
+    lines.push(`- Handshakes completed per second by one wgvm responder (one core): ${range(w.handshakesPerSecond, 0)}`);
+    lines.push(`- Resident memory of a wgvm device with 10,000 peers: ${range(w.rss10kPeersMB, 1)} MB (${range(w.rss10kPeersDeltaMB, 1)} MB for the peers)`);
+    const c = w.crypto;
+    lines.push(
+      `- Crypto pipeline, 1,420-byte packets, one core: encrypt ${fmt(c.encryptGbps)} Gbit/s, decrypt ${fmt(c.decryptGbps)} Gbit/s` +
+        (c.opensslGbps ? `; openssl speed ${fmt(c.opensslGbps)} Gbit/s (encrypt = ${fmt(100 * c.encryptToOpenssl!, 0)} % of it)` : '; openssl not found'),
+    );
+  }
+  for (const n of r.notes) lines.push(`- ${n}`);
+  return lines.join('\n');
+}
+
+const escape = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+
+/** A horizontal bar chart of TCP throughput per pair (1 and 4 streams, with min–max whiskers). */
+export function svgChart(r: BenchResult): string {
+  const pairs = Object.values(r.pairs);
+  const max = Math.max(0.001, ...pairs.flatMap((p) => [p.tcp1Gbps.max, p.tcp4Gbps.max]));
+  const left = 230;
+  const width = 900;
+  const plot = width - left - 90;
+  const barH = 16;
+  const groupH = 2 * barH + 18;
+  const top = 70;
+  const height = top + pairs.length * groupH + 50;
+  const x = (v: number) => left + (v / max) * plot;
+  const colors = ['#3b6fd4', '#8fb0ee'];
+  const out: string[] = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="13">`,
+    `<rect width="100%" height="100%" fill="#fff"/>`,
+    `<text x="${width / 2}" y="24" text-anchor="middle" font-size="16" font-weight="bold">TCP throughput through the tunnel (iperf3, Gbit/s, higher is better)</text>`,
+    `<text x="${width / 2}" y="44" text-anchor="middle" fill="#555">${escape(`${r.date.slice(0, 10)} · ${r.machine.cpus} cores · ${r.machine.model} · Linux ${r.machine.kernel} · median of ${r.options.runs} run(s), ${r.options.seconds} s each`)}</text>`,
+  ];
+  pairs.forEach((p, i) => {
+    const y0 = top + i * groupH;
+    out.push(`<text x="${left - 10}" y="${y0 + barH + 4}" text-anchor="end">${escape(p.label)}</text>`);
+    [p.tcp1Gbps, p.tcp4Gbps].forEach((s, k) => {
+      const y = y0 + k * barH;
+      out.push(`<rect x="${left}" y="${y}" width="${Math.max(1, x(s.median) - left).toFixed(1)}" height="${barH - 2}" fill="${colors[k]}"/>`);
+      if (s.runs > 1) {
+        out.push(`<line x1="${x(s.min).toFixed(1)}" x2="${x(s.max).toFixed(1)}" y1="${y + barH / 2 - 1}" y2="${y + barH / 2 - 1}" stroke="#222"/>`);
+      }
+      out.push(`<text x="${(x(Math.max(s.median, s.max)) + 6).toFixed(1)}" y="${y + barH - 4}" fill="#222">${fmt(s.median)}</text>`);
+    });
+  });
+  const ly = height - 22;
+  out.push(`<rect x="${left}" y="${ly - 11}" width="14" height="12" fill="${colors[0]}"/><text x="${left + 20}" y="${ly}">1 stream</text>`);
+  out.push(`<rect x="${left + 110}" y="${ly - 11}" width="14" height="12" fill="${colors[1]}"/><text x="${left + 130}" y="${ly}">4 streams</text>`);
+  out.push(`<text x="${left + 230}" y="${ly}" fill="#555">whiskers: min–max over the runs</text>`);
+  out.push('</svg>');
+  return out.join('\n');
+}
