@@ -17,11 +17,13 @@ const EVP_CIPHER* chacha20_poly1305() {
   return cipher;
 }
 
-// One reusable context per thread: allocation per packet would dominate the data path.
+// One reusable context per thread, bound to ChaCha20-Poly1305 once: allocation, or even naming the
+// cipher again, per packet would cost more than encrypting a 1,420-byte packet.
 class CipherContext {
  public:
   CipherContext() : ctx_(EVP_CIPHER_CTX_new()) {
     if (!ctx_) throw std::bad_alloc();
+    if (EVP_CipherInit_ex2(ctx_, chacha20_poly1305(), nullptr, nullptr, 1, nullptr) != 1) std::abort();
   }
   ~CipherContext() { EVP_CIPHER_CTX_free(ctx_); }
   CipherContext(const CipherContext&) = delete;
@@ -48,7 +50,7 @@ void aead_seal(const uint8_t key[kAeadKeyLen], const uint8_t nonce[kAeadNonceLen
                uint8_t* out) {
   EVP_CIPHER_CTX* ctx = thread_context();
   int len = 0;
-  bool ok = EVP_EncryptInit_ex2(ctx, chacha20_poly1305(), key, nonce, nullptr) == 1;
+  bool ok = EVP_EncryptInit_ex2(ctx, nullptr, key, nonce, nullptr) == 1;
   if (ok && !ad.empty()) ok = EVP_EncryptUpdate(ctx, nullptr, &len, ad.data(), checked_int(ad.size())) == 1;
   if (ok && !plain.empty()) ok = EVP_EncryptUpdate(ctx, out, &len, plain.data(), checked_int(plain.size())) == 1;
   if (ok) ok = EVP_EncryptFinal_ex(ctx, out + plain.size(), &len) == 1;
@@ -66,7 +68,7 @@ bool aead_open(const uint8_t key[kAeadKeyLen], const uint8_t nonce[kAeadNonceLen
 
   EVP_CIPHER_CTX* ctx = thread_context();
   int len = 0;
-  bool ok = EVP_DecryptInit_ex2(ctx, chacha20_poly1305(), key, nonce, nullptr) == 1;
+  bool ok = EVP_DecryptInit_ex2(ctx, nullptr, key, nonce, nullptr) == 1;
   if (ok) ok = EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, kAeadTagLen, tag) == 1;
   if (ok && !ad.empty()) ok = EVP_DecryptUpdate(ctx, nullptr, &len, ad.data(), checked_int(ad.size())) == 1;
   if (ok && text_len) ok = EVP_DecryptUpdate(ctx, out, &len, sealed.data(), checked_int(text_len)) == 1;

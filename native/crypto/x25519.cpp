@@ -40,10 +40,11 @@ Key x25519_public_key(const uint8_t private_key[kKeyLen]) {
   return pub;
 }
 
-bool x25519(uint8_t out[kKeyLen], const uint8_t private_key[kKeyLen], const uint8_t public_key[kKeyLen]) {
-  Pkey self = private_pkey(private_key);
+namespace {
+
+bool derive(EVP_PKEY* self, uint8_t out[kKeyLen], const uint8_t public_key[kKeyLen]) {
   Pkey peer(EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, nullptr, public_key, kKeyLen));
-  PkeyCtx ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, self.get(), nullptr));
+  PkeyCtx ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, self, nullptr));
   size_t len = kKeyLen;
   // libcrypto itself fails the derivation on an all-zero result; the explicit check below makes
   // the refusal independent of that detail.
@@ -56,6 +57,28 @@ bool x25519(uint8_t out[kKeyLen], const uint8_t private_key[kKeyLen], const uint
     return false;
   }
   return true;
+}
+
+}  // namespace
+
+bool x25519(uint8_t out[kKeyLen], const uint8_t private_key[kKeyLen], const uint8_t public_key[kKeyLen]) {
+  return derive(private_pkey(private_key).get(), out, public_key);
+}
+
+X25519PrivateKey::X25519PrivateKey(const uint8_t private_key[kKeyLen]) {
+  Pkey k = private_pkey(private_key);
+  size_t len = public_.size();
+  if (EVP_PKEY_get_raw_public_key(k.get(), public_.data(), &len) != 1 || len != kKeyLen)
+    throw std::runtime_error("X25519 public key derivation failed in libcrypto");
+  pkey_ = std::shared_ptr<EVP_PKEY>(k.release(), EVP_PKEY_free);
+}
+
+bool X25519PrivateKey::dh(uint8_t out[kKeyLen], const uint8_t peer_public[kKeyLen]) const {
+  if (!pkey_) {
+    secure_zero(out, kKeyLen);
+    return false;
+  }
+  return derive(pkey_.get(), out, peer_public);
 }
 
 }  // namespace wgvm::crypto

@@ -1,7 +1,11 @@
 // X25519 (RFC 7748) over OpenSSL, with WireGuard's clamping and all-zero rejection.
 #pragma once
 
+#include <memory>
+
 #include "crypto/bytes.h"
+
+struct evp_pkey_st;
 
 namespace wgvm::crypto {
 
@@ -17,5 +21,24 @@ Key x25519_public_key(const uint8_t private_key[kKeyLen]);
 // Diffie-Hellman: writes the shared secret and returns true, or returns false (and zeroes `out`) when
 // the result is all zeros — a small-order public key — which WireGuard must refuse.
 [[nodiscard]] bool x25519(uint8_t out[kKeyLen], const uint8_t private_key[kKeyLen], const uint8_t public_key[kKeyLen]);
+
+// A private key held in libcrypto's own form. libcrypto derives the public key whenever it loads a
+// raw private key, so loading it once and keeping it makes each Diffie-Hellman one scalar
+// multiplication instead of two. Copies share the key; the last one frees (and erases) it.
+class X25519PrivateKey {
+ public:
+  X25519PrivateKey() = default;
+  explicit X25519PrivateKey(const uint8_t private_key[kKeyLen]);
+
+  bool valid() const { return pkey_ != nullptr; }
+  const Key& public_key() const { return public_; }
+  // As x25519(): false (and `out` zeroed) for an all-zero result.
+  [[nodiscard]] bool dh(uint8_t out[kKeyLen], const uint8_t peer_public[kKeyLen]) const;
+  void reset() { pkey_.reset(); public_ = {}; }
+
+ private:
+  std::shared_ptr<evp_pkey_st> pkey_;
+  Key public_{};
+};
 
 }  // namespace wgvm::crypto

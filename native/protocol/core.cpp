@@ -403,7 +403,6 @@ void Core::send_initiation(Peer& peer, const Now& now, Output& out, bool is_retr
   }
   release_handshake_index(peer);
   peer.handshake = candidate;
-  secure_zero(candidate.local_ephemeral_private);
   peer.last_sent_initiation = now.mono;
 
   peer.cookies.add_macs(peer.statics.mac1_key, msg, sizeof msg, now.mono);

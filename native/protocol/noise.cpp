@@ -32,11 +32,13 @@ void mix_hash(Hash& h, Bytes data) { h = blake2s({h, data}); }
 
 const uint8_t kZeroNonce[kAeadNonceLen] = {};
 
-Key generate_ephemeral(Random& rng) {
+X25519PrivateKey generate_ephemeral(Random& rng) {
   Key k;
   rng.fill(k.data(), k.size());
   clamp_private_key(k.data());
-  return k;
+  X25519PrivateKey key(k.data());
+  secure_zero(k);
+  return key;
 }
 
 // Erases whatever a local holds when it goes out of scope, whichever way the function returns.
@@ -56,7 +58,8 @@ void SystemRandom::fill(uint8_t* out, size_t n) { random_bytes(out, n); }
 void Identity::set(const Key& key) {
   private_key = key;
   clamp_private_key(private_key.data());
-  public_key = x25519_public_key(private_key.data());
+  this->key = X25519PrivateKey(private_key.data());
+  public_key = this->key.public_key();
   mac1_key = blake2s({text("mac1----"), public_key});
   cookie_key = blake2s({text("cookie--"), public_key});
   has_key = true;
@@ -74,13 +77,13 @@ void PeerStatics::set_public_key(const Key& key) {
 }
 
 void PeerStatics::recompute_static_static(const Identity& identity) {
-  static_static_valid = identity.has_key && x25519(static_static.data(), identity.private_key.data(), public_key.data());
+  static_static_valid = identity.has_key && identity.key.dh(static_static.data(), public_key.data());
 }
 
 void Handshake::clear_session() {
   secure_zero(hash);
   secure_zero(chaining_key);
-  secure_zero(local_ephemeral_private);
+  local_ephemeral.reset();
   secure_zero(remote_ephemeral);
   stage = HandshakeStage::kNone;
   local_index = remote_index = 0;
@@ -100,19 +103,20 @@ bool create_initiation(const Identity& identity, const PeerStatics& peer, Handsh
                        Nanos wall_now, Random& rng, uint8_t* msg) {
   if (!identity.has_key || !peer.static_static_valid) return false;
   Hash h = initial().hash, ck = initial().chaining_key;
-  Key ephemeral = generate_ephemeral(rng), dh, k;
-  Scrub scrub(ephemeral, dh, k);
+  const X25519PrivateKey ephemeral = generate_ephemeral(rng);
+  Key dh, k;
+  Scrub scrub(dh, k);
 
   write_header(msg, MessageType::kInitiation);
   store_le32(msg + initiation::kSender, local_index);
   mix_hash(h, peer.public_key);
 
-  const Key ephemeral_public = x25519_public_key(ephemeral.data());
+  const Key& ephemeral_public = ephemeral.public_key();
   std::memcpy(msg + initiation::kEphemeral, ephemeral_public.data(), kKeySize);
   kdf(ck, ephemeral_public, ck.data());
   mix_hash(h, ephemeral_public);
 
-  if (!x25519(dh.data(), ephemeral.data(), peer.public_key.data())) return false;
+  if (!ephemeral.dh(dh.data(), peer.public_key.data())) return false;
   kdf(ck, dh, ck.data(), k.data());
   aead_seal(k.data(), kZeroNonce, identity.public_key, h, msg + initiation::kStatic);
   mix_hash(h, Bytes(msg + initiation::kStatic, kKeySize + kTagSize));
@@ -126,7 +130,7 @@ bool create_initiation(const Identity& identity, const PeerStatics& peer, Handsh
   hs.stage = HandshakeStage::kInitiationCreated;
   hs.hash = h;
   hs.chaining_key = ck;
-  hs.local_ephemeral_private = ephemeral;
+  hs.local_ephemeral = ephemeral;
   hs.local_index = local_index;
   return true;
 }
@@ -144,7 +148,7 @@ std::optional<InitiationInProgress> open_initiation(const Identity& identity, co
   kdf(p.chaining_key, p.remote_ephemeral, p.chaining_key.data());
   mix_hash(p.hash, p.remote_ephemeral);
 
-  if (!x25519(dh.data(), identity.private_key.data(), p.remote_ephemeral.data())) return std::nullopt;
+  if (!identity.key.dh(dh.data(), p.remote_ephemeral.data())) return std::nullopt;
   kdf(p.chaining_key, dh, p.chaining_key.data(), k.data());
   if (!aead_open(k.data(), kZeroNonce, Bytes(msg + initiation::kStatic, kKeySize + kTagSize), p.hash,
                  p.remote_static.data()))
@@ -183,21 +187,22 @@ InitiationVerdict accept_initiation(const PeerStatics& peer, Handshake& hs, Init
 bool create_response(const PeerStatics& peer, Handshake& hs, uint32_t local_index, Random& rng, uint8_t* msg) {
   if (hs.stage != HandshakeStage::kInitiationConsumed) return false;
   Hash h = hs.hash, ck = hs.chaining_key, tau;
-  Key ephemeral = generate_ephemeral(rng), dh, k;
-  Scrub scrub(ephemeral, dh, k, tau);
+  const X25519PrivateKey ephemeral = generate_ephemeral(rng);
+  Key dh, k;
+  Scrub scrub(dh, k, tau);
 
   write_header(msg, MessageType::kResponse);
   store_le32(msg + response::kSender, local_index);
   store_le32(msg + response::kReceiver, hs.remote_index);
 
-  const Key ephemeral_public = x25519_public_key(ephemeral.data());
+  const Key& ephemeral_public = ephemeral.public_key();
   std::memcpy(msg + response::kEphemeral, ephemeral_public.data(), kKeySize);
   kdf(ck, ephemeral_public, ck.data());
   mix_hash(h, ephemeral_public);
 
-  if (!x25519(dh.data(), ephemeral.data(), hs.remote_ephemeral.data())) return false;
+  if (!ephemeral.dh(dh.data(), hs.remote_ephemeral.data())) return false;
   kdf(ck, dh, ck.data());
-  if (!x25519(dh.data(), ephemeral.data(), peer.public_key.data())) return false;
+  if (!ephemeral.dh(dh.data(), peer.public_key.data())) return false;
   kdf(ck, dh, ck.data());
 
   kdf(ck, peer.preshared_key, ck.data(), tau.data(), k.data());
@@ -222,9 +227,9 @@ bool consume_response(const Identity& identity, const PeerStatics& peer, Handsha
   kdf(ck, remote_ephemeral, ck.data());
   mix_hash(h, remote_ephemeral);
 
-  if (!x25519(dh.data(), hs.local_ephemeral_private.data(), remote_ephemeral.data())) return false;
+  if (!hs.local_ephemeral.dh(dh.data(), remote_ephemeral.data())) return false;
   kdf(ck, dh, ck.data());
-  if (!x25519(dh.data(), identity.private_key.data(), remote_ephemeral.data())) return false;
+  if (!identity.key.dh(dh.data(), remote_ephemeral.data())) return false;
   kdf(ck, dh, ck.data());
 
   kdf(ck, peer.preshared_key, ck.data(), tau.data(), k.data());

@@ -21,6 +21,7 @@ struct Identity {
   bool has_key = false;
   Key private_key{};
   Key public_key{};
+  crypto::X25519PrivateKey key;  // the private key loaded once for Diffie-Hellman
   Hash mac1_key{};    // HASH("mac1----" ‖ public key): checks mac1 on incoming handshakes
   Hash cookie_key{};  // HASH("cookie--" ‖ public key): encrypts our cookie replies
 
@@ -47,7 +48,7 @@ struct Handshake {
   HandshakeStage stage = HandshakeStage::kNone;
   Hash hash{};
   Hash chaining_key{};
-  Key local_ephemeral_private{};
+  crypto::X25519PrivateKey local_ephemeral;
   Key remote_ephemeral{};
   uint32_t local_index = 0;
   uint32_t remote_index = 0;
