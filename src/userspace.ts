@@ -2,6 +2,7 @@
 // its UAPI socket, the same shape as `wireguard-go <iface>` (what wg-quick expects).
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, writeSync } from 'node:fs';
+import type { Server } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { openDevice } from './dataplane/device.js';
 import { socketPath, startUapiServer, stopUapiServer } from './uapi/server.js';
@@ -14,44 +15,43 @@ function log(iface: string, message: string): void {
 
 /** Runs the interface in this process until a signal, the interface's removal or the socket's deletion. */
 export async function runForeground(iface: string): Promise<number> {
-  let stopping = false;
+  const path = socketPath(iface);
+  let server: Server | undefined;
+  let watch: NodeJS.Timeout | undefined;
+  let stopReason: string | undefined; // set once; a stop asked for before start-up finished waits for it
   let resolveDone: (code: number) => void = () => {};
   const done = new Promise<number>((r) => (resolveDone = r));
 
-  const device = openDevice(iface, {
-    onEvent: (e) => {
-      if (e.type === 'stopped') stop(e.reason, 0);
-    },
-  });
-  let server;
+  const device = openDevice(iface, { onEvent: (e) => e.type === 'stopped' && stop(e.reason) });
+  function stop(reason: string): void {
+    if (stopReason !== undefined) return;
+    stopReason = reason;
+    if (server) finish();
+  }
+  function finish(): void {
+    clearInterval(watch);
+    log(iface, `shutting down: ${stopReason}`);
+    void stopUapiServer(server!, iface).finally(() => {
+      device.close();
+      resolveDone(0);
+    });
+  }
+
   try {
     server = await startUapiServer(iface, device, { writable: true, onError: (m) => log(iface, m) });
   } catch (err) {
     device.close();
     throw err;
   }
-  const path = socketPath(iface);
-
-  function stop(reason: string, code: number): void {
-    if (stopping) return;
-    stopping = true;
-    clearInterval(watch);
-    log(iface, `shutting down: ${reason}`);
-    void stopUapiServer(server!, iface).finally(() => {
-      device.close();
-      resolveDone(code);
-    });
-  }
-
   // The interface or the socket file disappearing means someone (wg-quick down, an admin) wants us gone.
-  const watch = setInterval(() => {
-    if (!existsSync(path)) stop('control socket removed', 0);
-    else if (!existsSync(`/sys/class/net/${iface}`)) stop('interface removed', 0);
+  watch = setInterval(() => {
+    if (!existsSync(path)) stop('control socket removed');
+    else if (!existsSync(`/sys/class/net/${iface}`)) stop('interface removed');
   }, 500);
-  process.once('SIGINT', () => stop('SIGINT', 0));
-  process.once('SIGTERM', () => stop('SIGTERM', 0));
-
-  signalReady();
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  if (stopReason !== undefined) finish();
+  else signalReady();
   return done;
 }
 
@@ -91,9 +91,12 @@ export async function runDaemon(iface: string): Promise<number> {
       if (text.includes('\n')) resolve(text.trim());
     });
     child.once('exit', (code) => resolve(text.trim() || `exited with code ${code} before it was ready`));
+    child.once('error', (err) => resolve(`error cannot start the daemon: ${err.message}`));
+    setTimeout(() => resolve('error the daemon did not become ready within 30 s'), 30_000).unref();
   });
   pipe.destroy();
   if (answer !== 'ready') {
+    if (child.exitCode === null) child.kill('SIGTERM');
     process.stderr.write(`wgvm up: ${answer.replace(/^error /, '')}\n`);
     return 1;
   }

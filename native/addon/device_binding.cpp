@@ -70,7 +70,12 @@ class DeviceWrap : public Napi::ObjectWrap<DeviceWrap> {
       });
       if (status != napi_ok) delete copy;
     };
-    device_ = std::make_unique<Device>(name, mtu, std::move(sink));
+    try {
+      device_ = std::make_unique<Device>(name, mtu, std::move(sink));
+    } catch (...) {
+      if (events_) events_.Release();  // nothing can be queued yet: release the callback now
+      throw;
+    }
   }
 
   ~DeviceWrap() override { shutdown(); }
@@ -84,7 +89,8 @@ class DeviceWrap : public Napi::ObjectWrap<DeviceWrap> {
   void shutdown() {
     device_.reset();  // joins the thread: no event is produced after this
     if (events_) {
-      events_.Abort();
+      // Release, not Abort: events still queued are delivered (and freed) on the JS thread.
+      events_.Release();
       events_ = Napi::ThreadSafeFunction();
     }
   }

@@ -35,7 +35,12 @@ Device::Device(const std::string& name, size_t mtu, std::function<void(const Dev
   core_.set_mtu(mtu);
   epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
   wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-  if (epoll_fd_ < 0 || wake_fd_ < 0) throw std::system_error(errno, std::generic_category(), "epoll/eventfd");
+  auto fail = [this](int err, const std::string& what) {
+    if (epoll_fd_ >= 0) ::close(epoll_fd_);
+    if (wake_fd_ >= 0) ::close(wake_fd_);
+    throw std::system_error(err, std::generic_category(), what);
+  };
+  if (epoll_fd_ < 0 || wake_fd_ < 0) fail(errno, "epoll/eventfd");
   epoll_event ev{};
   ev.events = EPOLLIN;
   ev.data.u64 = kTagWake;
@@ -43,7 +48,7 @@ Device::Device(const std::string& name, size_t mtu, std::function<void(const Dev
   ev.data.u64 = kTagTun;
   ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, tun_.fd(), &ev);
   std::string error;
-  if (!udp_.bind(0, 0, &error)) throw std::system_error(EADDRINUSE, std::generic_category(), error);
+  if (!udp_.bind(0, 0, &error)) fail(EADDRINUSE, error);
   register_sockets();
   thread_ = std::thread([this] { run(); });
 }
@@ -62,6 +67,7 @@ void Device::close() {
   std::lock_guard lock(mu_);
   core_.remove_all_peers();
   udp_.close();
+  tun_.close();  // the kernel removes the interface with its last descriptor
 }
 
 protocol::Now Device::now() const { return {clock_ns(CLOCK_MONOTONIC), clock_ns(CLOCK_REALTIME)}; }
@@ -141,7 +147,7 @@ bool Device::set_isolated(const crypto::Key& peer, bool isolated) {
 // --- protocol::Output
 
 void Device::send(const protocol::Endpoint& to, Bytes datagram) {
-  if (!tx_batch_.add(udp_, to, datagram)) ++udp_send_errors_;
+  tx_batch_.add(udp_, to, datagram);
 }
 
 void Device::deliver(protocol::Peer& from, Bytes packet) {
@@ -177,6 +183,16 @@ void Device::stop_with(const std::string& reason) {
 }
 
 void Device::run() {
+  try {
+    loop();
+  } catch (const std::exception& e) {
+    // Whatever went wrong, the process must not abort: the device stops and says why.
+    std::lock_guard lock(mu_);
+    stop_with(std::string("internal error: ") + e.what());
+  }
+}
+
+void Device::loop() {
   std::vector<uint8_t> buf(kMaxPacket);
   epoll_event events[8];
   while (!stopping_) {
@@ -211,6 +227,13 @@ void Device::run() {
           if (fd < 0) break;
           for (int round = 0; round < kUdpRounds; ++round) {
             const int n = rx_batch_.receive(fd);
+            // Handshakes waiting in this batch are the backlog that turns cookies on (under load).
+            size_t handshakes = 0;
+            for (int k = 0; k < n; ++k) {
+              const Bytes d = rx_batch_.datagram(k);
+              handshakes += d.size() == 148 || d.size() == 92;
+            }
+            core_.set_handshake_backlog(handshakes, t.mono);
             for (int k = 0; k < n; ++k) core_.receive(rx_batch_.datagram(k), rx_batch_.from(k), t, *this);
             if (n < io::kBatch) break;
           }

@@ -74,6 +74,7 @@ class Device final : public UapiHost, private protocol::Output {
   void endpoint_changed(protocol::Peer&) override;
 
   void run();
+  void loop();
   void register_sockets();
   void stop_with(const std::string& reason);
   void flush_sends() { udp_send_errors_ += tx_batch_.flush(udp_); }

@@ -39,8 +39,11 @@ Tun::Tun(const std::string& name) {
   name_ = ifr.ifr_name;
 }
 
-Tun::~Tun() {
+Tun::~Tun() { close(); }
+
+void Tun::close() {
   if (fd_ >= 0) ::close(fd_);  // the kernel removes a non-persistent TUN interface with its last descriptor
+  fd_ = -1;
 }
 
 long Tun::read(uint8_t* buf, size_t capacity) {

@@ -23,6 +23,8 @@ class Tun {
   long read(uint8_t* buf, size_t capacity);
   // False when the kernel refused the packet (counted by the caller, never fatal).
   bool write(Bytes packet);
+  // Closes the descriptor, which removes the interface. Idempotent.
+  void close();
 
  private:
   int fd_ = -1;

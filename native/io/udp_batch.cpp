@@ -34,15 +34,16 @@ int ReceiveBatch::receive(int fd) {
 
 SendBatch::SendBatch() : storage_(size_t(2 * kBatch) * kSlot) {}
 
-bool SendBatch::add(UdpSockets& sockets, const protocol::Endpoint& to, Bytes d) {
+void SendBatch::add(UdpSockets& sockets, const protocol::Endpoint& to, Bytes d) {
   if (d.size() > kSlot || !to.valid()) {
-    flush(sockets);  // keep the order of what was queued before
-    return sockets.send(to, d);
+    refused_ += flush_queue(sockets.fd4(), q4_, count4_) + flush_queue(sockets.fd6(), q6_, count6_);
+    refused_ += !sockets.send(to, d);
+    return;
   }
   const bool v4 = to.family == 4;
   Queue& q = v4 ? q4_ : q6_;
   int& count = v4 ? count4_ : count6_;
-  if (count == kBatch) flush_queue(sockets.fd_for(to), q, count);
+  if (count == kBatch) refused_ += flush_queue(sockets.fd_for(to), q, count);
   const size_t slot = size_t(v4 ? 0 : kBatch) + size_t(count);
   uint8_t* buf = storage_.data() + slot * kSlot;
   std::memcpy(buf, d.data(), d.size());
@@ -53,11 +54,12 @@ bool SendBatch::add(UdpSockets& sockets, const protocol::Endpoint& to, Bytes d) 
   q.msgs[count].msg_hdr.msg_name = &q.addrs[count];
   q.msgs[count].msg_hdr.msg_namelen = to_sockaddr(to, &q.addrs[count]);
   ++count;
-  return true;
 }
 
 uint64_t SendBatch::flush(UdpSockets& sockets) {
-  return flush_queue(sockets.fd4(), q4_, count4_) + flush_queue(sockets.fd6(), q6_, count6_);
+  const uint64_t refused = refused_ + flush_queue(sockets.fd4(), q4_, count4_) + flush_queue(sockets.fd6(), q6_, count6_);
+  refused_ = 0;
+  return refused;
 }
 
 uint64_t SendBatch::flush_queue(int fd, Queue& q, int& count) {

@@ -34,10 +34,10 @@ class ReceiveBatch {
 class SendBatch {
  public:
   SendBatch();
-  // Queues a copy of the datagram; a full queue is flushed first. Returns false (count it) only
-  // for a datagram that had to go out at once and was refused.
-  bool add(UdpSockets&, const protocol::Endpoint& to, Bytes datagram);
-  // Sends everything queued; returns how many datagrams the kernel refused.
+  // Queues a copy of the datagram (a full queue is flushed first, and a datagram too large for a
+  // slot goes out at once).
+  void add(UdpSockets&, const protocol::Endpoint& to, Bytes datagram);
+  // Sends everything queued; returns how many datagrams the kernel refused since the last flush.
   uint64_t flush(UdpSockets&);
   bool empty() const { return count4_ == 0 && count6_ == 0; }
 
@@ -53,6 +53,7 @@ class SendBatch {
   std::vector<uint8_t> storage_;  // 2 × kBatch slots: IPv4 queue first, then IPv6
   Queue q4_, q6_;
   int count4_ = 0, count6_ = 0;
+  uint64_t refused_ = 0;
 };
 
 }  // namespace wgvm::io

@@ -27,7 +27,9 @@ constexpr Nanos kRekeyOnReceiveAge = kRejectAfterTime - kKeepaliveTimeout - kRek
 
 // Under load, for how long after the handshake backlog drops below the threshold cookies stay on.
 constexpr Nanos kUnderLoadAfterTime = kSecond;
-constexpr size_t kUnderLoadBacklog = 128;
+// Handshake messages found waiting at once. The device reads datagrams in batches of 32 (up to 64
+// per turn of its loop): a full batch of handshakes means they arrive faster than they are handled.
+constexpr size_t kUnderLoadBacklog = 32;
 
 // Handshake rate limit per source address: a token bucket.
 constexpr int kHandshakesPerSecond = 20;

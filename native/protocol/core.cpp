@@ -71,9 +71,10 @@ Core::~Core() { remove_all_peers(); }
 void Core::set_private_key(const Key& private_key) {
   Key clamped = private_key;
   crypto::clamp_private_key(clamped.data());
-  if (identity_.has_key && equal_ct(clamped, identity_.private_key)) return;
-  identity_.set(private_key);
+  const bool unchanged = identity_.has_key && equal_ct(clamped, identity_.private_key);
   secure_zero(clamped);
+  if (unchanged) return;
+  identity_.set(private_key);
   // A peer with our own public key would be talking to itself: WireGuard removes it.
   if (Peer* self = find_peer(identity_.public_key)) remove_peer(*self);
   for (auto& [order, peer] : peers_) {
@@ -213,6 +214,13 @@ void Core::handle_initiation(const uint8_t* msg, const Endpoint& from, const Now
   if (!admit_handshake(msg, initiation::kSize, from, now, out)) return;
   auto opened = open_initiation(identity_, msg);
   if (!opened) return drop(Drop::kHandshakeDecrypt);
+  struct ScrubOpened {
+    InitiationInProgress& p;
+    ~ScrubOpened() {
+      secure_zero(p.hash);
+      secure_zero(p.chaining_key);
+    }
+  } scrub_opened{*opened};
   Peer* peer = find_peer(opened->remote_static);
   if (!peer) return drop(Drop::kUnknownPeer);
 
@@ -403,6 +411,8 @@ void Core::send_initiation(Peer& peer, const Now& now, Output& out, bool is_retr
   }
   release_handshake_index(peer);
   peer.handshake = candidate;
+  secure_zero(candidate.hash);
+  secure_zero(candidate.chaining_key);
   peer.last_sent_initiation = now.mono;
 
   peer.cookies.add_macs(peer.statics.mac1_key, msg, sizeof msg, now.mono);
@@ -529,6 +539,8 @@ void Core::fire_timers(Peer& peer, const Now& now, Output& out) {
   if (t.zero_key_material <= now.mono) {
     t.zero_key_material = kNever;
     clear_sessions(peer);
+    for (size_t i = 0; i < peer.staged.size(); ++i) drop(Drop::kHandshakeFailed);
+    peer.staged.clear();
   }
   if (t.persistent_keepalive <= now.mono) {
     t.persistent_keepalive = kNever;

@@ -67,18 +67,26 @@ export function markdownTable(r: BenchResult): string {
 
 const escape = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
-/** A horizontal bar chart of TCP throughput per pair (1 and 4 streams, with min–max whiskers). */
+/**
+ * A horizontal bar chart of TCP throughput per pair (1 and 4 streams, min–max whiskers). When the plain
+ * link dwarfs the tunnels, the axis is scaled to the tunnels and the longer bars are drawn broken, so
+ * that the tunnels stay comparable; every bar carries its value and its ratio to wireguard-go.
+ */
 export function svgChart(r: BenchResult): string {
   const pairs = Object.values(r.pairs);
-  const max = Math.max(0.001, ...pairs.flatMap((p) => [p.tcp1Gbps.max, p.tcp4Gbps.max]));
+  const go = r.pairs['wireguard-go'];
+  const all = Math.max(0.001, ...pairs.flatMap((p) => [p.tcp1Gbps.max, p.tcp4Gbps.max]));
+  const tunnels = pairs.filter((p) => p.cpuSecondsPerGB !== null);
+  const tunnelMax = Math.max(0, ...tunnels.flatMap((p) => [p.tcp1Gbps.max, p.tcp4Gbps.max]));
+  const scale = tunnelMax > 0 && all > 3 * tunnelMax ? tunnelMax * 1.25 : all;
   const left = 230;
   const width = 900;
-  const plot = width - left - 90;
+  const plot = width - left - 200;
   const barH = 16;
   const groupH = 2 * barH + 18;
   const top = 70;
   const height = top + pairs.length * groupH + 50;
-  const x = (v: number) => left + (v / max) * plot;
+  const x = (v: number) => left + (Math.min(v, scale) / scale) * plot;
   const colors = ['#3b6fd4', '#8fb0ee'];
   const out: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="13">`,
@@ -91,17 +99,25 @@ export function svgChart(r: BenchResult): string {
     out.push(`<text x="${left - 10}" y="${y0 + barH + 4}" text-anchor="end">${escape(p.label)}</text>`);
     [p.tcp1Gbps, p.tcp4Gbps].forEach((s, k) => {
       const y = y0 + k * barH;
+      const broken = s.median > scale;
       out.push(`<rect x="${left}" y="${y}" width="${Math.max(1, x(s.median) - left).toFixed(1)}" height="${barH - 2}" fill="${colors[k]}"/>`);
-      if (s.runs > 1) {
+      if (broken) {
+        const bx = left + plot * 0.9;
+        out.push(`<path d="M${bx - 4} ${y + barH} L${bx + 2} ${y - 2} M${bx + 2} ${y + barH} L${bx + 8} ${y - 2}" stroke="#fff" stroke-width="3"/>`);
+      } else if (s.runs > 1) {
         out.push(`<line x1="${x(s.min).toFixed(1)}" x2="${x(s.max).toFixed(1)}" y1="${y + barH / 2 - 1}" y2="${y + barH / 2 - 1}" stroke="#222"/>`);
       }
-      out.push(`<text x="${(x(Math.max(s.median, s.max)) + 6).toFixed(1)}" y="${y + barH - 4}" fill="#222">${fmt(s.median)}</text>`);
+      const base = k === 0 ? go?.tcp1Gbps : go?.tcp4Gbps;
+      const vs = base && base.median > 0 && p !== go ? `  (${fmt(s.median / base.median)}× wireguard-go)` : '';
+      const labelX = (broken ? x(s.median) : x(Math.max(s.median, s.max))) + 6;
+      out.push(`<text x="${labelX.toFixed(1)}" y="${y + barH - 4}" fill="#222">${fmt(s.median)}${escape(vs)}</text>`);
     });
   });
   const ly = height - 22;
   out.push(`<rect x="${left}" y="${ly - 11}" width="14" height="12" fill="${colors[0]}"/><text x="${left + 20}" y="${ly}">1 stream</text>`);
   out.push(`<rect x="${left + 110}" y="${ly - 11}" width="14" height="12" fill="${colors[1]}"/><text x="${left + 130}" y="${ly}">4 streams</text>`);
-  out.push(`<text x="${left + 230}" y="${ly}" fill="#555">whiskers: min–max over the runs</text>`);
+  const note = scale < all ? 'whiskers: min–max over the runs · broken bars exceed the axis' : 'whiskers: min–max over the runs';
+  out.push(`<text x="${left + 230}" y="${ly}" fill="#555">${note}</text>`);
   out.push('</svg>');
   return out.join('\n');
 }

@@ -12,6 +12,8 @@ export class UapiError extends Error {
   }
 }
 
+const TIMEOUT_MS = 10_000;
+
 /** Sends one request ("get=1" or "set=1" plus body lines) and returns the reply lines before errno. */
 export function uapiRequest(iface: string, request: string, dir?: string): Promise<string> {
   const path = socketPath(iface, dir);
@@ -22,6 +24,9 @@ export function uapiRequest(iface: string, request: string, dir?: string): Promi
     socket.once('error', (err: NodeJS.ErrnoException) =>
       reject(new Error(err.code === 'ENOENT' ? `no interface ${iface}: ${path} does not exist` : `${path}: ${err.message}`)),
     );
+    // A reply must come, complete, within the timeout; a closed connection without one is an error.
+    socket.setTimeout(TIMEOUT_MS, () => socket.destroy(new Error(`${path}: no answer within ${TIMEOUT_MS / 1000} s`)));
+    socket.once('close', () => reject(new Error(`${path}: the connection closed without a complete answer`)));
     socket.on('data', (d: string) => {
       reply += d;
       const m = /(?:^|\n)errno=(-?\d+)\n\n$/.exec(reply);

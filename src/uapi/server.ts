@@ -20,6 +20,7 @@ export interface UapiServerOptions {
 }
 
 const EPERM = 1;
+const EIO = 5;
 const EINVAL = 22;
 const MAX_REQUEST = 4 << 20; // a full setconf for 10,000 peers fits comfortably
 
@@ -44,9 +45,21 @@ export function handleRequest(target: UapiTarget, request: string, writable: boo
   return { reply: `errno=-${EINVAL}\n\n`, error: `unknown operation "${op.slice(0, 40)}"` };
 }
 
+const IDLE_TIMEOUT_MS = 30_000; // a client that never finishes its request is dropped
+
+// A device that fails (closed under us, an internal error) answers EIO instead of crashing the daemon.
+function safeHandle(target: UapiTarget, request: string, writable: boolean): { reply: string; error?: string } {
+  try {
+    return handleRequest(target, request, writable);
+  } catch (err) {
+    return { reply: `errno=-${EIO}\n\n`, error: err instanceof Error ? err.message : String(err) };
+  }
+}
+
 function serve(socket: Socket, target: UapiTarget, writable: boolean, onError: (m: string) => void): void {
   let buffered = '';
   socket.setEncoding('utf8');
+  socket.setTimeout(IDLE_TIMEOUT_MS, () => socket.destroy());
   socket.on('data', (chunk: string) => {
     buffered += chunk;
     if (buffered.length > MAX_REQUEST) {
@@ -58,7 +71,7 @@ function serve(socket: Socket, target: UapiTarget, writable: boolean, onError: (
     for (let end = buffered.indexOf('\n\n'); end >= 0; end = buffered.indexOf('\n\n')) {
       const request = buffered.slice(0, end);
       buffered = buffered.slice(end + 2);
-      const { reply, error } = handleRequest(target, request, writable);
+      const { reply, error } = safeHandle(target, request, writable);
       if (error) onError(`UAPI: ${error}`);
       socket.write(reply);
     }
@@ -78,14 +91,26 @@ export async function startUapiServer(iface: string, target: UapiTarget, options
     unlinkSync(path); // stale: its daemon is gone
   }
   const onError = options.onError ?? (() => {});
-  const server = createServer((s) => serve(s, target, options.writable ?? true, onError));
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(path, () => {
-      server.off('error', reject);
-      resolve();
-    });
+  const connections = new Set<Socket>();
+  const server = createServer((s) => {
+    connections.add(s);
+    s.once('close', () => connections.delete(s));
+    serve(s, target, options.writable ?? true, onError);
   });
+  openConnections.set(server, connections);
+  // Created under umask 077, as wireguard-go does, so the socket is never reachable by others.
+  const previousUmask = process.umask(0o077);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(path, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+  } finally {
+    process.umask(previousUmask);
+  }
   chmodSync(path, 0o600);
   return server;
 }
@@ -101,9 +126,13 @@ function isListening(path: string): Promise<boolean> {
   });
 }
 
-/** Closes the server and removes its socket file. */
+const openConnections = new WeakMap<Server, Set<Socket>>();
+
+/** Closes the server, and every connection still open, and removes its socket file. */
 export async function stopUapiServer(server: Server, iface: string, dir = SOCKET_DIR): Promise<void> {
-  await new Promise<void>((resolve) => server.close(() => resolve()));
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  for (const s of openConnections.get(server) ?? []) s.destroy();
+  await closed;
   try {
     unlinkSync(socketPath(iface, dir));
   } catch {

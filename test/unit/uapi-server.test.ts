@@ -71,6 +71,38 @@ describe('UAPI socket', () => {
     await expect(uapiGet('t1', dir)).rejects.toThrow(/no interface t1/);
   });
 
+  it('shuts down even while a client holds a connection open without finishing its request', async () => {
+    const server = await startUapiServer('t3', device, { dir });
+    const idle = createConnection(join(dir, 't3.sock'));
+    await new Promise((r) => idle.once('connect', r));
+    idle.write('get=1\n'); // never finished
+    const started = Date.now();
+    await stopUapiServer(server, 't3', dir);
+    expect(Date.now() - started).toBeLessThan(2000);
+    idle.destroy();
+  });
+
+  it('answers EIO, and keeps serving, when the device fails a request', async () => {
+    const failing: UapiTarget = {
+      set: () => ({ errno: 0, message: '' }),
+      get: () => {
+        throw new Error('device is closed');
+      },
+    };
+    const server = await startUapiServer('t4', failing, { dir, onError: (m) => errors.push(m) });
+    expect(await raw(join(dir, 't4.sock'), 'get=1\n\nset=1\nlisten_port=1\n\n')).toBe('errno=-5\n\nerrno=0\n\n');
+    expect(errors).toEqual(['UAPI: device is closed']);
+    await stopUapiServer(server, 't4', dir);
+  });
+
+  it('the client fails clearly when the connection closes without an answer', async () => {
+    const { createServer } = await import('node:net');
+    const mute = createServer((s) => s.destroy());
+    await new Promise<void>((r) => mute.listen(join(dir, 't5.sock'), r));
+    await expect(uapiGet('t5', dir)).rejects.toThrow(/closed without a complete answer/);
+    await new Promise((r) => mute.close(r));
+  });
+
   it('will not take over a socket another daemon is serving', async () => {
     const server = await startUapiServer('t2', device, { dir });
     await expect(startUapiServer('t2', device, { dir })).rejects.toThrow(/in use/);
