@@ -99,7 +99,7 @@ describe('UAPI socket', () => {
     const { createServer } = await import('node:net');
     const mute = createServer((s) => s.destroy());
     await new Promise<void>((r) => mute.listen(join(dir, 't5.sock'), r));
-    await expect(uapiGet('t5', dir)).rejects.toThrow(/closed without a complete answer/);
+    await expect(uapiGet('t5', dir)).rejects.toThrow(/t5.sock: (the connection closed without a complete answer|write EPIPE|read ECONNRESET)/);
     await new Promise((r) => mute.close(r));
   });
 
