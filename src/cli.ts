@@ -2,6 +2,7 @@
 // user mistakes end in one line on stderr and a non-zero code, never a stack trace.
 import { fstatSync, readFileSync } from 'node:fs';
 import { BenchError, runBench } from './bench/run.js';
+import { serve } from './serve.js';
 import { uapiSet } from './uapi/client.js';
 import { reportStartupFailure, runDaemon, runForeground } from './userspace.js';
 import { decodeKey, encodeKey, generatePresharedKey, generatePrivateKey, KeyFormatError, publicKeyOf } from './keys.js';
@@ -127,10 +128,18 @@ const commands: Record<string, Command> = {
     },
   },
   serve: {
-    summary: 'run the hub: data plane, management API and dashboard',
-    run() {
-      process.stderr.write('wgvm serve: the hub is not built yet; this release provides key tools only (genkey, pubkey, genpsk)\n');
-      return 1;
+    summary: 'run the hub: data plane, management API (configured by the environment and .env)',
+    async run(args) {
+      noArgs('serve', args);
+      try {
+        return await serve();
+      } catch (err) {
+        // Start-up problems (a bad variable, no CAP_NET_ADMIN, a port in use) are one line, not a trace.
+        if (err instanceof Error && !(err instanceof TypeError || err instanceof RangeError || err instanceof ReferenceError)) {
+          throw new UsageError(`serve: ${err.message}`);
+        }
+        throw err;
+      }
     },
   },
 };

@@ -53,6 +53,8 @@ export interface NativeDevice {
   counters(): DeviceCounters;
   setRelay(on: boolean): void;
   setIsolated(publicKey: Uint8Array, isolated: boolean): boolean;
+  /** Starts a handshake now; false when there is no such peer or it has no endpoint. */
+  initiateHandshake(publicKey: Uint8Array): boolean;
   /** Stops the threads and closes every descriptor; the kernel removes the interface. */
   close(): void;
 }

@@ -26,6 +26,7 @@ class DeviceWrap : public Napi::ObjectWrap<DeviceWrap> {
                         InstanceMethod("peers", &DeviceWrap::Peers), InstanceMethod("counters", &DeviceWrap::Counters),
                         InstanceMethod("setRelay", &DeviceWrap::SetRelay),
                         InstanceMethod("setIsolated", &DeviceWrap::SetIsolated),
+                        InstanceMethod("initiateHandshake", &DeviceWrap::InitiateHandshake),
                         InstanceMethod("close", &DeviceWrap::Close), InstanceAccessor("name", &DeviceWrap::Name, nullptr)});
   }
 
@@ -151,6 +152,14 @@ class DeviceWrap : public Napi::ObjectWrap<DeviceWrap> {
     crypto::Key k;
     std::copy(key.begin(), key.end(), k.begin());
     return Napi::Boolean::New(info.Env(), device(info.Env()).set_isolated(k, info[1].ToBoolean()));
+  }
+
+  // initiateHandshake(publicKey) → false when no such peer or it has no endpoint
+  Napi::Value InitiateHandshake(const Napi::CallbackInfo& info) {
+    Bytes key = bytes_arg(info, 0, "public key", 32);
+    crypto::Key k;
+    std::copy(key.begin(), key.end(), k.begin());
+    return Napi::Boolean::New(info.Env(), device(info.Env()).initiate_handshake(k));
   }
 
   Napi::Value Close(const Napi::CallbackInfo& info) {

@@ -144,6 +144,15 @@ bool Device::set_isolated(const crypto::Key& peer, bool isolated) {
   return true;
 }
 
+bool Device::initiate_handshake(const crypto::Key& peer) {
+  std::lock_guard lock(mu_);
+  protocol::Peer* p = core_.find_peer(peer);
+  if (!p || !p->endpoint.valid()) return false;
+  core_.initiate_handshake(*p, now(), *this);
+  flush_sends();
+  return true;
+}
+
 // --- protocol::Output
 
 void Device::send(const protocol::Endpoint& to, Bytes datagram) {

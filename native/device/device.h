@@ -52,6 +52,8 @@ class Device final : public UapiHost, private protocol::Output {
   // Relay between peers inside the device (default on); a peer can be isolated from the others.
   void set_relay(bool on);
   bool set_isolated(const crypto::Key& peer, bool isolated);
+  // Starts a handshake with the peer now (if it has an endpoint), e.g. to reach workers after a restart.
+  bool initiate_handshake(const crypto::Key& peer);
 
   // Stops the thread, closes every descriptor; the kernel then removes the interface. Idempotent.
   void close();

@@ -1,0 +1,270 @@
+// The management API (API_PORT): the seed's paths and verbs, JSON schemas on every route, OpenAPI at
+// /docs. A client mistake is a 4xx with {error, message} and changes nothing; never a 500.
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { Config } from '../config.js';
+import type { DeviceCounters } from '../native.js';
+import { RegistryError, statusOf, type Node } from '../nodes/model.js';
+import type { NodesService, Registration } from '../nodes/service.js';
+import { renderLinuxInstaller, renderWindowsInstaller, renderWgQuick } from '../render/index.js';
+import { ApiAuth } from './auth.js';
+import { installPage, setupPage } from './pages.js';
+import { prometheusText } from './metrics.js';
+
+export interface HubInfo {
+  publicKey: string;
+  startedAt: number;
+  counters(): DeviceCounters | null;
+}
+
+const BODY_LIMIT = 64 * 1024;
+
+const errorBody = {
+  type: 'object',
+  properties: { error: { type: 'string' }, message: { type: 'string' } },
+} as const;
+
+const nodeSchema = {
+  type: 'object',
+  properties: {
+    node_id: { type: 'string' },
+    description: { type: 'string' },
+    central_server_url: { type: ['string', 'null'] },
+    vpn_ip: { type: 'string' },
+    public_key: { type: 'string' },
+    status: { type: 'string', enum: ['online', 'offline', 'pending', 'disabled'] },
+    enabled: { type: 'boolean' },
+    last_handshake: { type: ['string', 'null'] },
+    rx_bytes: { type: 'number' },
+    tx_bytes: { type: 'number' },
+    endpoint: { type: ['string', 'null'] },
+    created_at: { type: 'string' },
+    updated_at: { type: 'string' },
+    server_holds_private_key: { type: 'boolean' },
+  },
+} as const;
+
+const nodeIdParam = {
+  type: 'object',
+  required: ['node_id'],
+  properties: { node_id: { type: 'string', maxLength: 63 } },
+} as const;
+
+/** The API's view of a node: snake_case as the seed's API, never a secret. */
+export function nodeView(n: Node, now = Date.now()) {
+  return {
+    node_id: n.nodeId,
+    description: n.description,
+    central_server_url: n.centralServerUrl,
+    vpn_ip: n.vpnIp,
+    public_key: n.publicKey,
+    status: statusOf(n, now),
+    enabled: n.enabled,
+    last_handshake: n.lastHandshakeAt,
+    rx_bytes: n.rxBytes,
+    tx_bytes: n.txBytes,
+    endpoint: n.endpoint,
+    created_at: n.createdAt,
+    updated_at: n.updatedAt,
+    server_holds_private_key: n.hasPrivateKey,
+  };
+}
+
+const STATUS_CODES: Record<RegistryError['code'], number> = {
+  duplicate: 409,
+  range_full: 409,
+  not_found: 404,
+  invalid: 400,
+  gone: 410,
+};
+
+export async function buildApi(config: Config, nodes: NodesService, hub: HubInfo, apiToken: string): Promise<FastifyInstance> {
+  const app = Fastify({ bodyLimit: BODY_LIMIT, logger: false, trustProxy: false });
+  const auth = new ApiAuth(apiToken);
+  const publicBase = (req: FastifyRequest) => `${req.protocol}://${req.headers.host ?? `${config.serverHost}:${config.apiPort}`}`;
+
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'wireguard-vpn-manager API', version: '1' },
+      components: { securitySchemes: { apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key' } } },
+      security: [{ apiKey: [] }],
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+
+  app.setErrorHandler((err: Error & { statusCode?: number; validation?: unknown; code?: string }, _req, reply) => {
+    if (err instanceof RegistryError) return reply.code(STATUS_CODES[err.code]).send({ error: err.code, message: err.message });
+    if (err.validation) return reply.code(400).send({ error: 'bad_request', message: err.message });
+    if (err.statusCode === 413 || err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+      return reply.code(413).send({ error: 'too_large', message: `the body is over ${BODY_LIMIT} bytes` });
+    }
+    if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
+      return reply.code(err.statusCode).send({ error: 'bad_request', message: err.message });
+    }
+    process.stderr.write(`wgvm serve: internal error: ${err.stack ?? err.message}\n`);
+    return reply.code(500).send({ error: 'internal', message: 'internal error' });
+  });
+  app.setNotFoundHandler((_req, reply) => reply.code(404).send({ error: 'not_found', message: 'no such route' }));
+
+  // Routes under /api need the API token, except where a route says otherwise.
+  const requireToken = async (req: FastifyRequest, reply: FastifyReply) => {
+    const source = req.ip;
+    if (auth.blocked(source)) return reply.code(429).send({ error: 'rate_limited', message: 'too many failed attempts; wait a minute' });
+    if (!auth.matches(ApiAuth.presented(req.headers))) {
+      auth.recordFailure(source);
+      return reply.code(401).send({ error: 'unauthorized', message: 'a valid API token is needed in X-API-Key or Authorization: Bearer' });
+    }
+  };
+  const actor = (req: FastifyRequest) => `api:${req.ip}`;
+  const installUrl = (req: FastifyRequest, token: string) => `${publicBase(req)}/install/${token}`;
+  const registration = (req: FastifyRequest, r: Registration) => ({
+    node: nodeView(r.node),
+    install_url: installUrl(req, r.installToken),
+    install_expires_at: r.installExpiresAt,
+  });
+
+  app.get('/health', { schema: { hide: true } }, async () => ({ status: 'ok' }));
+
+  app.post(
+    '/api/nodes/register',
+    {
+      preHandler: requireToken,
+      schema: {
+        body: {
+          type: 'object',
+          required: ['node_id'],
+          additionalProperties: false,
+          properties: {
+            node_id: { type: 'string', minLength: 1, maxLength: 63 },
+            description: { type: 'string', maxLength: 200 },
+            central_server_url: { type: 'string', maxLength: 2000 },
+            public_key: { type: 'string', maxLength: 64 },
+          },
+        },
+        response: { 201: { type: 'object', properties: { node: nodeSchema, install_url: { type: 'string' }, install_expires_at: { type: 'string' } } }, '4xx': errorBody },
+      },
+    },
+    async (req, reply) => {
+      const b = req.body as { node_id: string; description?: string; central_server_url?: string; public_key?: string };
+      const r = nodes.register(
+        { nodeId: b.node_id, description: b.description, centralServerUrl: b.central_server_url, publicKey: b.public_key },
+        actor(req),
+      );
+      return reply.code(201).send(registration(req, r));
+    },
+  );
+
+  app.get('/api/nodes/list', { preHandler: requireToken, schema: { response: { 200: { type: 'object', properties: { nodes: { type: 'array', items: nodeSchema } } } } } }, async () => {
+    const now = Date.now();
+    return { nodes: nodes.list().map((n) => nodeView(n, now)) };
+  });
+
+  app.get('/api/nodes/status/:node_id', { preHandler: requireToken, schema: { params: nodeIdParam, response: { 200: nodeSchema, '4xx': errorBody } } }, async (req) =>
+    nodeView(nodes.get((req.params as { node_id: string }).node_id)),
+  );
+
+  app.delete('/api/nodes/:node_id', { preHandler: requireToken, schema: { params: nodeIdParam, response: { '4xx': errorBody } } }, async (req) => {
+    const id = (req.params as { node_id: string }).node_id;
+    nodes.remove(id, actor(req));
+    return { deleted: id };
+  });
+
+  for (const [verb, enabled] of [['enable', true], ['disable', false]] as const) {
+    app.post(`/api/nodes/:node_id/${verb}`, { preHandler: requireToken, schema: { params: nodeIdParam, response: { 200: nodeSchema, '4xx': errorBody } } }, async (req) =>
+      nodeView(nodes.setEnabled((req.params as { node_id: string }).node_id, enabled, actor(req))),
+    );
+  }
+
+  app.post('/api/nodes/:node_id/rotate-keys', { preHandler: requireToken, schema: { params: nodeIdParam, response: { '4xx': errorBody } } }, async (req) =>
+    registration(req, nodes.rotateKeys((req.params as { node_id: string }).node_id, actor(req))),
+  );
+
+  app.post('/api/nodes/:node_id/install-link', { preHandler: requireToken, schema: { params: nodeIdParam, response: { '4xx': errorBody } } }, async (req) => {
+    const t = nodes.newInstallToken((req.params as { node_id: string }).node_id, actor(req));
+    return { install_url: installUrl(req, t.installToken), install_expires_at: t.installExpiresAt };
+  });
+
+  // The worker's wg-quick config: with the API token, or with an install token (?token=).
+  app.get(
+    '/api/clients/:node_id/config',
+    { schema: { params: nodeIdParam, querystring: { type: 'object', properties: { token: { type: 'string', maxLength: 100 } } } } },
+    async (req, reply) => {
+      const id = (req.params as { node_id: string }).node_id;
+      const token = (req.query as { token?: string }).token;
+      if (token) {
+        if (nodes.redeem(token) !== id) throw new RegistryError('not_found', 'this install link is not valid');
+      } else {
+        const denied = await requireToken(req, reply);
+        if (denied) return denied;
+      }
+      return reply
+        .type('text/plain; charset=utf-8')
+        .header('content-disposition', 'attachment; filename="wg0.conf"')
+        .header('cache-control', 'no-store')
+        .send(renderWgQuick(nodes.workerInstall(id)));
+    },
+  );
+
+  app.get('/api/vpn/status', async (req, reply) => {
+    if (!config.publicStatus) {
+      const denied = await requireToken(req, reply);
+      if (denied) return denied;
+    }
+    const now = Date.now();
+    const all = nodes.list();
+    return {
+      public_key: hub.publicKey,
+      endpoint: config.endpoint,
+      listen_port: config.serverPort,
+      subnet: config.internalSubnet.text,
+      hub_address: config.hubAddress,
+      peers_total: all.length,
+      peers_online: all.filter((n) => statusOf(n, now) === 'online').length,
+      rx_bytes: all.reduce((s, n) => s + n.rxBytes, 0),
+      tx_bytes: all.reduce((s, n) => s + n.txBytes, 0),
+      uptime_seconds: Math.round((now - hub.startedAt) / 1000),
+    };
+  });
+
+  app.get('/metrics', { schema: { hide: true } }, async (_req, reply) =>
+    reply.type('text/plain; version=0.0.4').send(prometheusText(nodes.list(), hub.counters(), Date.now())),
+  );
+
+  // The seed's registration page; the API token is typed into the page, never put in a URL.
+  app.get('/worker/setup', { schema: { hide: true } }, async (_req, reply) => reply.type('text/html; charset=utf-8').send(setupPage()));
+
+  // The worker's install page and downloads: each request with the token uses it once.
+  const installRoute = (suffix: string, send: (id: string, token: string, req: FastifyRequest, reply: FastifyReply) => Promise<unknown> | unknown) =>
+    app.get(
+      `/install/:token${suffix}`,
+      { schema: { hide: true, params: { type: 'object', required: ['token'], properties: { token: { type: 'string', maxLength: 100 } } } } },
+      async (req, reply) => {
+        const token = (req.params as { token: string }).token;
+        try {
+          const id = nodes.redeem(token);
+          reply.header('cache-control', 'no-store');
+          return await send(id, token, req, reply);
+        } catch (err) {
+          if (err instanceof RegistryError && suffix === '') {
+            return reply.code(STATUS_CODES[err.code]).type('text/html; charset=utf-8').send(installPage.error(err.message));
+          }
+          throw err;
+        }
+      },
+    );
+  installRoute('', async (id, token, req, reply) =>
+    reply.type('text/html; charset=utf-8').send(await installPage.render(nodes.workerInstall(id), `${publicBase(req)}/install/${token}`)),
+  );
+  installRoute('/wg0.conf', (id, _t, _r, reply) =>
+    reply.type('text/plain; charset=utf-8').header('content-disposition', 'attachment; filename="wg0.conf"').send(renderWgQuick(nodes.workerInstall(id))),
+  );
+  installRoute('/windows.bat', (id, _t, _r, reply) =>
+    reply.type('application/x-bat').header('content-disposition', 'attachment; filename="windows.bat"').send(renderWindowsInstaller(nodes.workerInstall(id))),
+  );
+  installRoute('/linux.sh', (id, _t, _r, reply) =>
+    reply.type('text/x-shellscript; charset=utf-8').header('content-disposition', 'attachment; filename="linux.sh"').send(renderLinuxInstaller(nodes.workerInstall(id))),
+  );
+
+  return app;
+}

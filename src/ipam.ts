@@ -1,0 +1,130 @@
+// IPv4 address management for the VPN: parsing subnets and ranges, and picking free addresses.
+// Pure functions on uint32 addresses; errors are plain `Error`s whose message the config module
+// prefixes with the variable name ("INTERNAL_SUBNET: …").
+
+/** An IPv4 subnet: `network` has no host bits set. */
+export interface Subnet {
+  network: number; // uint32
+  prefix: number;
+}
+
+/** An inclusive range of IPv4 addresses. */
+export interface AddressRange {
+  first: number; // uint32
+  last: number; // uint32
+}
+
+// A VPN subnet needs the hub and at least one worker between its network and broadcast addresses,
+// so /31 and /32 make no sense; wider than /8 (16M addresses) is certainly a typo.
+export const MIN_PREFIX = 8;
+export const MAX_PREFIX = 30;
+
+// Strict dotted quad: no leading zeros ("010" is octal to inet_aton), no spaces, no shorthand.
+const OCTET = '(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9][0-9]|[0-9])';
+const IPV4_PATTERN = new RegExp(`^${OCTET}\\.${OCTET}\\.${OCTET}\\.${OCTET}$`);
+
+export function ipToInt(text: string): number {
+  const m = IPV4_PATTERN.exec(text);
+  if (!m) throw new Error(`"${text}" is not an IPv4 address (expected four numbers 0-255, e.g. 10.100.0.1)`);
+  return ((Number(m[1]) << 24) | (Number(m[2]) << 16) | (Number(m[3]) << 8) | Number(m[4])) >>> 0;
+}
+
+export function intToIp(value: number): string {
+  if (!Number.isInteger(value) || value < 0 || value > 0xffffffff) {
+    throw new RangeError(`${value} is not a uint32 IPv4 address`);
+  }
+  return `${value >>> 24}.${(value >>> 16) & 255}.${(value >>> 8) & 255}.${value & 255}`;
+}
+
+function maskOf(prefix: number): number {
+  return prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
+}
+
+/**
+ * Parses "10.100.0.0/16". Host bits are accepted and masked off ("10.100.0.1/16", as written in a
+ * wg-quick Address line, means the same subnet); the prefix must be MIN_PREFIX..MAX_PREFIX.
+ */
+export function parseCidr(text: string): Subnet {
+  const trimmed = text.trim();
+  const slash = trimmed.indexOf('/');
+  if (slash < 0) throw new Error(`"${text}" is not a subnet (expected address/prefix, e.g. 10.100.0.0/16)`);
+  const address = ipToInt(trimmed.slice(0, slash));
+  const prefixText = trimmed.slice(slash + 1);
+  if (!/^[0-9]{1,2}$/.test(prefixText)) {
+    throw new Error(`"${text}" has no valid prefix length after "/" (expected ${MIN_PREFIX}-${MAX_PREFIX})`);
+  }
+  const prefix = Number(prefixText);
+  if (prefix < MIN_PREFIX || prefix > MAX_PREFIX) {
+    throw new Error(`"${text}": prefix /${prefix} is outside /${MIN_PREFIX}-/${MAX_PREFIX} for a VPN subnet`);
+  }
+  return { network: (address & maskOf(prefix)) >>> 0, prefix };
+}
+
+export function formatCidr(subnet: Subnet): string {
+  return `${intToIp(subnet.network)}/${subnet.prefix}`;
+}
+
+export function broadcastAddress(subnet: Subnet): number {
+  return (subnet.network | ~maskOf(subnet.prefix)) >>> 0;
+}
+
+/** The addresses a host may use: everything but the network and broadcast addresses. */
+export function usableRange(subnet: Subnet): AddressRange {
+  return { first: subnet.network + 1, last: broadcastAddress(subnet) - 1 };
+}
+
+/** The hub takes the first usable address: 10.100.0.1 in 10.100.0.0/16. */
+export function hubAddress(subnet: Subnet): number {
+  return subnet.network + 1;
+}
+
+export function subnetContains(subnet: Subnet, address: number): boolean {
+  return ((address & maskOf(subnet.prefix)) >>> 0) === subnet.network;
+}
+
+/** Parses "10.100.1.2-10.100.1.254" (inclusive; a single address "a-a" is allowed). */
+export function parseRange(text: string): AddressRange {
+  const parts = text.split('-');
+  if (parts.length !== 2) {
+    throw new Error(`"${text}" is not an address range (expected first-last, e.g. 10.100.1.2-10.100.1.254)`);
+  }
+  const first = ipToInt(parts[0]!.trim());
+  const last = ipToInt(parts[1]!.trim());
+  if (first > last) throw new Error(`"${text}": the first address is above the last`);
+  return { first, last };
+}
+
+export function formatRange(range: AddressRange): string {
+  return `${intToIp(range.first)}–${intToIp(range.last)}`;
+}
+
+export function rangeSize(range: AddressRange): number {
+  return range.last - range.first + 1;
+}
+
+/** True when every address of the range is a usable host address of the subnet. */
+export function rangeInside(range: AddressRange, subnet: Subnet): boolean {
+  const usable = usableRange(subnet);
+  return range.first >= usable.first && range.last <= usable.last;
+}
+
+/** Throws a message saying why the range does not fit the subnet. */
+export function assertRangeInside(range: AddressRange, subnet: Subnet): void {
+  if (rangeInside(range, subnet)) return;
+  throw new Error(
+    `${formatRange(range)} is not inside ${formatCidr(subnet)} ` +
+      `(usable addresses are ${formatRange(usableRange(subnet))})`,
+  );
+}
+
+/**
+ * The lowest address of the range that is in neither set, or null when there is none.
+ * Walks up from `range.first` and stops at the first gap, so it visits at most
+ * |used| + |exclude| + 1 addresses whatever the size of the range — no per-call array.
+ */
+export function lowestFree(range: AddressRange, used: ReadonlySet<number>, exclude: ReadonlySet<number>): number | null {
+  for (let candidate = range.first; candidate <= range.last; candidate++) {
+    if (!used.has(candidate) && !exclude.has(candidate)) return candidate;
+  }
+  return null;
+}

@@ -1,0 +1,175 @@
+// The node registry as domain logic: register, delete, enable, rotate keys, install tokens, status.
+// No HTTP here; the API maps RegistryError to 4xx responses.
+import { randomBytes } from 'node:crypto';
+import type { Config } from '../config.js';
+import { decodeKey, encodeKey, generatePresharedKey, generatePrivateKey, isValidKey, publicKeyOf } from '../keys.js';
+import { loadNative } from '../native.js';
+import type { WorkerInstall } from '../render/input.js';
+import type { Store } from '../store/index.js';
+import { NODE_ID_PATTERN, RegistryError, type Node } from './model.js';
+
+export interface RegisterInput {
+  nodeId: string;
+  description?: string | undefined;
+  centralServerUrl?: string | undefined;
+  publicKey?: string | undefined;
+}
+
+export interface Registration {
+  node: Node;
+  installToken: string;
+  installExpiresAt: string;
+}
+
+export interface HubIdentity {
+  privateKey: string;
+  publicKey: string;
+}
+
+const MAX_DESCRIPTION = 200;
+
+/** A public key no session can be built on: all zeros or another small-order point. */
+function isWeakKey(publicKey: string): boolean {
+  const probe = randomBytes(32);
+  return loadNative().crypto.x25519(probe, decodeKey(publicKey)) === null;
+}
+
+function checkUrl(url: string): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new RegistryError('invalid', `central_server_url "${url.slice(0, 100)}" is not a URL`);
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+    throw new RegistryError('invalid', 'central_server_url must be an http:// or https:// URL');
+  }
+  return url;
+}
+
+export class NodesService {
+  constructor(
+    private readonly store: Store,
+    private readonly config: Config,
+    private readonly hub: HubIdentity,
+    /** Called after every change, so that the device follows the registry. */
+    private readonly changed: () => void,
+  ) {}
+
+  register(input: RegisterInput, actor: string): Registration {
+    const nodeId = input.nodeId;
+    if (!NODE_ID_PATTERN.test(nodeId)) {
+      throw new RegistryError('invalid', 'node_id must be 1-63 of a-z, 0-9 and "-", starting with a letter or digit');
+    }
+    const description = input.description ?? '';
+    if (description.length > MAX_DESCRIPTION || /[\u0000-\u001f\u007f]/.test(description)) {
+      throw new RegistryError('invalid', `description must be at most ${MAX_DESCRIPTION} characters without control characters`);
+    }
+    const centralServerUrl = input.centralServerUrl ? checkUrl(input.centralServerUrl) : null;
+
+    let publicKey: string;
+    let privateKey: string | null = null;
+    if (input.publicKey !== undefined) {
+      if (!isValidKey(input.publicKey)) throw new RegistryError('invalid', 'public_key must be 32 bytes of standard base64 (44 characters)');
+      if (isWeakKey(input.publicKey)) throw new RegistryError('invalid', 'public_key is a weak key (a small-order point)');
+      if (input.publicKey === this.hub.publicKey) throw new RegistryError('invalid', "public_key is the hub's own key");
+      publicKey = input.publicKey;
+    } else {
+      const priv = generatePrivateKey();
+      privateKey = encodeKey(priv);
+      publicKey = encodeKey(publicKeyOf(priv));
+    }
+    const node = this.store.registerNode(
+      {
+        nodeId,
+        description,
+        centralServerUrl,
+        publicKey,
+        privateKey,
+        presharedKey: encodeKey(generatePresharedKey()),
+        range: this.config.workerRange,
+        exclude: new Set([this.config.hubAddressInt]),
+      },
+      actor,
+    );
+    const token = this.store.createInstallToken(nodeId, { ttlSeconds: this.config.installTokenTtl, uses: this.config.installTokenUses }, actor);
+    this.changed();
+    return { node, installToken: token.token, installExpiresAt: token.expiresAt };
+  }
+
+  list(): Node[] {
+    return this.store.listNodes();
+  }
+
+  get(nodeId: string): Node {
+    const node = this.store.getNode(nodeId);
+    if (!node) throw new RegistryError('not_found', `no node "${nodeId.slice(0, 63)}"`);
+    return node;
+  }
+
+  remove(nodeId: string, actor: string): void {
+    if (!this.store.deleteNode(nodeId, actor)) throw new RegistryError('not_found', `no node "${nodeId.slice(0, 63)}"`);
+    this.changed();
+  }
+
+  setEnabled(nodeId: string, enabled: boolean, actor: string): Node {
+    const node = this.store.setEnabled(nodeId, enabled, actor);
+    if (!node) throw new RegistryError('not_found', `no node "${nodeId.slice(0, 63)}"`);
+    this.changed();
+    return node;
+  }
+
+  /** New keys for the node (the old ones stop working at once) and a fresh install link. */
+  rotateKeys(nodeId: string, actor: string): Registration {
+    this.get(nodeId);
+    const priv = generatePrivateKey();
+    const node = this.store.replaceKeys(
+      nodeId,
+      { publicKey: encodeKey(publicKeyOf(priv)), privateKey: encodeKey(priv), presharedKey: encodeKey(generatePresharedKey()) },
+      actor,
+    )!;
+    this.store.revokeTokens(nodeId, actor);
+    const token = this.store.createInstallToken(nodeId, { ttlSeconds: this.config.installTokenTtl, uses: this.config.installTokenUses }, actor);
+    this.changed();
+    return { node, installToken: token.token, installExpiresAt: token.expiresAt };
+  }
+
+  newInstallToken(nodeId: string, actor: string): { installToken: string; installExpiresAt: string } {
+    this.get(nodeId);
+    const token = this.store.createInstallToken(nodeId, { ttlSeconds: this.config.installTokenTtl, uses: this.config.installTokenUses }, actor);
+    return { installToken: token.token, installExpiresAt: token.expiresAt };
+  }
+
+  /** The node an install token belongs to, using up one of its uses. */
+  redeem(token: string): string {
+    const result = this.store.redeemInstallToken(token);
+    if ('nodeId' in result) return result.nodeId;
+    if (result.error === 'unknown') throw new RegistryError('not_found', 'this install link is not valid');
+    throw new RegistryError('gone', result.error === 'expired' ? 'this install link has expired' : 'this install link has been used up');
+  }
+
+  /** Everything a worker's config and installers are made of, secrets included. */
+  workerInstall(nodeId: string): WorkerInstall {
+    const node = this.get(nodeId);
+    const secrets = this.store.getSecrets(nodeId)!;
+    const c = this.config;
+    return {
+      interfaceName: 'wg0',
+      nodeId: node.nodeId,
+      description: node.description,
+      centralServerUrl: node.centralServerUrl,
+      vpnIp: node.vpnIp,
+      privateKey: secrets.privateKey,
+      presharedKey: secrets.presharedKey,
+      dns: c.peerDns,
+      mtu: c.mtu,
+      hubPublicKey: this.hub.publicKey,
+      endpoint: c.endpoint,
+      allowedIps: c.allowedIps,
+      persistentKeepalive: c.persistentKeepalive,
+      hubVpnIp: c.hubAddress,
+      serverPort: c.serverPort,
+      subnet: c.internalSubnet.text,
+    };
+  }
+}

@@ -1,0 +1,147 @@
+// `wgvm serve` (npm start): the hub. Configuration from the environment and .env, the registry in
+// SQLite, the userspace device on SERVERPORT, the management API on API_PORT.
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadConfig, type Config } from './config.js';
+import { configureLink } from './dataplane/link.js';
+import { openDevice, type NativeDevice } from './dataplane/device.js';
+import { appliedAfter, reconcileBody, type AppliedPeer, type DesiredPeer } from './dataplane/reconciler.js';
+import { buildApi } from './http/api.js';
+import { decodeKey, encodeKey, generatePrivateKey, publicKeyOf } from './keys.js';
+import { NodesService, type HubIdentity } from './nodes/service.js';
+import { Store } from './store/index.js';
+import { startUapiServer, stopUapiServer } from './uapi/server.js';
+
+const log = (message: string) => process.stderr.write(`wgvm serve: ${message}\n`);
+const hex = (b64: string) => Buffer.from(b64, 'base64').toString('hex');
+
+/** The hub's key pair, made once and kept sealed in the registry. */
+function hubIdentity(store: Store): HubIdentity {
+  let privateKey = store.getSetting('hub_private_key');
+  if (!privateKey) {
+    privateKey = encodeKey(generatePrivateKey());
+    store.setSetting('hub_private_key', privateKey, { sealed: true });
+  }
+  return { privateKey, publicKey: encodeKey(publicKeyOf(decodeKey(privateKey))) };
+}
+
+/** API_TOKEN, or the one kept in DATA_DIR, or a new one (printed once, then kept with mode 0600). */
+function apiToken(config: Config): string {
+  if (config.apiToken) return config.apiToken;
+  const file = join(config.dataDir, 'api_token');
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  const token = randomBytes(24).toString('base64url');
+  writeFileSync(file, `${token}\n`, { mode: 0o600 });
+  process.stdout.write(`API token (shown once; kept in ${file}): ${token}\n`);
+  return token;
+}
+
+export async function serve(): Promise<number> {
+  const config = loadConfig();
+  for (const warning of config.warnings) log(warning);
+  const store = Store.open(config.dataDir);
+  const hub = hubIdentity(store);
+  const token = apiToken(config);
+
+  let device: NativeDevice;
+  try {
+    device = openDevice(config.wgInterface, { mtu: config.mtu, onEvent: (e) => e.type === 'stopped' && void shutdown(`the data plane stopped: ${e.reason}`, 1) });
+  } catch (err) {
+    store.close();
+    throw err;
+  }
+  const setDevice = (body: string) => {
+    const r = device.set(body);
+    if (r.errno !== 0) throw new Error(`the device refused its configuration: ${r.message}`);
+  };
+  try {
+    setDevice(`private_key=${hex(hub.privateKey)}\nlisten_port=${config.serverPort}\n`);
+    configureLink(config.wgInterface, config.hubAddress, config.internalSubnet.prefix, config.mtu);
+  } catch (err) {
+    device.close();
+    store.close();
+    throw err;
+  }
+
+  // The registry → the device, changing only what differs.
+  let applied = new Map<string, AppliedPeer>();
+  const reconcile = (withEndpoints: boolean) => {
+    const desired: DesiredPeer[] = store
+      .listNodes()
+      .filter((n) => n.enabled)
+      .map((n) => ({
+        publicKey: n.publicKey,
+        presharedKey: store.getSecrets(n.nodeId)!.presharedKey,
+        allowedIp: `${n.vpnIp}/32`,
+        endpoint: n.endpoint,
+      }));
+    const body = reconcileBody(applied, desired, withEndpoints);
+    if (body) setDevice(body);
+    applied = appliedAfter(desired);
+    return desired;
+  };
+  const nodes = new NodesService(store, config, hub, () => reconcile(false));
+
+  // After a restart, reach out to every worker at its last known endpoint instead of waiting for it.
+  for (const d of reconcile(true)) if (d.endpoint) device.initiateHandshake(decodeKey(d.publicKey));
+
+  // The device's view of each peer, stored every second.
+  const byKey = new Map<string, string>();
+  const pollStatus = () => {
+    byKey.clear();
+    for (const n of store.listNodes()) byKey.set(n.publicKey, n.nodeId);
+    const rows = device.peers().flatMap((p) => {
+      const nodeId = byKey.get(p.publicKey.toString('base64'));
+      if (!nodeId) return [];
+      const ns = p.lastHandshakeNs;
+      return [{
+        nodeId,
+        lastHandshakeAt: ns > 0n ? new Date(Number(ns / 1_000_000n)).toISOString() : null,
+        rxBytes: Number(p.rxBytes),
+        txBytes: Number(p.txBytes),
+        endpoint: p.endpoint,
+      }];
+    });
+    store.updateStatus(rows);
+  };
+  const poller = setInterval(() => {
+    try {
+      pollStatus();
+    } catch (err) {
+      log(`status update failed: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }, 1000);
+
+  const uapi = await startUapiServer(config.wgInterface, device, { writable: false, onError: log });
+  const startedAt = Date.now();
+  const api = await buildApi(config, nodes, { publicKey: hub.publicKey, startedAt, counters: () => device.counters() }, token);
+  await api.listen({ port: config.apiPort, host: '::' }).catch(async (err: Error) => {
+    await shutdown(`cannot listen on API_PORT ${config.apiPort}: ${err.message}`, 1);
+    throw err;
+  });
+  log(`hub ${hub.publicKey} on UDP ${config.serverPort}, ${config.wgInterface} ${config.hubAddress}/${config.internalSubnet.prefix}; API on :${config.apiPort}`);
+
+  let done: (code: number) => void = () => {};
+  const finished = new Promise<number>((r) => (done = r));
+  let stopping = false;
+  async function shutdown(reason: string, code: number): Promise<void> {
+    if (stopping) return;
+    stopping = true;
+    log(`shutting down: ${reason}`);
+    clearInterval(poller);
+    await api.close().catch(() => {});
+    await stopUapiServer(uapi, config.wgInterface).catch(() => {});
+    try {
+      pollStatus(); // keep the last traffic figures
+    } catch {
+      // the device may already be gone
+    }
+    device.close();
+    store.close();
+    done(code);
+  }
+  process.on('SIGINT', () => void shutdown('SIGINT', 0));
+  process.on('SIGTERM', () => void shutdown('SIGTERM', 0));
+  return finished;
+}

@@ -1,0 +1,180 @@
+// The registry's storage: one SQLite file (WAL) in DATA_DIR plus the sealing key beside it.
+//
+// Synchronous API (better-sqlite3). Every mutating method runs in one IMMEDIATE transaction that
+// also writes its audit row; `actor` (last argument, default 'system') names who asked.
+//
+//   Store.open(dataDir, { clock? }): Store              close(): void   checkpoint(): void
+//   registerNode(input: RegisterNodeInput, actor?): Node  throws RegistryError duplicate | invalid | range_full
+//   getNode(nodeId): Node | null                         listNodes(): Node[]   (in VPN address order)
+//   getSecrets(nodeId): NodeSecrets | null               (unsealed; never log them)
+//   deleteNode(nodeId, actor?): boolean                  (frees the address, drops the node's tokens)
+//   setEnabled(nodeId, enabled, actor?): Node | null
+//   replaceKeys(nodeId, keys: NodeKeys, actor?): Node | null   throws RegistryError invalid
+//   updateStatus(rows: StatusUpdate[]): number           (no audit, no updated_at; unknown IDs skipped)
+//   createInstallToken(nodeId, { ttlSeconds, uses, now? }, actor?): { token, expiresAt }
+//   redeemInstallToken(token, now?, actor?): { nodeId, usesLeft, expiresAt } | { error: unknown | expired | used_up }
+//   checkInstallToken(token, now?): same answer, without taking a use
+//   revokeTokens(nodeId, actor?): number
+//   audit(action, nodeId, detail, actor): void           listAudit(limit): AuditEntry[]  (newest first)
+//   getSetting(key): string | null                       setSetting(key, value, { sealed? }, actor?): void
+import { join } from 'node:path';
+import type { Node } from '../nodes/model.js';
+import { AuditLog, type AuditEntry } from './audit.js';
+import { DATABASE_FILE, openDatabase, type Db } from './db.js';
+import { NodeRepository, type NodeKeys, type NodeSecrets, type RegisterNodeInput, type StatusUpdate } from './nodes.js';
+import { loadSecretKey, Sealer, SECRET_KEY_FILE } from './sealing.js';
+import { Settings, type SetSettingOptions } from './settings.js';
+import { TokenRepository, type CreatedToken, type CreateTokenOptions, type TokenCheck } from './tokens.js';
+
+export type { AuditEntry } from './audit.js';
+export type { NodeKeys, NodeSecrets, RegisterNodeInput, StatusUpdate } from './nodes.js';
+export type { SetSettingOptions } from './settings.js';
+export type { CreatedToken, CreateTokenOptions, TokenCheck, TokenRejection } from './tokens.js';
+export { DATABASE_FILE } from './db.js';
+export { LATEST_VERSION } from './migrations.js';
+export { SECRET_KEY_FILE } from './sealing.js';
+
+export interface StoreOptions {
+  /** The time written into rows; tests pass a fixed clock. */
+  clock?: () => Date;
+}
+
+const DEFAULT_ACTOR = 'system';
+
+// A known value sealed at first start: opening it proves secret.key belongs to this database,
+// so a swapped or regenerated key fails at start-up, not at the first config download.
+const SEALING_CHECK_KEY = 'store.sealing_check';
+const SEALING_CHECK_VALUE = 'wgvm sealing key check';
+
+function openSealer(db: Db, dataDir: string): Sealer {
+  const check = db.prepare('SELECT value FROM settings WHERE key = ?').pluck().get(SEALING_CHECK_KEY) as string | undefined;
+  // Create a key only for a database that has never sealed anything.
+  const sealer = new Sealer(loadSecretKey(dataDir, check === undefined));
+  if (check === undefined) {
+    db.prepare('INSERT INTO settings (key, value, sealed) VALUES (?, ?, 1)').run(SEALING_CHECK_KEY, sealer.seal(SEALING_CHECK_VALUE));
+    return sealer;
+  }
+  let opened: string | null = null;
+  try {
+    opened = sealer.unseal(check);
+  } catch {
+    // reported below, with the file names
+  }
+  if (opened !== SEALING_CHECK_VALUE) {
+    throw new Error(
+      `${join(dataDir, SECRET_KEY_FILE)} does not belong to ${join(dataDir, DATABASE_FILE)}: restore the key file it was created with`,
+    );
+  }
+  return sealer;
+}
+
+export class Store {
+  readonly #db: Db;
+  readonly #auditLog: AuditLog;
+  readonly #nodes: NodeRepository;
+  readonly #tokens: TokenRepository;
+  readonly #settings: Settings;
+
+  private constructor(db: Db, sealer: Sealer, clock: () => Date) {
+    this.#db = db;
+    this.#auditLog = new AuditLog(db, clock);
+    this.#nodes = new NodeRepository(db, sealer, this.#auditLog, clock);
+    this.#tokens = new TokenRepository(db, this.#auditLog, clock);
+    this.#settings = new Settings(db, sealer, this.#auditLog);
+  }
+
+  /** Creates `dataDir` (0700), `wgvm.db` and `secret.key` (0600) as needed and migrates the schema. */
+  static open(dataDir: string, options: StoreOptions = {}): Store {
+    const db = openDatabase(dataDir);
+    try {
+      const sealer = openSealer(db, dataDir);
+      return new Store(db, sealer, options.clock ?? (() => new Date()));
+    } catch (err) {
+      db.close();
+      throw err;
+    }
+  }
+
+  close(): void {
+    if (this.#db.open) this.#db.close();
+  }
+
+  /** Moves the WAL into the main file and truncates it (tests read the file bytes after this). */
+  checkpoint(): void {
+    this.#db.pragma('wal_checkpoint(TRUNCATE)');
+  }
+
+  // Nodes
+
+  registerNode(input: RegisterNodeInput, actor = DEFAULT_ACTOR): Node {
+    return this.#nodes.register(input, actor);
+  }
+
+  getNode(nodeId: string): Node | null {
+    return this.#nodes.get(nodeId);
+  }
+
+  listNodes(): Node[] {
+    return this.#nodes.list();
+  }
+
+  getSecrets(nodeId: string): NodeSecrets | null {
+    return this.#nodes.secrets(nodeId);
+  }
+
+  deleteNode(nodeId: string, actor = DEFAULT_ACTOR): boolean {
+    return this.#nodes.delete(nodeId, actor);
+  }
+
+  setEnabled(nodeId: string, enabled: boolean, actor = DEFAULT_ACTOR): Node | null {
+    return this.#nodes.setEnabled(nodeId, enabled, actor);
+  }
+
+  replaceKeys(nodeId: string, keys: NodeKeys, actor = DEFAULT_ACTOR): Node | null {
+    return this.#nodes.replaceKeys(nodeId, keys, actor);
+  }
+
+  updateStatus(rows: readonly StatusUpdate[]): number {
+    return this.#nodes.updateStatus(rows);
+  }
+
+  // Install tokens
+
+  createInstallToken(nodeId: string, options: CreateTokenOptions, actor = DEFAULT_ACTOR): CreatedToken {
+    return this.#tokens.create(nodeId, options, actor);
+  }
+
+  redeemInstallToken(token: string, now?: Date, actor = DEFAULT_ACTOR): TokenCheck {
+    return this.#tokens.redeem(token, now, actor);
+  }
+
+  checkInstallToken(token: string, now?: Date): TokenCheck {
+    return this.#tokens.check(token, now);
+  }
+
+  revokeTokens(nodeId: string, actor = DEFAULT_ACTOR): number {
+    return this.#tokens.revoke(nodeId, actor);
+  }
+
+  // Audit log
+
+  /** Records an event that is not a store change (a config download, a failed login). */
+  audit(action: string, nodeId: string | null, detail: string, actor: string): void {
+    this.#auditLog.record(action, nodeId, detail, actor);
+  }
+
+  listAudit(limit = 100): AuditEntry[] {
+    return this.#auditLog.list(limit);
+  }
+
+  // Settings
+
+  getSetting(key: string): string | null {
+    return this.#settings.get(key);
+  }
+
+  setSetting(key: string, value: string, options: SetSettingOptions = {}, actor = DEFAULT_ACTOR): void {
+    if (key === SEALING_CHECK_KEY) throw new Error(`the setting ${key} belongs to the store itself`);
+    this.#settings.set(key, value, options, actor);
+  }
+}

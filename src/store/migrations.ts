@@ -1,0 +1,60 @@
+// The schema, as an append-only list of migrations. Never edit a released migration: add one.
+// Addresses are stored as uint32 integers so that ordering and range scans are index scans.
+
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'registry',
+    sql: `
+      CREATE TABLE nodes (
+        node_id              TEXT PRIMARY KEY,
+        description          TEXT NOT NULL DEFAULT '',
+        central_server_url   TEXT,
+        vpn_ip               INTEGER NOT NULL UNIQUE CHECK (vpn_ip BETWEEN 0 AND 4294967295),
+        public_key           TEXT NOT NULL UNIQUE,
+        private_key_sealed   TEXT,             -- NULL: the worker keeps its own private key
+        preshared_key_sealed TEXT NOT NULL,
+        enabled              INTEGER NOT NULL DEFAULT 1 CHECK (enabled IN (0, 1)),
+        created_at           TEXT NOT NULL,
+        updated_at           TEXT NOT NULL,
+        last_handshake_at    TEXT,
+        rx_bytes             INTEGER NOT NULL DEFAULT 0,
+        tx_bytes             INTEGER NOT NULL DEFAULT 0,
+        endpoint             TEXT
+      ) STRICT;
+
+      CREATE TABLE install_tokens (
+        token_hash BLOB PRIMARY KEY,          -- SHA-256 of the token; the token itself is never stored
+        node_id    TEXT NOT NULL REFERENCES nodes (node_id) ON DELETE CASCADE,
+        created_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL,
+        uses_left  INTEGER NOT NULL CHECK (uses_left >= 0)
+      ) STRICT;
+      CREATE INDEX install_tokens_by_node ON install_tokens (node_id);
+
+      -- No foreign key: the history of a node outlives the node.
+      CREATE TABLE audit_log (
+        id      INTEGER PRIMARY KEY AUTOINCREMENT,
+        at      TEXT NOT NULL,
+        actor   TEXT NOT NULL,
+        action  TEXT NOT NULL,
+        node_id TEXT,
+        detail  TEXT NOT NULL
+      ) STRICT;
+
+      CREATE TABLE settings (
+        key    TEXT PRIMARY KEY,
+        value  TEXT NOT NULL,
+        sealed INTEGER NOT NULL CHECK (sealed IN (0, 1))
+      ) STRICT;
+    `,
+  },
+];
+
+export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -1,0 +1,127 @@
+// End to end, as an admin and two workers would: `wgvm serve` in a hub namespace; workers register
+// over the API, fetch their config with the install token, and bring it up with Debian's
+// wireguard-go + wg (worker 1) and with wgvm (worker 2) using exactly that file.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { isRoot, run, waitFor, World, type Namespace } from '../helpers/netns.js';
+import { inCI, requireTools, skipWithout } from '../helpers/tools.js';
+import { received, startImplementation, wgvmEntry, type Implementation } from '../helpers/tunnel.js';
+
+const skip = skipWithout('wg', 'wg-quick', 'wireguard-go', 'ip', 'ping') || (!isRoot && !inCI);
+const TOKEN = 'test-token-123456789';
+
+/** An HTTP request made from inside a namespace (the hub's API is only reachable there). */
+function http(ns: Namespace, method: string, url: string, body?: unknown, headers: Record<string, string> = {}) {
+  const script = `
+    fetch(${JSON.stringify(url)}, { method: ${JSON.stringify(method)}, headers: ${JSON.stringify({ ...(body ? { 'content-type': 'application/json' } : {}), ...headers })},
+      body: ${body === undefined ? 'undefined' : JSON.stringify(JSON.stringify(body))} })
+      .then(async (r) => console.log(JSON.stringify({ status: r.status, text: await r.text() })))
+      .catch((e) => console.log(JSON.stringify({ status: 0, text: e.message })));`;
+  const r = spawnSync('ip', ['netns', 'exec', ns.name, process.execPath, '-e', script], { encoding: 'utf8' });
+  const { status, text } = JSON.parse(r.stdout.trim() || '{"status":0,"text":""}');
+  let json: any;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  return { status: status as number, text: text as string, json };
+}
+
+describe.skipIf(skip)('the hub end to end', () => {
+  let world: World;
+  let dir: string;
+  beforeEach(() => {
+    requireTools('wg', 'wg-quick', 'wireguard-go', 'ip', 'ping');
+    if (!isRoot) throw new Error('needs root');
+    world = new World();
+    dir = mkdtempSync(join(tmpdir(), 'wgvm-hub-'));
+  });
+  afterEach(async () => {
+    await world.cleanup();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('registers, installs and connects workers; deletes one; survives a restart', async () => {
+    const nsHub = world.namespace('hub');
+    const ns1 = world.namespace('w1');
+    const ns2 = world.namespace('w2');
+    world.link(nsHub, '198.18.5.1/24', ns1, '198.18.5.2/24');
+    world.link(nsHub, '198.18.6.1/24', ns2, '198.18.6.2/24');
+    ns2.ip('route', 'add', '198.18.5.0/24', 'via', '198.18.6.1');
+    const hubIface = `wgh${world.id}`.slice(0, 15);
+    const env = {
+      SERVERURL: '198.18.5.1',
+      SERVERPORT: '41820',
+      API_TOKEN: TOKEN,
+      WG_INTERFACE: hubIface,
+      DATA_DIR: join(dir, 'data'),
+      API_PORT: '8090',
+      DASHBOARD_PORT: '5000',
+    };
+    const startHub = async () => {
+      const hub = world.spawn(nsHub, process.execPath, [wgvmEntry, 'serve'], env);
+      await waitFor('the API', () => http(nsHub, 'GET', 'http://127.0.0.1:8090/health').status === 200, 15_000);
+      return hub;
+    };
+    let hub = await startHub();
+    const api = (ns: Namespace, method: string, path: string, body?: unknown, auth = true) =>
+      http(ns, method, `http://198.18.5.1:8090${path}`, body, auth ? { 'x-api-key': TOKEN } : {});
+
+    // Register worker-01 without a token: 401; with it: 201 and an install link.
+    expect(api(ns1, 'POST', '/api/nodes/register', { node_id: 'worker-01' }, false).status).toBe(401);
+    const reg = api(ns1, 'POST', '/api/nodes/register', { node_id: 'worker-01', description: 'GPU Server #1', central_server_url: 'http://192.168.0.88:8000' });
+    expect(reg.status, reg.text).toBe(201);
+    expect(reg.json.node.vpn_ip).toBe('10.100.1.2');
+    expect(reg.json.node.status).toBe('pending');
+    const token1 = new URL(reg.json.install_url).pathname.split('/').pop()!;
+
+    // Worker 1: the config from the install token, brought up with wireguard-go and wg.
+    const conf1 = http(ns1, 'GET', `http://198.18.5.1:8090/api/clients/worker-01/config?token=${token1}`);
+    expect(conf1.status).toBe(200);
+    expect(conf1.text).toMatch(/^\[Interface\]\nPrivateKey = /);
+    const bringUp = async (ns: Namespace, label: string, config: string, implementation: Implementation) => {
+      const iface = `wg${label}${world.id}`.slice(0, 15);
+      const file = join(dir, `${label}.conf`);
+      writeFileSync(file, config, { mode: 0o600 });
+      await startImplementation(world, { ns, iface, privateKeyFile: '', publicKey: '', underlay: '', inner: '' }, implementation);
+      const stripped = join(dir, `${label}.stripped`);
+      writeFileSync(stripped, run('wg-quick', ['strip', file]), { mode: 0o600 });
+      ns.exec('wg', ['setconf', iface, stripped]);
+      const address = /Address = (\S+)/.exec(config)![1]!;
+      ns.ip('addr', 'add', address, 'dev', iface);
+      ns.ip('link', 'set', iface, 'mtu', '1420', 'up');
+      ns.ip('route', 'add', '10.100.0.0/16', 'dev', iface);
+      return iface;
+    };
+    await bringUp(ns1, 'W1', conf1.text, 'wireguard-go');
+    expect(received(ns1, '10.100.0.1', 3)).toBe(3);
+    await waitFor('worker-01 online', () => api(ns1, 'GET', '/api/nodes/status/worker-01').json?.status === 'online', 5000);
+
+    // Worker 2, ours, reaches worker 1 through the hub.
+    const reg2 = api(ns2, 'POST', '/api/nodes/register', { node_id: 'worker-02' });
+    expect(reg2.status).toBe(201);
+    expect(reg2.json.node.vpn_ip).toBe('10.100.1.3');
+    const conf2 = http(ns2, 'GET', `${reg2.json.install_url}/wg0.conf`);
+    expect(conf2.status).toBe(200);
+    await bringUp(ns2, 'W2', conf2.text, 'wgvm');
+    expect(received(ns2, '10.100.1.2', 3)).toBe(3);
+    expect(received(ns1, '10.100.1.3', 3)).toBe(3);
+
+    // Deleting worker-02 stops its traffic within a second.
+    expect(api(ns1, 'DELETE', '/api/nodes/worker-02').status).toBe(200);
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(received(ns2, '10.100.0.1', 2)).toBe(0);
+    expect(api(ns1, 'GET', '/api/nodes/status/worker-02').status).toBe(404);
+
+    // The hub restarts; worker-01 keeps working without registering again.
+    hub.kill('SIGTERM');
+    await new Promise((r) => hub.once('exit', r));
+    hub = await startHub();
+    await waitFor('worker-01 back', () => received(ns1, '10.100.0.1', 1) === 1, 15_000);
+    expect(api(ns1, 'GET', '/api/nodes/list').json.nodes.map((n: { node_id: string }) => n.node_id)).toEqual(['worker-01']);
+  }, 120_000);
+});

@@ -1,0 +1,475 @@
+// What a worker downloads: the wg-quick config, the Windows .bat, the Linux/macOS .sh, the worker
+// env file and QR codes — checked as text, and where a tool can judge them (wg-quick, sh), by it.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import {
+  FIREWALL_RULES,
+  InstallInputError,
+  qrSvg,
+  renderPosixShell,
+  renderWgQuick,
+  renderWindowsBat,
+  renderWorkerEnv,
+  type WorkerInstall,
+} from '../../src/render/index.js';
+import { hasTool, requireTools, skipWithout } from '../helpers/tools.js';
+
+const PRIVATE_KEY = 'KMWLwMgq2yqfbGub7Jt62qpgGK5AlpoOeyITjplbDWU=';
+const HUB_PUBLIC_KEY = 'kDhgBqmOBgt/JRyOWkWodSoQqFdqlLhzAac9fGbUiGs=';
+const PRESHARED_KEY = 'vg06/X0a3SlXrQo5RV9W7kR5u/ukUBUg7O+RW9kAGiE=';
+
+const base: WorkerInstall = {
+  interfaceName: 'wg0',
+  nodeId: 'worker-01',
+  description: 'GPU Server #1',
+  centralServerUrl: 'http://192.168.0.88:8000',
+  vpnIp: '10.100.1.2',
+  privateKey: PRIVATE_KEY,
+  presharedKey: PRESHARED_KEY,
+  dns: [],
+  mtu: 1420,
+  hubPublicKey: HUB_PUBLIC_KEY,
+  endpoint: 'vpn.example.com:41820',
+  allowedIps: ['10.100.0.0/16'],
+  persistentKeepalive: 25,
+  hubVpnIp: '10.100.0.1',
+  serverPort: 41820,
+  subnet: '10.100.0.0/16',
+};
+const ownKey: WorkerInstall = { ...base, privateKey: null };
+
+const GOLDEN = `[Interface]
+PrivateKey = ${PRIVATE_KEY}
+Address = 10.100.1.2/32
+MTU = 1420
+
+[Peer]
+PublicKey = ${HUB_PUBLIC_KEY}
+PresharedKey = ${PRESHARED_KEY}
+Endpoint = vpn.example.com:41820
+AllowedIPs = 10.100.0.0/16
+PersistentKeepalive = 25
+`;
+
+// Descriptions meant to break out of a cmd.exe or sh command line.
+const HOSTILE = [
+  'a & calc.exe',
+  'x | del /q *',
+  '%PATH%',
+  '"quoted"',
+  '^',
+  '!x!',
+  '<in >out',
+  "it's",
+  '$(touch /tmp/wgvm-pwned)',
+  '`id`',
+  'back\\slash\\',
+  "') & calc & ('",
+  '"& calc & "',
+  '%~1 %%~dp0 %WGVM_CONF_B64%',
+  'WGVM_EOF',
+  'WGVM_ENV_EOF',
+  'GPU 서버 #1 ✓',
+  '  leading and trailing  ',
+  '',
+];
+const NEWLINES = ['line one\nline two', 'a\r\ncalc.exe', 'cr\ronly', 'tab\there', 'nul\u0000'];
+
+const work = mkdtempSync(join(tmpdir(), 'wgvm-render-'));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+let fileNo = 0;
+function tempFile(name: string, content: string, mode = 0o600): string {
+  const path = join(work, `${fileNo++}-${name}`);
+  writeFileSync(path, content, { mode });
+  return path;
+}
+
+function sh(script: string, args: string[] = []) {
+  const r = spawnSync('sh', ['-c', script, 'sh', ...args], { encoding: 'utf8', cwd: work });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** The lines of `script` from the one starting with `from` up to and including the one starting with `to`. */
+function section(script: string, from: string, to: string): string {
+  const lines = script.split('\n');
+  const start = lines.findIndex((l) => l.startsWith(from));
+  const end = lines.findIndex((l, n) => n > start && l.startsWith(to));
+  expect(start).toBeGreaterThanOrEqual(0);
+  expect(end).toBeGreaterThan(start);
+  return lines.slice(start, end + 1).join('\n') + '\n';
+}
+
+const SH_PRELUDE = "say() { printf '%s\\n' \"$*\"; }\nfail() { printf 'FAILURE: %s\\n' \"$*\" >&2; exit 1; }\nset -eu\n";
+
+describe('renderWgQuick', () => {
+  it('renders the golden config for a fixed input', () => {
+    expect(renderWgQuick(base)).toBe(GOLDEN);
+  });
+
+  it('writes DNS only when PEERDNS is set, right after Address', () => {
+    expect(renderWgQuick(base)).not.toMatch(/^DNS/m);
+    const withDns = renderWgQuick({ ...base, dns: ['1.1.1.1', '8.8.8.8'] });
+    expect(withDns).toBe(GOLDEN.replace('Address = 10.100.1.2/32\n', 'Address = 10.100.1.2/32\nDNS = 1.1.1.1, 8.8.8.8\n'));
+  });
+
+  it('joins AllowedIPs with comma and space, and leaves PersistentKeepalive out when 0', () => {
+    const text = renderWgQuick({ ...base, allowedIps: ['10.100.0.0/16', '192.168.50.0/24'], persistentKeepalive: 0 });
+    expect(text).toContain('AllowedIPs = 10.100.0.0/16, 192.168.50.0/24\n');
+    expect(text).not.toContain('PersistentKeepalive');
+  });
+
+  it('without a private key: no PrivateKey line, a comment saying what to add', () => {
+    const text = renderWgQuick(ownKey);
+    expect(text).not.toMatch(/^PrivateKey/m);
+    expect(text).toContain('# PrivateKey: add the private key whose public key you registered\n');
+    expect(text.split('\n').slice(0, 3)).toEqual([
+      '[Interface]',
+      '# This node registered its own public key: the hub never had its private key.',
+      '# PrivateKey: add the private key whose public key you registered',
+    ]);
+    expect(text.endsWith(GOLDEN.slice(GOLDEN.indexOf('Address')))).toBe(true);
+  });
+
+  it('uses LF only and ends with a newline; IPv6 addresses get /128 and a bracketed endpoint', () => {
+    const text = renderWgQuick({ ...base, vpnIp: 'fd00::2', endpoint: '[2001:db8::1]:41820' });
+    expect(text).not.toContain('\r');
+    expect(text.endsWith('\n')).toBe(true);
+    expect(text).toContain('Address = fd00::2/128\n');
+    expect(text).toContain('Endpoint = [2001:db8::1]:41820\n');
+  });
+
+  it.each([
+    ['a bad private key', { privateKey: 'not-a-key' }, 'privateKey'],
+    ['a bad hub key', { hubPublicKey: 'x'.repeat(44) }, 'hubPublicKey'],
+    ['a bad node id', { nodeId: 'Worker 01' }, 'nodeId'],
+    ['an endpoint without port', { endpoint: 'vpn.example.com' }, 'endpoint'],
+    ['an unbracketed IPv6 endpoint', { endpoint: '2001:db8::1:41820' }, 'endpoint'],
+    ['a bad AllowedIPs entry', { allowedIps: ['10.100.0.0/33'] }, 'allowedIps'],
+    ['an IP with a zone', { vpnIp: 'fe80::1%eth0' }, 'vpnIp'],
+    ['a DNS entry with a space', { dns: ['1.1.1.1 8.8.8.8'] }, 'dns'],
+    ['a fractional MTU', { mtu: 1420.5 }, 'mtu'],
+    ['an interface name wg-quick refuses', { interfaceName: 'wg0;reboot' }, 'interfaceName'],
+    ['a non-http central server URL', { centralServerUrl: 'javascript:alert(1)' }, 'centralServerUrl'],
+  ] as Array<[string, Partial<WorkerInstall>, string]>)('rejects %s', (_what, patch, field) => {
+    const bad = { ...base, ...patch } as WorkerInstall;
+    for (const render of [renderWgQuick, renderWindowsBat, renderPosixShell, renderWorkerEnv]) {
+      expect(() => render(bad)).toThrow(InstallInputError);
+      expect(() => render(bad)).toThrow(field);
+    }
+  });
+
+  it.skipIf(skipWithout('wg-quick'))('is accepted by `wg-quick strip`, keys kept, wg-quick-only lines removed', () => {
+    requireTools('wg-quick');
+    for (const input of [{ ...base, dns: ['1.1.1.1', '8.8.8.8'] }, ownKey]) {
+      const dir = mkdtempSync(join(work, 'strip-'));
+      const path = join(dir, 'wgvmtest0.conf');
+      writeFileSync(path, renderWgQuick(input), { mode: 0o600 });
+      const r = spawnSync('wg-quick', ['strip', path], { encoding: 'utf8' });
+      expect(r.stderr).toBe('');
+      expect(r.status).toBe(0);
+      const stripped = r.stdout;
+      for (const line of [
+        `PublicKey = ${HUB_PUBLIC_KEY}`,
+        `PresharedKey = ${PRESHARED_KEY}`,
+        'Endpoint = vpn.example.com:41820',
+        'AllowedIPs = 10.100.0.0/16',
+        'PersistentKeepalive = 25',
+      ]) {
+        expect(stripped).toContain(line + '\n');
+      }
+      if (input.privateKey) expect(stripped).toContain(`PrivateKey = ${PRIVATE_KEY}\n`);
+      else expect(stripped).not.toContain('PrivateKey');
+      // What is left is what `wg setconf` reads: sections and its own keys, nothing else.
+      expect(stripped).not.toMatch(/^(Address|DNS|MTU)\b/m);
+      for (const line of stripped.split('\n').filter((l) => l !== '')) {
+        expect(line).toMatch(/^(\[Interface\]|\[Peer\]|(PrivateKey|PublicKey|PresharedKey|Endpoint|AllowedIPs|PersistentKeepalive) = \S.*)$/);
+      }
+    }
+  });
+});
+
+describe('renderWindowsBat', () => {
+  const bat = renderWindowsBat(base);
+  const lines = bat.split('\r\n');
+  const b64Of = (text: string, name: string) => {
+    const line = text.split('\r\n').find((l) => l.startsWith(`set "WGVM_${name}_B64=`));
+    expect(line).toBeDefined();
+    const m = /^set "WGVM_[A-Z_]+_B64=([A-Za-z0-9+/=]*)"$/.exec(line!);
+    expect(m).not.toBeNull();
+    return Buffer.from(m![1]!, 'base64').toString('utf8');
+  };
+
+  it('uses CRLF everywhere, printable ASCII only', () => {
+    expect(bat.endsWith('\r\n')).toBe(true);
+    expect(bat.replace(/\r\n/g, '')).not.toMatch(/[\r\n]/);
+    expect(bat).toMatch(/^[\x20-\x7e\r\n]*$/);
+    expect(lines[0]).toBe('@echo off');
+    expect(lines).toContain('setlocal EnableExtensions DisableDelayedExpansion');
+  });
+
+  it('checks for administrator rights first and stops without them', () => {
+    const admin = lines.indexOf('net session >nul 2>&1');
+    expect(admin).toBeGreaterThan(0);
+    expect(lines).toContain('fltmc >nul 2>&1');
+    expect(lines.slice(admin, admin + 8).join('\n')).toMatch(/FAILURE: administrator rights are required[^\n]*\ngoto :fail/);
+    expect(admin).toBeLessThan(lines.findIndex((l) => l.includes('wireguard-installer.exe')));
+  });
+
+  it('installs WireGuard for Windows when wireguard.exe is missing', () => {
+    expect(lines).toContain('set "WG_EXE=%ProgramFiles%\\WireGuard\\wireguard.exe"');
+    expect(lines).toContain('if exist "%WG_EXE%" goto :have_wireguard');
+    expect(bat).toContain('curl.exe -fsSL --retry 3 -o "%WGVM_SETUP%" https://download.wireguard.com/windows-client/wireguard-installer.exe');
+    expect(bat).toContain("Invoke-WebRequest -UseBasicParsing -Uri 'https://download.wireguard.com/windows-client/wireguard-installer.exe'");
+    expect(lines).toContain('start "" /wait "%WGVM_SETUP%"');
+  });
+
+  it('writes the config (carried as base64) to %ProgramData%\\wgvm and installs the tunnel service', () => {
+    expect(b64Of(bat, 'CONF')).toBe(GOLDEN);
+    expect(bat).not.toContain(PRIVATE_KEY); // only inside the base64 blob
+    expect(lines).toContain('set "WGVM_CONF=%ProgramData%\\wgvm\\wg0.conf"');
+    expect(lines).toContain('icacls "%WGVM_DIR%" /inheritance:r /grant:r "*S-1-5-18:(OI)(CI)F" "*S-1-5-32-544:(OI)(CI)F" >nul');
+    expect(lines).toContain('"%WG_EXE%" /uninstalltunnelservice "wg0" >nul 2>&1');
+    expect(lines).toContain('"%WG_EXE%" /installtunnelservice "%WGVM_CONF%"');
+    expect(lines).toContain('sc query "WireGuardTunnel$wg0" | find "RUNNING" >nul');
+  });
+
+  it('adds the seed firewall rules, deleting each by name first', () => {
+    const rules: Array<[string, string]> = [
+      [FIREWALL_RULES.udpIn, 'dir=in action=allow protocol=UDP remoteport=41820'],
+      [FIREWALL_RULES.udpOut, 'dir=out action=allow protocol=UDP remoteport=41820'],
+      [FIREWALL_RULES.subnet, 'dir=in action=allow remoteip=10.100.0.0/16'],
+      [FIREWALL_RULES.icmp, 'dir=in action=allow protocol=icmpv4:8,any remoteip=10.100.0.0/16'],
+    ];
+    for (const [name, spec] of rules) {
+      const del = lines.indexOf(`netsh advfirewall firewall delete rule name="${name}" >nul 2>&1`);
+      const add = lines.indexOf(`netsh advfirewall firewall add rule name="${name}" ${spec} >nul`);
+      expect(del).toBeGreaterThan(0);
+      expect(add).toBe(del + 1);
+      expect(lines[add + 1]).toBe('if errorlevel 1 goto :fail_firewall');
+    }
+  });
+
+  it('sets the four variables machine-wide and pings the hub, with a success and a failure line', () => {
+    expect(lines).toContain('setx /M NODE_ID worker-01 >nul');
+    expect(lines).toContain('setx /M VPN_IP 10.100.1.2 >nul');
+    expect(bat).toContain("[Environment]::SetEnvironmentVariable($name, $value, 'Machine')");
+    expect(bat).toContain("foreach ($name in 'DESCRIPTION', 'CENTRAL_SERVER_URL')");
+    expect(b64Of(bat, 'DESCRIPTION')).toBe('GPU Server #1');
+    expect(b64Of(bat, 'CENTRAL_SERVER_URL')).toBe('http://192.168.0.88:8000');
+    expect(lines).toContain('ping -n 3 10.100.0.1 | find "TTL=" >nul');
+    expect(bat).toContain('echo SUCCESS: worker node worker-01 is connected: the hub 10.100.0.1 answers through wg0.');
+    expect(bat).toMatch(/^:fail_ping\r\necho FAILURE: the hub 10\.100\.0\.1 does not answer/m);
+    expect(lines.at(-2)).toBe('exit /b 1');
+  });
+
+  it('every label a goto names exists', () => {
+    const labels = new Set(lines.filter((l) => l.startsWith(':')).map((l) => l.slice(1)));
+    const targets = [...bat.matchAll(/goto :(\w+)/g)].map((m) => m[1]!);
+    expect(targets.length).toBeGreaterThan(10);
+    for (const t of targets) expect(labels).toContain(t);
+  });
+
+  it.each(HOSTILE)('a hostile description %j changes nothing but the base64 blob', (description) => {
+    const hostile = renderWindowsBat({ ...base, description });
+    expect(b64Of(hostile, 'DESCRIPTION')).toBe(description);
+    // Every other line is byte for byte the benign one: nothing from the input reaches cmd.exe.
+    const outsideBlob = (text: string) => text.split('\r\n').filter((l) => !l.startsWith('set "WGVM_DESCRIPTION_B64='));
+    expect(outsideBlob(hostile)).toEqual(outsideBlob(bat));
+    const blobLine = hostile.split('\r\n').find((l) => l.startsWith('set "WGVM_DESCRIPTION_B64='))!;
+    expect(blobLine).toMatch(/^set "WGVM_DESCRIPTION_B64=[A-Za-z0-9+/=]*"$/);
+    expect(hostile).toMatch(/^[\x20-\x7e\r\n]*$/);
+  });
+
+  it('a central server URL with & and % is carried the same way', () => {
+    const url = 'http://central.example.com:8000/?a=1&b=%PATH%&c=(x)';
+    const text = renderWindowsBat({ ...base, centralServerUrl: url });
+    expect(b64Of(text, 'CENTRAL_SERVER_URL')).toBe(url);
+    expect(text).not.toContain('&b=');
+    expect(b64Of(renderWindowsBat({ ...base, centralServerUrl: null }), 'CENTRAL_SERVER_URL')).toBe('');
+  });
+
+  it.each(NEWLINES)('rejects a description with a control character %j', (description) => {
+    for (const render of [renderWindowsBat, renderPosixShell, renderWorkerEnv]) {
+      expect(() => render({ ...base, description })).toThrow(InstallInputError);
+      expect(() => render({ ...base, description })).toThrow(/description: must not contain newlines/);
+    }
+  });
+
+  it('rejects a description too long for a cmd.exe line', () => {
+    expect(() => renderWindowsBat({ ...base, description: 'x'.repeat(1025) })).toThrow(InstallInputError);
+    expect(() => renderWindowsBat({ ...base, description: '서'.repeat(1024) })).not.toThrow();
+  });
+
+  it('without a private key: takes a key file as %~1, or stops with a clear message', () => {
+    const text = renderWindowsBat(ownKey);
+    const l = text.split('\r\n');
+    expect(l).toContain('set "WGVM_KEYFILE=%~1"');
+    expect(l).toContain('if not defined WGVM_KEYFILE goto :need_key');
+    expect(l).toContain('if not exist "%WGVM_KEYFILE%" goto :need_key');
+    expect(text).toContain('echo FAILURE: this node was registered with its own public key, so this installer has no private key.');
+    // The key check and the PrivateKey line are PowerShell's; the rest of the config is the blob.
+    expect(text).toContain("if ($k -cnotmatch '^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$')");
+    expect(text).toContain("$c = '[Interface]' + $n + 'PrivateKey = ' + $k + $n + ");
+    expect(b64Of(text, 'CONF')).toBe(GOLDEN.slice(GOLDEN.indexOf('Address')));
+    expect(l.indexOf(':need_key')).toBeLessThan(l.findIndex((x) => x.includes('/installtunnelservice')));
+    expect(renderWindowsBat(base)).not.toContain('%~1');
+  });
+});
+
+describe('renderPosixShell', () => {
+  const script = renderPosixShell(base);
+
+  it('is a POSIX sh script that `sh -n` accepts, with and without a private key', () => {
+    expect(script.startsWith('#!/bin/sh\n')).toBe(true);
+    expect(script.split('\n')).toContain('set -eu');
+    expect(script).not.toContain('\r');
+    for (const input of [base, ownKey, { ...base, dns: ['1.1.1.1'], configUrl: 'https://vpn.example.com:8090/install/abc' }]) {
+      const path = tempFile('install.sh', renderPosixShell(input));
+      const r = spawnSync('sh', ['-n', path], { encoding: 'utf8' });
+      expect(r.stderr).toBe('');
+      expect(r.status).toBe(0);
+    }
+  });
+
+  it.skipIf(!hasTool('shellcheck'))('passes shellcheck (when it is installed)', () => {
+    for (const input of [base, ownKey]) {
+      const path = tempFile('install.sh', renderPosixShell(input));
+      const r = spawnSync('shellcheck', ['-s', 'sh', '-S', 'warning', path], { encoding: 'utf8' });
+      expect(r.stdout).toBe('');
+      expect(r.status).toBe(0);
+    }
+  });
+
+  it('requires root, installs wireguard-tools with the platform package manager when wg is missing', () => {
+    expect(script).toContain('[ "$(id -u)" -eq 0 ] || fail "run this installer as root: sudo sh $0"');
+    expect(script).toContain('if ! command -v wg >/dev/null 2>&1 || ! command -v wg-quick >/dev/null 2>&1; then');
+    for (const cmd of [
+      'apt-get install -y --no-install-recommends wireguard-tools',
+      'dnf install -y wireguard-tools',
+      'yum install -y wireguard-tools',
+      'pacman -Sy --noconfirm --needed wireguard-tools',
+      'apk add --no-cache wireguard-tools',
+      'zypper --non-interactive install wireguard-tools',
+      'sudo -u "$SUDO_USER" brew install wireguard-tools',
+    ]) {
+      expect(script).toContain(cmd);
+    }
+  });
+
+  it('writes the config through a quoted here-document after umask 077, then mode 0600', () => {
+    const l = script.split('\n');
+    const umask = l.indexOf('umask 077');
+    const cat = l.indexOf(`cat > "$WGVM_CONF.tmp" <<'WGVM_EOF'`);
+    expect(umask).toBeGreaterThan(0);
+    expect(cat).toBeGreaterThan(umask);
+    expect(l.slice(cat + 1, l.indexOf('WGVM_EOF', cat)).join('\n') + '\n').toBe(GOLDEN);
+    expect(script).toContain("WGVM_CONF='/etc/wireguard/wg0.conf'");
+    expect(script).toContain('chmod 600 "$WGVM_CONF.tmp"\nmv -f "$WGVM_CONF.tmp" "$WGVM_CONF"\n');
+  });
+
+  it('brings the tunnel up with wg-quick, through wgvm-userspace or wireguard-go without a kernel module, and enables it at boot', () => {
+    expect(script).toContain('wg-quick up "$WGVM_IFACE"');
+    expect(script).toContain('[ ! -d /sys/module/wireguard ] && ! modprobe wireguard >/dev/null 2>&1; then');
+    expect(script).toContain('WG_QUICK_USERSPACE_IMPLEMENTATION=$(command -v wgvm-userspace)');
+    expect(script).toContain('WG_QUICK_USERSPACE_IMPLEMENTATION=$(command -v wireguard-go)');
+    expect(script).toContain('export WG_QUICK_USERSPACE_IMPLEMENTATION');
+    expect(script).toContain('systemctl enable "wg-quick@$WGVM_IFACE"');
+    expect(script).toContain('Environment=\\"WG_QUICK_USERSPACE_IMPLEMENTATION=%s\\"');
+    expect(script).toContain('if ping -c 3 "$WGVM_HUB_IP" >/dev/null 2>&1; then');
+    expect(script).toContain('say "SUCCESS: worker node worker-01 is connected');
+    expect(script).toContain('fail "the hub $WGVM_HUB_IP does not answer through $WGVM_IFACE');
+  });
+
+  it('run for real: the config section writes the exact config with mode 0600', () => {
+    const dir = mkdtempSync(join(work, 'etc-'));
+    const part = section(script, 'umask 077', 'say "Wrote $WGVM_CONF').replaceAll('/etc/wireguard', dir);
+    const r = sh(`${SH_PRELUDE}WGVM_CONF='${dir}/wg0.conf'\n${part}`);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(readFileSync(join(dir, 'wg0.conf'), 'utf8')).toBe(GOLDEN);
+    expect(statSync(join(dir, 'wg0.conf')).mode & 0o777).toBe(0o600);
+  });
+
+  it.skipIf(skipWithout('wg'))('run for real without a private key: reads <iface>.key, or stops with a clear message', () => {
+    requireTools('wg');
+    const text = renderPosixShell(ownKey);
+    expect(text).toContain("WGVM_KEY_FILE='/etc/wireguard/wg0.key'");
+    const dir = mkdtempSync(join(work, 'etc-'));
+    const part = section(text, 'umask 077', 'say "Wrote $WGVM_CONF').replaceAll('/etc/wireguard', dir);
+    const run = () => sh(`${SH_PRELUDE}WGVM_CONF='${dir}/wg0.conf'\n${part}`);
+
+    const missing = run();
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain('FAILURE: this node was registered with its own public key');
+    expect(missing.stderr).toContain(`${dir}/wg0.key`);
+
+    writeFileSync(join(dir, 'wg0.key'), 'not a key at all\n', { mode: 0o600 });
+    expect(run().stderr).toContain('does not hold a WireGuard private key');
+
+    writeFileSync(join(dir, 'wg0.key'), PRIVATE_KEY + '\n', { mode: 0o600 });
+    const ok = run();
+    expect(ok.stderr).toBe('');
+    expect(ok.code).toBe(0);
+    const pub = spawnSync('wg', ['pubkey'], { input: PRIVATE_KEY, encoding: 'utf8' }).stdout.trim();
+    expect(ok.stdout).toContain(`its public key, which must be the one registered, is ${pub}`);
+    expect(readFileSync(join(dir, 'wg0.conf'), 'utf8')).toBe(GOLDEN);
+    expect(statSync(join(dir, 'wg0.conf')).mode & 0o777).toBe(0o600);
+  });
+
+  it.each(HOSTILE)('run for real: the env section stores the hostile description %j exactly', (description) => {
+    const text = renderPosixShell({ ...base, description });
+    const dir = mkdtempSync(join(work, 'env-'));
+    const part = section(text, 'mkdir -p "$(dirname "$WGVM_ENV_FILE")"', 'say "Wrote $WGVM_ENV_FILE"');
+    const r = sh(`${SH_PRELUDE}WGVM_ENV_FILE='${dir}/worker.env'\n${part}`);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(readFileSync(join(dir, 'worker.env'), 'utf8')).toBe(renderWorkerEnv({ ...base, description }));
+    const read = sh('. "$1"; printf %s "$DESCRIPTION"', [join(dir, 'worker.env')]);
+    expect(read.stderr).toBe('');
+    expect(read.stdout).toBe(description);
+  });
+});
+
+describe('renderWorkerEnv', () => {
+  it('writes the seed variables, bare when sh and docker read them alike', () => {
+    expect(renderWorkerEnv(base)).toBe(
+      '# wireguard-vpn-manager worker environment (sh: `. worker.env`; docker: --env-file)\n' +
+        "NODE_ID=worker-01\nDESCRIPTION='GPU Server #1'\nCENTRAL_SERVER_URL=http://192.168.0.88:8000\nVPN_IP=10.100.1.2\n",
+    );
+    expect(renderWorkerEnv({ ...base, centralServerUrl: null })).toContain('\nCENTRAL_SERVER_URL=\n');
+  });
+
+  it.each([...HOSTILE, "'", "''", "a'b'c", '\\\'', '$HOME ${PATH} $((1+1))', '~', 'a=b', '#comment', '*'])(
+    'sourcing it in sh gives back %j exactly, running nothing',
+    (description) => {
+      const url = "http://c.example.com/?q='x'&y=$(id)&z=~";
+      const path = tempFile('worker.env', renderWorkerEnv({ ...base, description, centralServerUrl: url }));
+      const r = sh(
+        '. "$1"; printf "%s\\n" "$NODE_ID" "$DESCRIPTION" "$CENTRAL_SERVER_URL" "$VPN_IP"',
+        [path],
+      );
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+      expect(r.stdout).toBe(`worker-01\n${description}\n${url}\n10.100.1.2\n`);
+    },
+  );
+
+  it('has one line per variable, so docker --env-file sees the same names', () => {
+    for (const description of HOSTILE) {
+      const lines = renderWorkerEnv({ ...base, description }).split('\n').filter((l) => l && !l.startsWith('#'));
+      expect(lines.map((l) => l.slice(0, l.indexOf('=')))).toEqual(['NODE_ID', 'DESCRIPTION', 'CENTRAL_SERVER_URL', 'VPN_IP']);
+    }
+  });
+});
+
+describe('qrSvg', () => {
+  it('renders an SVG document', async () => {
+    const svg = await qrSvg(renderWgQuick(base));
+    expect(svg.trimStart().startsWith('<svg')).toBe(true);
+    expect(svg.trimEnd().endsWith('</svg>')).toBe(true);
+    expect(svg).toContain('<path');
+  });
+});
