@@ -181,10 +181,10 @@ describe('renderWgQuick', () => {
         expect(stripped).toContain(line + '\n');
       }
       if (input.privateKey) expect(stripped).toContain(`PrivateKey = ${PRIVATE_KEY}\n`);
-      else expect(stripped).not.toContain('PrivateKey');
-      // What is left is what `wg setconf` reads: sections and its own keys, nothing else.
+      else expect(stripped).not.toMatch(/^PrivateKey/m);
+      // What is left is what `wg setconf` reads: sections, its own keys and comments, nothing else.
       expect(stripped).not.toMatch(/^(Address|DNS|MTU)\b/m);
-      for (const line of stripped.split('\n').filter((l) => l !== '')) {
+      for (const line of stripped.split('\n').filter((l) => l !== '' && !l.startsWith('#'))) {
         expect(line).toMatch(/^(\[Interface\]|\[Peer\]|(PrivateKey|PublicKey|PresharedKey|Endpoint|AllowedIPs|PersistentKeepalive) = \S.*)$/);
       }
     }
@@ -377,7 +377,7 @@ describe('renderPosixShell', () => {
     expect(script).toContain('WG_QUICK_USERSPACE_IMPLEMENTATION=$(command -v wireguard-go)');
     expect(script).toContain('export WG_QUICK_USERSPACE_IMPLEMENTATION');
     expect(script).toContain('systemctl enable "wg-quick@$WGVM_IFACE"');
-    expect(script).toContain('Environment=\\"WG_QUICK_USERSPACE_IMPLEMENTATION=%s\\"');
+    expect(script).toContain('Environment="WG_QUICK_USERSPACE_IMPLEMENTATION=%s"');
     expect(script).toContain('if ping -c 3 "$WGVM_HUB_IP" >/dev/null 2>&1; then');
     expect(script).toContain('say "SUCCESS: worker node worker-01 is connected');
     expect(script).toContain('fail "the hub $WGVM_HUB_IP does not answer through $WGVM_IFACE');
