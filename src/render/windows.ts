@@ -12,6 +12,9 @@
 //   - Newlines and control characters in free text are rejected (checkFreeText), not replaced.
 // The output is asserted to be printable ASCII with CRLF line ends and lines far below cmd's 8191.
 //
+// An empty DESCRIPTION or a null CENTRAL_SERVER_URL removes that machine variable (.NET's
+// SetEnvironmentVariable with ''), so the machine reflects this registration.
+//
 // A node without a private key (it registered its own public key): the .bat takes the path of a
 // file holding that private key as its first argument (`windows.bat C:\path\to\private.key`) and
 // stops with a clear message when it is missing; the key is read and checked by PowerShell.
