@@ -1,6 +1,8 @@
 // `wgvm serve` (npm start): the hub. Configuration from the environment and .env, the registry in
 // SQLite, the userspace device on SERVERPORT, the management API on API_PORT.
 import { randomBytes } from 'node:crypto';
+import type { Server } from 'node:net';
+import type { FastifyInstance } from 'fastify';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadConfig, type Config } from './config.js';
@@ -43,6 +45,30 @@ export async function serve(): Promise<number> {
   const store = Store.open(config.dataDir);
   const hub = hubIdentity(store);
   const token = apiToken(config);
+
+  // Declared up front: a stop can be asked for (the data plane failing) before start-up finished.
+  let poller: NodeJS.Timeout | undefined;
+  let uapi: Server | undefined;
+  let api: FastifyInstance | undefined;
+  let done: (code: number) => void = () => {};
+  const finished = new Promise<number>((r) => (done = r));
+  let stopping = false;
+  async function shutdown(reason: string, code: number): Promise<void> {
+    if (stopping) return;
+    stopping = true;
+    log(`shutting down: ${reason}`);
+    clearInterval(poller);
+    await api?.close().catch(() => {});
+    if (uapi) await stopUapiServer(uapi, config.wgInterface).catch(() => {});
+    try {
+      pollStatus(); // keep the last traffic figures
+    } catch {
+      // the device may already be gone
+    }
+    device.close();
+    store.close();
+    done(code);
+  }
 
   let device: NativeDevice;
   try {
@@ -105,7 +131,7 @@ export async function serve(): Promise<number> {
     });
     store.updateStatus(rows);
   };
-  const poller = setInterval(() => {
+  poller = setInterval(() => {
     try {
       pollStatus();
     } catch (err) {
@@ -113,34 +139,15 @@ export async function serve(): Promise<number> {
     }
   }, 1000);
 
-  const uapi = await startUapiServer(config.wgInterface, device, { writable: false, onError: log });
+  uapi = await startUapiServer(config.wgInterface, device, { writable: false, onError: log });
   const startedAt = Date.now();
-  const api = await buildApi(config, nodes, { publicKey: hub.publicKey, startedAt, counters: () => device.counters() }, token);
+  api = await buildApi(config, nodes, { publicKey: hub.publicKey, startedAt, counters: () => device.counters() }, token);
   await api.listen({ port: config.apiPort, host: '::' }).catch(async (err: Error) => {
     await shutdown(`cannot listen on API_PORT ${config.apiPort}: ${err.message}`, 1);
     throw err;
   });
   log(`hub ${hub.publicKey} on UDP ${config.serverPort}, ${config.wgInterface} ${config.hubAddress}/${config.internalSubnet.prefix}; API on :${config.apiPort}`);
 
-  let done: (code: number) => void = () => {};
-  const finished = new Promise<number>((r) => (done = r));
-  let stopping = false;
-  async function shutdown(reason: string, code: number): Promise<void> {
-    if (stopping) return;
-    stopping = true;
-    log(`shutting down: ${reason}`);
-    clearInterval(poller);
-    await api.close().catch(() => {});
-    await stopUapiServer(uapi, config.wgInterface).catch(() => {});
-    try {
-      pollStatus(); // keep the last traffic figures
-    } catch {
-      // the device may already be gone
-    }
-    device.close();
-    store.close();
-    done(code);
-  }
   process.on('SIGINT', () => void shutdown('SIGINT', 0));
   process.on('SIGTERM', () => void shutdown('SIGTERM', 0));
   return finished;

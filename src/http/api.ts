@@ -8,7 +8,7 @@ import type { DeviceCounters } from '../native.js';
 import { RegistryError, statusOf, type Node } from '../nodes/model.js';
 import type { NodesService, Registration } from '../nodes/service.js';
 import { renderLinuxInstaller, renderWindowsInstaller, renderWgQuick } from '../render/index.js';
-import { ApiAuth } from './auth.js';
+import { ApiAuth, FailureLimiter } from './auth.js';
 import { installPage, setupPage } from './pages.js';
 import { prometheusText } from './metrics.js';
 
@@ -77,11 +77,22 @@ const STATUS_CODES: Record<RegistryError['code'], number> = {
   not_found: 404,
   invalid: 400,
   gone: 410,
+  rate_limited: 429,
 };
 
 export async function buildApi(config: Config, nodes: NodesService, hub: HubInfo, apiToken: string): Promise<FastifyInstance> {
   const app = Fastify({ bodyLimit: BODY_LIMIT, logger: false, trustProxy: false });
   const auth = new ApiAuth(apiToken);
+  const installLinks = new FailureLimiter(); // guessing install tokens is slowed per source
+  const redeem = (req: FastifyRequest, token: string) => {
+    if (installLinks.blocked(req.ip)) throw new RegistryError('rate_limited', 'too many invalid install links from this address; wait a minute');
+    try {
+      return nodes.redeem(token);
+    } catch (err) {
+      if (err instanceof RegistryError) installLinks.recordFailure(req.ip);
+      throw err;
+    }
+  };
   const publicBase = (req: FastifyRequest) => `${req.protocol}://${req.headers.host ?? `${config.serverHost}:${config.apiPort}`}`;
 
   await app.register(swagger, {
@@ -193,7 +204,7 @@ export async function buildApi(config: Config, nodes: NodesService, hub: HubInfo
       const id = (req.params as { node_id: string }).node_id;
       const token = (req.query as { token?: string }).token;
       if (token) {
-        if (nodes.redeem(token) !== id) throw new RegistryError('not_found', 'this install link is not valid');
+        if (redeem(req, token) !== id) throw new RegistryError('not_found', 'this install link is not valid');
       } else {
         const denied = await requireToken(req, reply);
         if (denied) return denied;
@@ -242,7 +253,7 @@ export async function buildApi(config: Config, nodes: NodesService, hub: HubInfo
       async (req, reply) => {
         const token = (req.params as { token: string }).token;
         try {
-          const id = nodes.redeem(token);
+          const id = redeem(req, token);
           reply.header('cache-control', 'no-store');
           return await send(id, token, req, reply);
         } catch (err) {
