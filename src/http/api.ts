@@ -81,13 +81,19 @@ const STATUS_CODES: Record<RegistryError['code'], number> = {
 };
 
 export async function buildApi(config: Config, nodes: NodesService, hub: HubInfo, apiToken: string): Promise<FastifyInstance> {
-  const app = Fastify({ bodyLimit: BODY_LIMIT, logger: false, trustProxy: false });
+  // Unknown properties are an error, not silently dropped, and types are never coerced.
+  const app = Fastify({
+    bodyLimit: BODY_LIMIT,
+    logger: false,
+    trustProxy: false,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false } },
+  });
   const auth = new ApiAuth(apiToken);
   const installLinks = new FailureLimiter(); // guessing install tokens is slowed per source
-  const redeem = (req: FastifyRequest, token: string) => {
+  const redeem = (req: FastifyRequest, token: string, nodeId?: string) => {
     if (installLinks.blocked(req.ip)) throw new RegistryError('rate_limited', 'too many invalid install links from this address; wait a minute');
     try {
-      return nodes.redeem(token);
+      return nodes.redeem(token, nodeId);
     } catch (err) {
       if (err instanceof RegistryError) installLinks.recordFailure(req.ip);
       throw err;
@@ -140,7 +146,7 @@ export async function buildApi(config: Config, nodes: NodesService, hub: HubInfo
   app.post(
     '/api/nodes/register',
     {
-      preHandler: requireToken,
+      onRequest: requireToken,
       schema: {
         body: {
           type: 'object',
@@ -166,32 +172,32 @@ export async function buildApi(config: Config, nodes: NodesService, hub: HubInfo
     },
   );
 
-  app.get('/api/nodes/list', { preHandler: requireToken, schema: { response: { 200: { type: 'object', properties: { nodes: { type: 'array', items: nodeSchema } } } } } }, async () => {
+  app.get('/api/nodes/list', { onRequest: requireToken, schema: { response: { 200: { type: 'object', properties: { nodes: { type: 'array', items: nodeSchema } } } } } }, async () => {
     const now = Date.now();
     return { nodes: nodes.list().map((n) => nodeView(n, now)) };
   });
 
-  app.get('/api/nodes/status/:node_id', { preHandler: requireToken, schema: { params: nodeIdParam, response: { 200: nodeSchema, '4xx': errorBody } } }, async (req) =>
+  app.get('/api/nodes/status/:node_id', { onRequest: requireToken, schema: { params: nodeIdParam, response: { 200: nodeSchema, '4xx': errorBody } } }, async (req) =>
     nodeView(nodes.get((req.params as { node_id: string }).node_id)),
   );
 
-  app.delete('/api/nodes/:node_id', { preHandler: requireToken, schema: { params: nodeIdParam, response: { '4xx': errorBody } } }, async (req) => {
+  app.delete('/api/nodes/:node_id', { onRequest: requireToken, schema: { params: nodeIdParam, response: { '4xx': errorBody } } }, async (req) => {
     const id = (req.params as { node_id: string }).node_id;
     nodes.remove(id, actor(req));
     return { deleted: id };
   });
 
   for (const [verb, enabled] of [['enable', true], ['disable', false]] as const) {
-    app.post(`/api/nodes/:node_id/${verb}`, { preHandler: requireToken, schema: { params: nodeIdParam, response: { 200: nodeSchema, '4xx': errorBody } } }, async (req) =>
+    app.post(`/api/nodes/:node_id/${verb}`, { onRequest: requireToken, schema: { params: nodeIdParam, response: { 200: nodeSchema, '4xx': errorBody } } }, async (req) =>
       nodeView(nodes.setEnabled((req.params as { node_id: string }).node_id, enabled, actor(req))),
     );
   }
 
-  app.post('/api/nodes/:node_id/rotate-keys', { preHandler: requireToken, schema: { params: nodeIdParam, response: { '4xx': errorBody } } }, async (req) =>
+  app.post('/api/nodes/:node_id/rotate-keys', { onRequest: requireToken, schema: { params: nodeIdParam, response: { '4xx': errorBody } } }, async (req) =>
     registration(req, nodes.rotateKeys((req.params as { node_id: string }).node_id, actor(req))),
   );
 
-  app.post('/api/nodes/:node_id/install-link', { preHandler: requireToken, schema: { params: nodeIdParam, response: { '4xx': errorBody } } }, async (req) => {
+  app.post('/api/nodes/:node_id/install-link', { onRequest: requireToken, schema: { params: nodeIdParam, response: { '4xx': errorBody } } }, async (req) => {
     const t = nodes.newInstallToken((req.params as { node_id: string }).node_id, actor(req));
     return { install_url: installUrl(req, t.installToken), install_expires_at: t.installExpiresAt };
   });
@@ -204,7 +210,7 @@ export async function buildApi(config: Config, nodes: NodesService, hub: HubInfo
       const id = (req.params as { node_id: string }).node_id;
       const token = (req.query as { token?: string }).token;
       if (token) {
-        if (redeem(req, token) !== id) throw new RegistryError('not_found', 'this install link is not valid');
+        redeem(req, token, id);
       } else {
         const denied = await requireToken(req, reply);
         if (denied) return denied;
@@ -249,7 +255,8 @@ export async function buildApi(config: Config, nodes: NodesService, hub: HubInfo
   const installRoute = (suffix: string, send: (id: string, token: string, req: FastifyRequest, reply: FastifyReply) => Promise<unknown> | unknown) =>
     app.get(
       `/install/:token${suffix}`,
-      { schema: { hide: true, params: { type: 'object', required: ['token'], properties: { token: { type: 'string', maxLength: 100 } } } } },
+      // No automatic HEAD route: every request with the token uses it once.
+      { exposeHeadRoute: false, schema: { hide: true, params: { type: 'object', required: ['token'], properties: { token: { type: 'string', maxLength: 100 } } } } },
       async (req, reply) => {
         const token = (req.params as { token: string }).token;
         try {

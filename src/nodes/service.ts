@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import type { Config } from '../config.js';
 import { decodeKey, encodeKey, generatePresharedKey, generatePrivateKey, isValidKey, publicKeyOf } from '../keys.js';
 import { loadNative } from '../native.js';
-import type { WorkerInstall } from '../render/input.js';
+import { checkFreeText, checkHttpUrl, type WorkerInstall } from '../render/input.js';
 import type { Store } from '../store/index.js';
 import { NODE_ID_PATTERN, RegistryError, type Node } from './model.js';
 
@@ -62,10 +62,11 @@ export class NodesService {
       throw new RegistryError('invalid', 'node_id must be 1-63 of a-z, 0-9 and "-", starting with a letter or digit');
     }
     const description = input.description ?? '';
-    if (description.length > MAX_DESCRIPTION || /[\u0000-\u001f\u007f]/.test(description)) {
-      throw new RegistryError('invalid', `description must be at most ${MAX_DESCRIPTION} characters without control characters`);
-    }
+    if (description.length > MAX_DESCRIPTION) throw new RegistryError('invalid', `description must be at most ${MAX_DESCRIPTION} characters`);
+    // The same checks the installers apply, so that every registered node can be installed.
+    checkFreeText('description', description);
     const centralServerUrl = input.centralServerUrl ? checkUrl(input.centralServerUrl) : null;
+    if (centralServerUrl) checkHttpUrl('central_server_url', centralServerUrl);
 
     let publicKey: string;
     let privateKey: string | null = null;
@@ -121,7 +122,9 @@ export class NodesService {
 
   /** New keys for the node (the old ones stop working at once) and a fresh install link. */
   rotateKeys(nodeId: string, actor: string): Registration {
-    this.get(nodeId);
+    if (!this.get(nodeId).hasPrivateKey) {
+      throw new RegistryError('invalid', 'this worker holds its own private key: delete the node and register it again with its new public key');
+    }
     const priv = generatePrivateKey();
     const node = this.store.replaceKeys(
       nodeId,
@@ -140,8 +143,15 @@ export class NodesService {
     return { installToken: token.token, installExpiresAt: token.expiresAt };
   }
 
-  /** The node an install token belongs to, using up one of its uses. */
-  redeem(token: string): string {
+  /**
+   * The node an install token belongs to, using up one of its uses. With `nodeId`, a token of another
+   * node is refused before anything is used up.
+   */
+  redeem(token: string, nodeId?: string): string {
+    if (nodeId !== undefined) {
+      const check = this.store.checkInstallToken(token);
+      if ('nodeId' in check && check.nodeId !== nodeId) throw new RegistryError('not_found', 'this install link is not valid');
+    }
     const result = this.store.redeemInstallToken(token);
     if ('nodeId' in result) return result.nodeId;
     if (result.error === 'unknown') throw new RegistryError('not_found', 'this install link is not valid');
