@@ -6,6 +6,7 @@ import { serve } from './serve.js';
 import { uapiSet } from './uapi/client.js';
 import { reportStartupFailure, runDaemon, runForeground } from './userspace.js';
 import { decodeKey, encodeKey, generatePresharedKey, generatePrivateKey, KeyFormatError, publicKeyOf } from './keys.js';
+import { migrationCommand, runExport, runImport, runRestore } from './migrate/index.js';
 
 export class UsageError extends Error {
   override name = 'UsageError';
@@ -140,6 +141,24 @@ const commands: Record<string, Command> = {
         }
         throw err;
       }
+    },
+  },
+  import: {
+    summary: 'take over an existing WireGuard server (wg0.conf or a linuxserver/wireguard folder): wgvm import <path> [--dry-run] [--replace-hub-key]',
+    run(args) {
+      return migrationCommand('import', runImport, args, (message) => new UsageError(message));
+    },
+  },
+  export: {
+    summary: 'write a JSON backup of the registry: wgvm export [--include-secrets] [-o FILE]',
+    run(args) {
+      return migrationCommand('export', runExport, args, (message) => new UsageError(message));
+    },
+  },
+  restore: {
+    summary: 'restore a backup made by wgvm export into an empty registry: wgvm restore <FILE>',
+    run(args) {
+      return migrationCommand('restore', runRestore, args, (message) => new UsageError(message));
     },
   },
 };

@@ -13,6 +13,7 @@ import { buildApi } from './http/api.js';
 import { decodeKey, encodeKey, generatePrivateKey, publicKeyOf } from './keys.js';
 import { NodesService, type HubIdentity } from './nodes/service.js';
 import { Store } from './store/index.js';
+import { HUB_PRIVATE_KEY_SETTING } from './store/transfer.js';
 import { startUapiServer, stopUapiServer } from './uapi/server.js';
 
 const log = (message: string) => process.stderr.write(`wgvm serve: ${message}\n`);
@@ -20,10 +21,10 @@ const hex = (b64: string) => Buffer.from(b64, 'base64').toString('hex');
 
 /** The hub's key pair, made once and kept sealed in the registry. */
 function hubIdentity(store: Store): HubIdentity {
-  let privateKey = store.getSetting('hub_private_key');
+  let privateKey = store.getSetting(HUB_PRIVATE_KEY_SETTING);
   if (!privateKey) {
     privateKey = encodeKey(generatePrivateKey());
-    store.setSetting('hub_private_key', privateKey, { sealed: true });
+    store.setSetting(HUB_PRIVATE_KEY_SETTING, privateKey, { sealed: true });
   }
   return { privateKey, publicKey: encodeKey(publicKeyOf(decodeKey(privateKey))) };
 }

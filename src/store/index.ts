@@ -17,6 +17,11 @@
 //   revokeTokens(nodeId, actor?): number
 //   audit(action, nodeId, detail, actor): void           listAudit(limit): AuditEntry[]  (newest first)
 //   getSetting(key): string | null                       setSetting(key, value, { sealed? }, actor?): void
+//   importNodes(nodes: ImportNodeInput[], options, actor?): ImportNodesResult
+//                                                        (existing nodes, given addresses and keys: all or none;
+//                                                         every conflict reported; optionally the hub key; dry run)
+//   exportAll({ includeSecrets }): RegistryBackup        restoreAll(backup, actor?): RestoreResult  (empty registry only)
+//   nodeIds(): string[]
 import { join } from 'node:path';
 import type { Node } from '../nodes/model.js';
 import { AuditLog, type AuditEntry } from './audit.js';
@@ -25,6 +30,8 @@ import { NodeRepository, type NodeKeys, type NodeSecrets, type RegisterNodeInput
 import { loadSecretKey, Sealer, SECRET_KEY_FILE } from './sealing.js';
 import { Settings, type SetSettingOptions } from './settings.js';
 import { TokenRepository, type CreatedToken, type CreateTokenOptions, type TokenCheck } from './tokens.js';
+import type { RegistryBackup } from './backup.js';
+import { RegistryTransfer, type ImportNodeInput, type ImportNodesOptions, type ImportNodesResult, type RestoreResult } from './transfer.js';
 
 export type { AuditEntry } from './audit.js';
 export type { NodeKeys, NodeSecrets, RegisterNodeInput, StatusUpdate } from './nodes.js';
@@ -33,6 +40,10 @@ export type { CreatedToken, CreateTokenOptions, TokenCheck, TokenRejection } fro
 export { DATABASE_FILE } from './db.js';
 export { LATEST_VERSION } from './migrations.js';
 export { SECRET_KEY_FILE } from './sealing.js';
+export { BACKUP_FORMAT, BACKUP_VERSION, BackupFormatError, parseBackup } from './backup.js';
+export type { BackupAuditEntry, BackupNode, BackupSetting, RegistryBackup } from './backup.js';
+export { HUB_PRIVATE_KEY_SETTING, NO_PRESHARED_KEY } from './transfer.js';
+export type { ImportConflict, ImportConflictKind, ImportNodeInput, ImportNodesOptions, ImportNodesResult, RestoreResult } from './transfer.js';
 
 export interface StoreOptions {
   /** The time written into rows; tests pass a fixed clock. */
@@ -74,6 +85,7 @@ export class Store {
   readonly #nodes: NodeRepository;
   readonly #tokens: TokenRepository;
   readonly #settings: Settings;
+  readonly #transfer: RegistryTransfer;
 
   private constructor(db: Db, sealer: Sealer, clock: () => Date) {
     this.#db = db;
@@ -81,6 +93,7 @@ export class Store {
     this.#nodes = new NodeRepository(db, sealer, this.#auditLog, clock);
     this.#tokens = new TokenRepository(db, this.#auditLog, clock);
     this.#settings = new Settings(db, sealer, this.#auditLog);
+    this.#transfer = new RegistryTransfer(db, sealer, this.#auditLog, clock, new Set([SEALING_CHECK_KEY]), (id) => this.#nodes.get(id));
   }
 
   /** Creates `dataDir` (0700), `wgvm.db` and `secret.key` (0600) as needed and migrates the schema. */
@@ -176,5 +189,30 @@ export class Store {
   setSetting(key: string, value: string, options: SetSettingOptions = {}, actor = DEFAULT_ACTOR): void {
     if (key === SEALING_CHECK_KEY) throw new Error(`the setting ${key} belongs to the store itself`);
     this.#settings.set(key, value, options, actor);
+  }
+
+  // Moving registries in and out
+
+  /**
+   * Takes over nodes that exist already (an address and keys in use elsewhere) in one transaction:
+   * all of them, or, when anything conflicts, none and every conflict. See RegistryTransfer.
+   */
+  importNodes(nodes: readonly ImportNodeInput[], options: ImportNodesOptions, actor = DEFAULT_ACTOR): ImportNodesResult {
+    return this.#transfer.importNodes(nodes, options, actor);
+  }
+
+  /** A backup of everything but install tokens; secrets in clear text only with includeSecrets. */
+  exportAll(options: { includeSecrets: boolean }): RegistryBackup {
+    return this.#transfer.exportAll(options);
+  }
+
+  /** Writes a backup into a registry without nodes, in one transaction. Throws RegistryError. */
+  restoreAll(backup: RegistryBackup, actor = DEFAULT_ACTOR): RestoreResult {
+    return this.#transfer.restoreAll(backup, actor);
+  }
+
+  /** Every registered node ID. */
+  nodeIds(): string[] {
+    return this.#transfer.nodeIds();
   }
 }

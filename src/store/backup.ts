@@ -1,0 +1,195 @@
+// The registry backup format written by `wgvm export` and read by `wgvm restore`: one JSON object,
+// field names as in the API (snake_case). Install tokens are never in it (they are single-use
+// credentials, hashed at rest); secrets only when the export asked for them, then in clear text.
+//
+//   parseBackup(value: unknown): RegistryBackup     throws BackupFormatError (every problem, one line each)
+import { ipToInt } from '../ipam.js';
+import { isValidKey } from '../keys.js';
+import { NODE_ID_PATTERN } from '../nodes/model.js';
+
+export const BACKUP_FORMAT = 'wgvm-registry-backup';
+export const BACKUP_VERSION = 1;
+
+export interface BackupNode {
+  node_id: string;
+  description: string;
+  central_server_url: string | null;
+  vpn_ip: string;
+  public_key: string;
+  enabled: boolean;
+  created_at: string;
+  updated_at: string;
+  last_handshake_at: string | null;
+  rx_bytes: number;
+  tx_bytes: number;
+  endpoint: string | null;
+  /** Whether the hub held the node's private key when the backup was made. */
+  has_private_key: boolean;
+  /** Only in a backup with secrets: null when the worker holds its own key. */
+  private_key?: string | null;
+  /** Only in a backup with secrets. */
+  preshared_key?: string;
+}
+
+export interface BackupSetting {
+  key: string;
+  /** In clear text, also for a setting that is sealed at rest (only in a backup with secrets). */
+  value: string;
+  sealed: boolean;
+}
+
+export interface BackupAuditEntry {
+  id: number;
+  at: string;
+  actor: string;
+  action: string;
+  node_id: string | null;
+  detail: string;
+}
+
+export interface RegistryBackup {
+  format: typeof BACKUP_FORMAT;
+  version: typeof BACKUP_VERSION;
+  /** The schema version of the database it was taken from. */
+  schema_version: number;
+  exported_at: string;
+  includes_secrets: boolean;
+  /** The hub's public key, when the registry had a hub key (public: safe in any backup). */
+  hub_public_key: string | null;
+  nodes: BackupNode[];
+  settings: BackupSetting[];
+  /** Oldest first. */
+  audit_log: BackupAuditEntry[];
+}
+
+/** A backup file that is not what `wgvm export` writes; `problems` are one line each. */
+export class BackupFormatError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(problems.join('; '));
+    this.name = 'BackupFormatError';
+  }
+}
+
+const MAX_PROBLEMS = 20;
+const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;
+
+type Obj = Record<string, unknown>;
+const isObject = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** Checks the shape and values of a parsed backup file; returns it typed, or throws every problem found. */
+export function parseBackup(value: unknown): RegistryBackup {
+  const problems: string[] = [];
+  const fail = (where: string, what: string) => {
+    if (problems.length < MAX_PROBLEMS) problems.push(`${where}: ${what}`);
+  };
+  if (!isObject(value)) throw new BackupFormatError(['the file is not a JSON object (not a wgvm export)']);
+  if (value.format !== BACKUP_FORMAT) {
+    throw new BackupFormatError([`format is ${JSON.stringify(value.format ?? null)}, expected "${BACKUP_FORMAT}" (not a wgvm export)`]);
+  }
+  if (value.version !== BACKUP_VERSION) {
+    throw new BackupFormatError([`version ${JSON.stringify(value.version ?? null)} is not supported (this wgvm reads version ${BACKUP_VERSION}): use a matching wgvm`]);
+  }
+
+  const str = (o: Obj, key: string, where: string, nullable = false): void => {
+    const v = o[key];
+    if (typeof v === 'string' || (nullable && v === null)) return;
+    fail(`${where}.${key}`, nullable ? 'must be a string or null' : 'must be a string');
+  };
+  const time = (o: Obj, key: string, where: string, nullable = false): void => {
+    const v = o[key];
+    if ((nullable && v === null) || (typeof v === 'string' && ISO_TIME.test(v))) return;
+    fail(`${where}.${key}`, `must be an ISO 8601 UTC time${nullable ? ' or null' : ''}`);
+  };
+  const bool = (o: Obj, key: string, where: string): void => {
+    if (typeof o[key] !== 'boolean') fail(`${where}.${key}`, 'must be true or false');
+  };
+  const count = (o: Obj, key: string, where: string): void => {
+    const v = o[key];
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) fail(`${where}.${key}`, 'must be a non-negative integer');
+  };
+  const key = (o: Obj, name: string, where: string, nullable = false): void => {
+    const v = o[name];
+    if ((nullable && v === null) || (typeof v === 'string' && isValidKey(v))) return;
+    fail(`${where}.${name}`, `must be a key (32 bytes of standard base64)${nullable ? ' or null' : ''}`);
+  };
+
+  if (typeof value.schema_version !== 'number' || !Number.isSafeInteger(value.schema_version)) fail('schema_version', 'must be an integer');
+  time(value, 'exported_at', 'backup');
+  bool(value, 'includes_secrets', 'backup');
+  key(value, 'hub_public_key', 'backup', true);
+  const secrets = value.includes_secrets === true;
+
+  const nodes = Array.isArray(value.nodes) ? value.nodes : (fail('nodes', 'must be an array'), []);
+  const ids = new Set<string>();
+  const addresses = new Set<number>();
+  const keys = new Set<string>();
+  nodes.forEach((n: unknown, i: number) => {
+    const where = `nodes[${i}]`;
+    if (!isObject(n)) return fail(where, 'must be an object');
+    if (typeof n.node_id !== 'string' || !NODE_ID_PATTERN.test(n.node_id)) fail(`${where}.node_id`, `must match ${NODE_ID_PATTERN.source}`);
+    else if (ids.has(n.node_id)) fail(`${where}.node_id`, `${n.node_id} appears twice`);
+    else ids.add(n.node_id);
+    str(n, 'description', where);
+    str(n, 'central_server_url', where, true);
+    if (typeof n.vpn_ip !== 'string') fail(`${where}.vpn_ip`, 'must be an IPv4 address');
+    else {
+      try {
+        const a = ipToInt(n.vpn_ip);
+        if (addresses.has(a)) fail(`${where}.vpn_ip`, `${n.vpn_ip} appears twice`);
+        addresses.add(a);
+      } catch (err) {
+        fail(`${where}.vpn_ip`, (err as Error).message);
+      }
+    }
+    key(n, 'public_key', where);
+    if (typeof n.public_key === 'string') {
+      if (keys.has(n.public_key)) fail(`${where}.public_key`, 'appears twice');
+      keys.add(n.public_key);
+    }
+    bool(n, 'enabled', where);
+    time(n, 'created_at', where);
+    time(n, 'updated_at', where);
+    time(n, 'last_handshake_at', where, true);
+    count(n, 'rx_bytes', where);
+    count(n, 'tx_bytes', where);
+    str(n, 'endpoint', where, true);
+    bool(n, 'has_private_key', where);
+    if (secrets) {
+      key(n, 'private_key', where, true);
+      key(n, 'preshared_key', where);
+      if (n.has_private_key === true && n.private_key === null) fail(`${where}.private_key`, 'is null but has_private_key is true');
+    } else if ('private_key' in n || 'preshared_key' in n) {
+      fail(where, 'holds keys although includes_secrets is false');
+    }
+  });
+
+  const settings = Array.isArray(value.settings) ? value.settings : (fail('settings', 'must be an array'), []);
+  const settingKeys = new Set<string>();
+  settings.forEach((s: unknown, i: number) => {
+    const where = `settings[${i}]`;
+    if (!isObject(s)) return fail(where, 'must be an object');
+    str(s, 'key', where);
+    str(s, 'value', where);
+    bool(s, 'sealed', where);
+    if (typeof s.key === 'string') {
+      if (settingKeys.has(s.key)) fail(`${where}.key`, `${s.key} appears twice`);
+      settingKeys.add(s.key);
+    }
+    if (s.sealed === true && !secrets) fail(where, 'a sealed setting in a backup without secrets');
+  });
+
+  const audit = Array.isArray(value.audit_log) ? value.audit_log : (fail('audit_log', 'must be an array'), []);
+  audit.forEach((a: unknown, i: number) => {
+    const where = `audit_log[${i}]`;
+    if (!isObject(a)) return fail(where, 'must be an object');
+    count(a, 'id', where);
+    time(a, 'at', where);
+    str(a, 'actor', where);
+    str(a, 'action', where);
+    str(a, 'node_id', where, true);
+    str(a, 'detail', where);
+  });
+
+  if (problems.length > 0) throw new BackupFormatError(problems);
+  return value as unknown as RegistryBackup;
+}
