@@ -38,7 +38,8 @@ export interface StatusUpdate {
   endpoint: string | null;
 }
 
-interface NodeRow {
+/** A row of the nodes table as SQLite returns it. */
+export interface NodeRow {
   node_id: string;
   description: string;
   central_server_url: string | null;

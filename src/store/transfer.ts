@@ -19,6 +19,7 @@ import type { Db, Statement } from './db.js';
 import { LATEST_VERSION } from './migrations.js';
 import type { Sealer } from './sealing.js';
 import { isWeakPublicKey } from './weak-keys.js';
+import type { NodeRow } from './nodes.js';
 
 /** The setting `wgvm serve` keeps its own private key in (sealed). */
 export const HUB_PRIVATE_KEY_SETTING = 'hub_private_key';
@@ -104,22 +105,6 @@ export interface RestoreResult {
   replacedHubPublicKey: string | null;
 }
 
-interface NodeRow {
-  node_id: string;
-  description: string;
-  central_server_url: string | null;
-  vpn_ip: number;
-  public_key: string;
-  private_key_sealed: string | null;
-  preshared_key_sealed: string;
-  enabled: number;
-  created_at: string;
-  updated_at: string;
-  last_handshake_at: string | null;
-  rx_bytes: number;
-  tx_bytes: number;
-  endpoint: string | null;
-}
 
 interface SettingRow {
   key: string;

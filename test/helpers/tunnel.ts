@@ -65,3 +65,21 @@ export async function stopDaemons(iface: string): Promise<void> {
   });
   rmSync(`/var/run/wireguard/${iface}.sock`, { force: true });
 }
+
+/** An HTTP request made from inside a namespace (a hub's API is only reachable there). */
+export function httpIn(ns: Namespace, method: string, url: string, body?: unknown, headers: Record<string, string> = {}) {
+  const script = `
+    fetch(${JSON.stringify(url)}, { method: ${JSON.stringify(method)}, headers: ${JSON.stringify({ ...(body ? { 'content-type': 'application/json' } : {}), ...headers })},
+      body: ${body === undefined ? 'undefined' : JSON.stringify(JSON.stringify(body))} })
+      .then(async (r) => console.log(JSON.stringify({ status: r.status, text: await r.text() })))
+      .catch((e) => console.log(JSON.stringify({ status: 0, text: e.message })));`;
+  const r = spawnSync('ip', ['netns', 'exec', ns.name, process.execPath, '-e', script], { encoding: 'utf8' });
+  const { status, text } = JSON.parse(r.stdout.trim() || '{"status":0,"text":""}');
+  let json: any;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  return { status: status as number, text: text as string, json };
+}

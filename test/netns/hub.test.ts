@@ -8,28 +8,12 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isRoot, run, waitFor, World, type Namespace } from '../helpers/netns.js';
 import { inCI, requireTools, skipWithout } from '../helpers/tools.js';
-import { received, startImplementation, wgvmEntry, type Implementation } from '../helpers/tunnel.js';
+import { httpIn, received, startImplementation, wgvmEntry, type Implementation } from '../helpers/tunnel.js';
 
 const skip = skipWithout('wg', 'wg-quick', 'wireguard-go', 'ip', 'ping') || (!isRoot && !inCI);
 const TOKEN = 'test-token-123456789';
 
-/** An HTTP request made from inside a namespace (the hub's API is only reachable there). */
-function http(ns: Namespace, method: string, url: string, body?: unknown, headers: Record<string, string> = {}) {
-  const script = `
-    fetch(${JSON.stringify(url)}, { method: ${JSON.stringify(method)}, headers: ${JSON.stringify({ ...(body ? { 'content-type': 'application/json' } : {}), ...headers })},
-      body: ${body === undefined ? 'undefined' : JSON.stringify(JSON.stringify(body))} })
-      .then(async (r) => console.log(JSON.stringify({ status: r.status, text: await r.text() })))
-      .catch((e) => console.log(JSON.stringify({ status: 0, text: e.message })));`;
-  const r = spawnSync('ip', ['netns', 'exec', ns.name, process.execPath, '-e', script], { encoding: 'utf8' });
-  const { status, text } = JSON.parse(r.stdout.trim() || '{"status":0,"text":""}');
-  let json: any;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: status as number, text: text as string, json };
-}
+const http = httpIn;
 
 describe.skipIf(skip)('the hub end to end', () => {
   let world: World;

@@ -10,27 +10,12 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { encodeKey, generateKeyPair, generatePresharedKey } from '../../src/keys.js';
 import { isRoot, run, stderrOf, waitFor, World, type Namespace } from '../helpers/netns.js';
 import { inCI, requireTools, skipWithout } from '../helpers/tools.js';
-import { received, startImplementation, wgvmEntry } from '../helpers/tunnel.js';
+import { httpIn, received, startImplementation, wgvmEntry } from '../helpers/tunnel.js';
 
 const skip = skipWithout('wg', 'wg-quick', 'wireguard-go', 'ip', 'ping') || (!isRoot && !inCI);
 const TOKEN = 'test-token-123456789';
 
-/** An HTTP request made from inside a namespace (the hub's API is only reachable there). */
-function httpGet(ns: Namespace, url: string, headers: Record<string, string> = {}) {
-  const script = `
-    fetch(${JSON.stringify(url)}, { headers: ${JSON.stringify(headers)} })
-      .then(async (r) => console.log(JSON.stringify({ status: r.status, text: await r.text() })))
-      .catch((e) => console.log(JSON.stringify({ status: 0, text: e.message })));`;
-  const r = spawnSync('ip', ['netns', 'exec', ns.name, process.execPath, '-e', script], { encoding: 'utf8' });
-  const { status, text } = JSON.parse(r.stdout.trim() || '{"status":0,"text":""}');
-  let json: any;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: status as number, text: text as string, json };
-}
+const httpGet = (ns: Namespace, url: string, headers: Record<string, string> = {}) => httpIn(ns, 'GET', url, undefined, headers);
 
 describe.skipIf(skip)('importing an existing WireGuard server', () => {
   let world: World;
