@@ -1,10 +1,13 @@
 // Tunnel endpoints for namespace tests: our daemon or wireguard-go on a TUN interface, keys on disk,
 // and ping helpers.
 import { spawnSync } from 'node:child_process';
-import { rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { afterEach, beforeEach } from 'vitest';
+import { requireTools } from './tools.js';
 import { join } from 'node:path';
 import { startImplementation as startOn, type Implementation } from '../../src/bench/tunnel.js';
-import { run, waitFor, type Namespace, type World } from './netns.js';
+import { isRoot, run, waitFor, World as WorldClass, type Namespace, type World } from './netns.js';
 
 export { wgvmEntry, type Implementation } from '../../src/bench/tunnel.js';
 
@@ -82,4 +85,49 @@ export function httpIn(ns: Namespace, method: string, url: string, body?: unknow
     json = undefined;
   }
   return { status: status as number, text: text as string, json };
+}
+
+/**
+ * Call inside a describe: each test gets a fresh World and temporary directory (removed afterwards,
+ * also on failure), and fails at once without root or one of `tools`.
+ */
+export function useWorld(tmpPrefix: string, tools: string[]): { world: World; dir: string } {
+  const t = {} as { world: World; dir: string };
+  beforeEach(() => {
+    requireTools(...tools);
+    if (!isRoot) throw new Error('namespace tests need root');
+    t.world = new WorldClass();
+    t.dir = mkdtempSync(join(tmpdir(), tmpPrefix));
+  });
+  afterEach(async () => {
+    await t.world.cleanup();
+    rmSync(t.dir, { recursive: true, force: true });
+  });
+  return t;
+}
+
+/**
+ * Brings a worker up in `ns` from a wg-quick config file's text, as wg-quick would, but with the
+ * given implementation: `wg setconf` of the stripped file, its Address, MTU 1420, up, and a route
+ * to the VPN subnet 10.100.0.0/16. Returns the interface name and the file written.
+ */
+export async function bringUpWorker(
+  world: World,
+  dir: string,
+  ns: Namespace,
+  label: string,
+  config: string,
+  implementation: Implementation,
+): Promise<{ iface: string; file: string }> {
+  const iface = `wg${label}${world.id}`.slice(0, 15);
+  const file = join(dir, `${label}.conf`);
+  writeFileSync(file, config, { mode: 0o600 });
+  await startOn(world, ns, iface, implementation);
+  const stripped = join(dir, `${label}.stripped`);
+  writeFileSync(stripped, run('wg-quick', ['strip', file]), { mode: 0o600 });
+  ns.exec('wg', ['setconf', iface, stripped]);
+  ns.ip('addr', 'add', /^Address = (\S+)$/m.exec(config)![1]!, 'dev', iface);
+  ns.ip('link', 'set', iface, 'mtu', '1420', 'up');
+  ns.ip('route', 'add', '10.100.0.0/16', 'dev', iface);
+  return { iface, file };
 }

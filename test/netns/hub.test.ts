@@ -1,14 +1,11 @@
 // End to end, as an admin and two workers would: `wgvm serve` in a hub namespace; workers register
 // over the API, fetch their config with the install token, and bring it up with Debian's
 // wireguard-go + wg (worker 1) and with wgvm (worker 2) using exactly that file.
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { isRoot, run, waitFor, World, type Namespace } from '../helpers/netns.js';
-import { inCI, requireTools, skipWithout } from '../helpers/tools.js';
-import { httpIn, received, startImplementation, wgvmEntry, type Implementation } from '../helpers/tunnel.js';
+import { describe, expect, it } from 'vitest';
+import { isRoot, waitFor, type Namespace } from '../helpers/netns.js';
+import { inCI, skipWithout } from '../helpers/tools.js';
+import { bringUpWorker, httpIn, received, wgvmEntry, type Implementation, useWorld } from '../helpers/tunnel.js';
 
 const skip = skipWithout('wg', 'wg-quick', 'wireguard-go', 'ip', 'ping') || (!isRoot && !inCI);
 const TOKEN = 'test-token-123456789';
@@ -16,38 +13,27 @@ const TOKEN = 'test-token-123456789';
 const http = httpIn;
 
 describe.skipIf(skip)('the hub end to end', () => {
-  let world: World;
-  let dir: string;
-  beforeEach(() => {
-    requireTools('wg', 'wg-quick', 'wireguard-go', 'ip', 'ping');
-    if (!isRoot) throw new Error('needs root');
-    world = new World();
-    dir = mkdtempSync(join(tmpdir(), 'wgvm-hub-'));
-  });
-  afterEach(async () => {
-    await world.cleanup();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const t = useWorld('wgvm-hub-', ['wg', 'wg-quick', 'wireguard-go', 'ip', 'ping']);
 
   it('registers, installs and connects workers; deletes one; survives a restart', async () => {
-    const nsHub = world.namespace('hub');
-    const ns1 = world.namespace('w1');
-    const ns2 = world.namespace('w2');
-    world.link(nsHub, '198.18.5.1/24', ns1, '198.18.5.2/24');
-    world.link(nsHub, '198.18.6.1/24', ns2, '198.18.6.2/24');
+    const nsHub = t.world.namespace('hub');
+    const ns1 = t.world.namespace('w1');
+    const ns2 = t.world.namespace('w2');
+    t.world.link(nsHub, '198.18.5.1/24', ns1, '198.18.5.2/24');
+    t.world.link(nsHub, '198.18.6.1/24', ns2, '198.18.6.2/24');
     ns2.ip('route', 'add', '198.18.5.0/24', 'via', '198.18.6.1');
-    const hubIface = `wgh${world.id}`.slice(0, 15);
+    const hubIface = `wgh${t.world.id}`.slice(0, 15);
     const env = {
       SERVERURL: '198.18.5.1',
       SERVERPORT: '41820',
       API_TOKEN: TOKEN,
       WG_INTERFACE: hubIface,
-      DATA_DIR: join(dir, 'data'),
+      DATA_DIR: join(t.dir, 'data'),
       API_PORT: '8090',
       DASHBOARD_PORT: '5000',
     };
     const startHub = async () => {
-      const hub = world.spawn(nsHub, process.execPath, [wgvmEntry, 'serve'], env);
+      const hub = t.world.spawn(nsHub, process.execPath, [wgvmEntry, 'serve'], env);
       await waitFor('the API', () => http(nsHub, 'GET', 'http://127.0.0.1:8090/health').status === 200, 15_000);
       return hub;
     };
@@ -67,20 +53,8 @@ describe.skipIf(skip)('the hub end to end', () => {
     const conf1 = http(ns1, 'GET', `http://198.18.5.1:8090/api/clients/worker-01/config?token=${token1}`);
     expect(conf1.status).toBe(200);
     expect(conf1.text).toMatch(/^\[Interface\]\nPrivateKey = /);
-    const bringUp = async (ns: Namespace, label: string, config: string, implementation: Implementation) => {
-      const iface = `wg${label}${world.id}`.slice(0, 15);
-      const file = join(dir, `${label}.conf`);
-      writeFileSync(file, config, { mode: 0o600 });
-      await startImplementation(world, { ns, iface, privateKeyFile: '', publicKey: '', underlay: '', inner: '' }, implementation);
-      const stripped = join(dir, `${label}.stripped`);
-      writeFileSync(stripped, run('wg-quick', ['strip', file]), { mode: 0o600 });
-      ns.exec('wg', ['setconf', iface, stripped]);
-      const address = /Address = (\S+)/.exec(config)![1]!;
-      ns.ip('addr', 'add', address, 'dev', iface);
-      ns.ip('link', 'set', iface, 'mtu', '1420', 'up');
-      ns.ip('route', 'add', '10.100.0.0/16', 'dev', iface);
-      return iface;
-    };
+    const bringUp = (ns: Namespace, label: string, config: string, implementation: Implementation) =>
+      bringUpWorker(t.world, t.dir, ns, label, config, implementation);
     await bringUp(ns1, 'W1', conf1.text, 'wireguard-go');
     expect(received(ns1, '10.100.0.1', 3)).toBe(3);
     await waitFor('worker-01 online', () => api(ns1, 'GET', '/api/nodes/status/worker-01').json?.status === 'online', 5000);

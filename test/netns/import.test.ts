@@ -3,14 +3,13 @@
 // without). The test writes that server's wg0.conf, runs `wgvm import` on it, starts `wgvm serve`,
 // and the workers reach the hub and each other without any change on their side.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { encodeKey, generateKeyPair, generatePresharedKey } from '../../src/keys.js';
-import { isRoot, run, stderrOf, waitFor, World, type Namespace } from '../helpers/netns.js';
-import { inCI, requireTools, skipWithout } from '../helpers/tools.js';
-import { httpIn, received, startImplementation, wgvmEntry } from '../helpers/tunnel.js';
+import { isRoot, run, stderrOf, waitFor, type Namespace } from '../helpers/netns.js';
+import { inCI, skipWithout } from '../helpers/tools.js';
+import { bringUpWorker, httpIn, received, wgvmEntry, useWorld } from '../helpers/tunnel.js';
 
 const skip = skipWithout('wg', 'wg-quick', 'wireguard-go', 'ip', 'ping') || (!isRoot && !inCI);
 const TOKEN = 'test-token-123456789';
@@ -18,32 +17,21 @@ const TOKEN = 'test-token-123456789';
 const httpGet = (ns: Namespace, url: string, headers: Record<string, string> = {}) => httpIn(ns, 'GET', url, undefined, headers);
 
 describe.skipIf(skip)('importing an existing WireGuard server', () => {
-  let world: World;
-  let dir: string;
-  beforeEach(() => {
-    requireTools('wg', 'wg-quick', 'wireguard-go', 'ip', 'ping');
-    if (!isRoot) throw new Error('needs root');
-    world = new World();
-    dir = mkdtempSync(join(tmpdir(), 'wgvm-import-'));
-  });
-  afterEach(async () => {
-    await world.cleanup();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const t = useWorld('wgvm-import-', ['wg', 'wg-quick', 'wireguard-go', 'ip', 'ping']);
 
   it('workers keep their old configs and reach the hub after `wgvm import` + `wgvm serve`', async () => {
-    const nsHub = world.namespace('hub');
-    const ns1 = world.namespace('w1');
-    const ns2 = world.namespace('w2');
-    world.link(nsHub, '198.18.7.1/24', ns1, '198.18.7.2/24');
-    world.link(nsHub, '198.18.8.1/24', ns2, '198.18.8.2/24');
+    const nsHub = t.world.namespace('hub');
+    const ns1 = t.world.namespace('w1');
+    const ns2 = t.world.namespace('w2');
+    t.world.link(nsHub, '198.18.7.1/24', ns1, '198.18.7.2/24');
+    t.world.link(nsHub, '198.18.8.1/24', ns2, '198.18.8.2/24');
 
     // The old server's keys and its two workers: worker-01 with a preshared key, worker-02 without.
     const hub = generateKeyPair();
     const w1 = generateKeyPair();
     const w2 = generateKeyPair();
     const psk = encodeKey(generatePresharedKey());
-    const serverConf = join(dir, 'wg0.conf');
+    const serverConf = join(t.dir, 'wg0.conf');
     writeFileSync(
       serverConf,
       `[Interface]
@@ -67,8 +55,6 @@ AllowedIPs = 10.100.1.3/32
 
     // The workers, as the old server left them: wireguard-go with their own wg-quick files.
     const bringUp = async (ns: Namespace, label: string, keys: typeof w1, address: string, endpoint: string, presharedKey: string | null) => {
-      const iface = `wg${label}${world.id}`.slice(0, 15);
-      const file = join(dir, `${label}.conf`);
       const config = [
         '[Interface]',
         `PrivateKey = ${keys.privateKey}`,
@@ -82,31 +68,23 @@ AllowedIPs = 10.100.1.3/32
         'PersistentKeepalive = 25',
         '',
       ].join('\n');
-      writeFileSync(file, config, { mode: 0o600 });
-      await startImplementation(world, { ns, iface, privateKeyFile: '', publicKey: '', underlay: '', inner: '' }, 'wireguard-go');
-      const stripped = join(dir, `${label}.stripped`);
-      writeFileSync(stripped, run('wg-quick', ['strip', file]), { mode: 0o600 });
-      ns.exec('wg', ['setconf', iface, stripped]);
-      ns.ip('addr', 'add', `${address}/32`, 'dev', iface);
-      ns.ip('link', 'set', iface, 'mtu', '1420', 'up');
-      ns.ip('route', 'add', '10.100.0.0/16', 'dev', iface);
-      return { iface, file, config };
+      return { ...(await bringUpWorker(t.world, t.dir, ns, label, config, 'wireguard-go')), config };
     };
     const worker1 = await bringUp(ns1, 'IA', w1, '10.100.1.2', '198.18.7.1:41820', psk);
     const worker2 = await bringUp(ns2, 'IB', w2, '10.100.1.3', '198.18.8.1:41820', null);
 
-    const hubIface = `wgi${world.id}`.slice(0, 15);
+    const hubIface = `wgi${t.world.id}`.slice(0, 15);
     const env = {
       SERVERURL: '198.18.7.1',
       SERVERPORT: '41820',
       API_TOKEN: TOKEN,
       WG_INTERFACE: hubIface,
-      DATA_DIR: join(dir, 'data'),
+      DATA_DIR: join(t.dir, 'data'),
       API_PORT: '8090',
       DASHBOARD_PORT: '5000',
     };
     const wgvm = (...args: string[]) =>
-      spawnSync(process.execPath, [wgvmEntry, ...args], { cwd: dir, env: { ...process.env, ...env }, encoding: 'utf8' });
+      spawnSync(process.execPath, [wgvmEntry, ...args], { cwd: t.dir, env: { ...process.env, ...env }, encoding: 'utf8' });
 
     // The dry run shows the plan and writes nothing; the import takes both workers over.
     const dry = wgvm('import', serverConf, '--dry-run');
@@ -118,7 +96,7 @@ AllowedIPs = 10.100.1.3/32
     expect(imported.stdout).toMatch(/Imported 2 node\(s\)/);
     expect(imported.stderr).toBe('');
 
-    const hubProcess = world.spawn(nsHub, process.execPath, [wgvmEntry, 'serve'], env);
+    const hubProcess = t.world.spawn(nsHub, process.execPath, [wgvmEntry, 'serve'], env);
     await waitFor('the API', () => httpGet(nsHub, 'http://127.0.0.1:8090/health').status === 200, 15_000).catch((err: Error) => {
       throw new Error(`${err.message}: ${stderrOf(hubProcess)}`);
     });

@@ -1,32 +1,19 @@
 // Our userspace device against Debian's wireguard-go, both configured only with `wg`, in namespaces.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { isRoot, run, waitFor, World, type Namespace } from '../helpers/netns.js';
 import { inCI, requireTools, skipWithout } from '../helpers/tools.js';
-import { addressUp, makeSide, ping, received, startImplementation, type Implementation } from '../helpers/tunnel.js';
+import { addressUp, makeSide, ping, received, startImplementation, type Implementation, useWorld } from '../helpers/tunnel.js';
 const skip = skipWithout('wg', 'wireguard-go', 'ip', 'ping') || (!isRoot && !inCI);
 
 
 describe.skipIf(skip)('interop with wireguard-go (namespaces)', () => {
-  let world: World;
-  let dir: string;
-
-  beforeEach(() => {
-    requireTools('wg', 'wireguard-go', 'ip', 'ping');
-    if (!isRoot) throw new Error('namespace tests need root');
-    world = new World();
-    dir = mkdtempSync(join(tmpdir(), 'wgvm-interop-'));
-  });
-  afterEach(async () => {
-    await world.cleanup();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const t = useWorld('wgvm-interop-', ['wg', 'wireguard-go', 'ip', 'ping']);
 
   // The pair of setUpPair with an IPv6 underlay (fd18::/64) and IPv6 tunnel addresses (fd01::/64) too.
   const pair = async (implA: Implementation, implB: Implementation) => {
-    const p = await setUpPair(world, dir, implA, implB);
+    const p = await setUpPair(t.world, t.dir, implA, implB);
     const veth = (ns: Namespace) => ns.ip('-o', 'link', 'show', 'type', 'veth').split(':')[1]!.trim().split('@')[0]!;
     p.nsA.ip('addr', 'add', 'fd18::1/64', 'dev', veth(p.nsA), 'nodad');
     p.nsB.ip('addr', 'add', 'fd18::2/64', 'dev', veth(p.nsB), 'nodad');
@@ -78,11 +65,11 @@ describe.skipIf(skip)('interop with wireguard-go (namespaces)', () => {
   it('moves TCP both ways with iperf3', async () => {
     requireTools('iperf3');
     const { nsA, nsB, a, b } = await pair('wgvm', 'wireguard-go');
-    world.spawn(nsB, 'iperf3', ['-s', '-1', '-B', b.inner]);
+    t.world.spawn(nsB, 'iperf3', ['-s', '-1', '-B', b.inner]);
     await waitFor('iperf3 server', () => nsB.exec('ss', ['-ltn']).includes(`${b.inner}:5201`));
     const up = JSON.parse(nsA.exec('iperf3', ['-c', b.inner, '-t', '2', '-J']));
     expect(up.end.sum_received.bytes).toBeGreaterThan(1_000_000);
-    world.spawn(nsA, 'iperf3', ['-s', '-1', '-B', a.inner]);
+    t.world.spawn(nsA, 'iperf3', ['-s', '-1', '-B', a.inner]);
     await waitFor('iperf3 server', () => nsA.exec('ss', ['-ltn']).includes(`${a.inner}:5201`));
     const down = JSON.parse(nsB.exec('iperf3', ['-c', a.inner, '-t', '2', '-J']));
     expect(down.end.sum_received.bytes).toBeGreaterThan(1_000_000);
@@ -103,7 +90,7 @@ describe.skipIf(skip)('interop with wireguard-go (namespaces)', () => {
     // A wrong preshared key on one side: no handshake until both agree.
     nsA.exec('wg', ['set', a.iface, 'peer', b.publicKey, 'remove']);
     nsA.exec('wg', ['set', a.iface, 'peer', b.publicKey, 'allowed-ips', `${b.inner}/32`, 'endpoint', `${b.underlay}:51821`]);
-    const psk = join(dir, 'psk');
+    const psk = join(t.dir, 'psk');
     writeFileSync(psk, run('wg', ['genpsk']), { mode: 0o600 });
     nsA.exec('wg', ['set', a.iface, 'peer', b.publicKey, 'preshared-key', psk]);
     expect(received(nsA, b.inner, 2)).toBe(0);
@@ -122,7 +109,7 @@ describe.skipIf(skip)('interop with wireguard-go (namespaces)', () => {
     const conf = nsA.exec('wg', ['showconf', a.iface]);
     expect(conf).toContain('[Interface]');
     expect(conf).toContain('ListenPort = 51820');
-    const file = join(dir, 'saved.conf');
+    const file = join(t.dir, 'saved.conf');
     writeFileSync(file, conf, { mode: 0o600 });
     // setconf replaces everything: an extra peer added meanwhile is gone afterwards.
     const extra = run('wg', ['pubkey'], run('wg', ['genkey'])).trim();
@@ -159,18 +146,7 @@ describe.skipIf(skip)('interop with wireguard-go (namespaces)', () => {
 });
 
 describe.skipIf(skip)('roaming, crypto-routing and rekeying against wireguard-go', () => {
-  let world: World;
-  let dir: string;
-  beforeEach(() => {
-    requireTools('wg', 'wireguard-go', 'ip', 'ping');
-    if (!isRoot) throw new Error('namespace tests need root');
-    world = new World();
-    dir = mkdtempSync(join(tmpdir(), 'wgvm-interop-'));
-  });
-  afterEach(async () => {
-    await world.cleanup();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const t = useWorld('wgvm-interop-', ['wg', 'wireguard-go', 'ip', 'ping']);
 
   // Renumbers a namespace's veth from 198.18.0.<from> to 198.18.0.<to>, keeping the route.
   function renumber(ns: Namespace, from: number, to: number): void {
@@ -181,7 +157,7 @@ describe.skipIf(skip)('roaming, crypto-routing and rekeying against wireguard-go
   }
 
   it('wireguard-go follows wgvm to a new outer address', async () => {
-    const { nsA, nsB, a, b } = await setUpPair(world, dir, 'wgvm', 'wireguard-go');
+    const { nsA, nsB, a, b } = await setUpPair(t.world, t.dir, 'wgvm', 'wireguard-go');
     expect(ping(nsA, b.inner)).toMatch(/3 received/);
     renumber(nsA, 1, 7);
     expect(ping(nsA, b.inner)).toMatch(/3 received/);
@@ -191,7 +167,7 @@ describe.skipIf(skip)('roaming, crypto-routing and rekeying against wireguard-go
 
   it('wgvm follows a peer to a new outer address and answers it there', async () => {
     // (wireguard-go keeps sending from the address it last used, so the roaming peer here is ours.)
-    const { nsA, nsB, a, b } = await setUpPair(world, dir, 'wgvm', 'wgvm');
+    const { nsA, nsB, a, b } = await setUpPair(t.world, t.dir, 'wgvm', 'wgvm');
     expect(ping(nsA, b.inner)).toMatch(/3 received/);
     renumber(nsB, 2, 9);
     expect(ping(nsB, a.inner)).toMatch(/3 received/);
@@ -200,7 +176,7 @@ describe.skipIf(skip)('roaming, crypto-routing and rekeying against wireguard-go
   }, 60_000);
 
   it('drops an inner packet whose source is outside the sending peer\'s allowed IPs', async () => {
-    const { nsA, nsB, a, b } = await setUpPair(world, dir);
+    const { nsA, nsB, a, b } = await setUpPair(t.world, t.dir);
     nsB.ip('addr', 'add', '10.201.0.99/32', 'dev', b.iface);
     expect(ping(nsB, a.inner)).toMatch(/3 received/);
     expect(received(nsB, a.inner, 2, ['-I', '10.201.0.99'])).toBe(0);
@@ -209,7 +185,7 @@ describe.skipIf(skip)('roaming, crypto-routing and rekeying against wireguard-go
   }, 60_000);
 
   it('rekeys after REKEY_AFTER_TIME while traffic keeps flowing (about 2.5 minutes)', async () => {
-    const { nsA, a, b } = await setUpPair(world, dir);
+    const { nsA, a, b } = await setUpPair(t.world, t.dir);
     expect(ping(nsA, b.inner, 1)).toMatch(/1 received/);
     const first = Number(nsA.exec('wg', ['show', a.iface, 'latest-handshakes']).trim().split('\t')[1]);
     const out = nsA.exec('ping', ['-c', '290', '-i', '0.5', '-W', '2', b.inner]);

@@ -1,43 +1,29 @@
 // The hub relays between workers inside the device: no TUN round trip, no kernel forwarding
 // (the hub's ip_forward stays 0). Hub: ours; worker 1: wireguard-go; worker 2: ours.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { isRoot, run, World } from '../helpers/netns.js';
-import { inCI, requireTools, skipWithout } from '../helpers/tools.js';
-import { addressUp, makeSide, received, startImplementation, wgvmEntry } from '../helpers/tunnel.js';
+import { describe, expect, it } from 'vitest';
+import { isRoot, run } from '../helpers/netns.js';
+import { inCI, skipWithout } from '../helpers/tools.js';
+import { addressUp, makeSide, received, startImplementation, wgvmEntry, useWorld } from '../helpers/tunnel.js';
 
 const skip = skipWithout('wg', 'wireguard-go', 'ip', 'ping') || (!isRoot && !inCI);
 
 describe.skipIf(skip)('relay between peers through a wgvm hub', () => {
-  let world: World;
-  let dir: string;
-  beforeEach(() => {
-    requireTools('wg', 'wireguard-go', 'ip', 'ping');
-    if (!isRoot) throw new Error('namespace tests need root');
-    world = new World();
-    dir = mkdtempSync(join(tmpdir(), 'wgvm-relay-'));
-  });
-  afterEach(async () => {
-    await world.cleanup();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const t = useWorld('wgvm-relay-', ['wg', 'wireguard-go', 'ip', 'ping']);
 
   it('workers reach each other through the hub with ip_forward=0; isolation and relay off stop it', async () => {
-    const nsH = world.namespace('hub');
-    const ns1 = world.namespace('w1');
-    const ns2 = world.namespace('w2');
-    world.link(nsH, '198.18.1.1/24', ns1, '198.18.1.2/24');
-    world.link(nsH, '198.18.2.1/24', ns2, '198.18.2.2/24');
+    const nsH = t.world.namespace('hub');
+    const ns1 = t.world.namespace('w1');
+    const ns2 = t.world.namespace('w2');
+    t.world.link(nsH, '198.18.1.1/24', ns1, '198.18.1.2/24');
+    t.world.link(nsH, '198.18.2.1/24', ns2, '198.18.2.2/24');
     expect(nsH.exec('sysctl', ['-n', 'net.ipv4.ip_forward']).trim()).toBe('0');
 
-    const hub = makeSide(world, dir, 'H', nsH, '198.18.1.1', '10.202.0.1');
-    const w1 = makeSide(world, dir, 'W1', ns1, '198.18.1.2', '10.202.0.2');
-    const w2 = makeSide(world, dir, 'W2', ns2, '198.18.2.2', '10.202.0.3');
-    await startImplementation(world, hub, 'wgvm');
-    await startImplementation(world, w1, 'wireguard-go');
-    await startImplementation(world, w2, 'wgvm');
+    const hub = makeSide(t.world, t.dir, 'H', nsH, '198.18.1.1', '10.202.0.1');
+    const w1 = makeSide(t.world, t.dir, 'W1', ns1, '198.18.1.2', '10.202.0.2');
+    const w2 = makeSide(t.world, t.dir, 'W2', ns2, '198.18.2.2', '10.202.0.3');
+    await startImplementation(t.world, hub, 'wgvm');
+    await startImplementation(t.world, w1, 'wireguard-go');
+    await startImplementation(t.world, w2, 'wgvm');
 
     nsH.exec('wg', ['set', hub.iface, 'private-key', hub.privateKeyFile, 'listen-port', '51820',
       'peer', w1.publicKey, 'allowed-ips', `${w1.inner}/32`,
