@@ -7,6 +7,8 @@ import { uapiSet } from './uapi/client.js';
 import { reportStartupFailure, runDaemon, runForeground } from './userspace.js';
 import { decodeKey, encodeKey, generatePresharedKey, generatePrivateKey, KeyFormatError, publicKeyOf } from './keys.js';
 import { migrationCommand, runExport, runImport, runRestore } from './migrate/index.js';
+import { hashPassword, PasswordHashError } from './password.js';
+import { PromptError, readNewPassword } from './prompt.js';
 
 export class UsageError extends Error {
   override name = 'UsageError';
@@ -68,6 +70,21 @@ const commands: Record<string, Command> = {
       }
       process.stdout.write(encodeKey(publicKeyOf(key)) + '\n');
       return 0;
+    },
+  },
+  'hash-password': {
+    summary: "make ADMIN_PASSWORD_HASH for the dashboard: type the password twice, or pipe it in",
+    async run(args) {
+      noArgs('hash-password', args);
+      try {
+        const hash = await hashPassword(await readNewPassword());
+        process.stdout.write(`${hash}\n`);
+        if (process.stdout.isTTY) process.stderr.write(`Put it in .env in single quotes: ADMIN_PASSWORD_HASH='${hash}'\n`);
+        return 0;
+      } catch (err) {
+        if (err instanceof PromptError || err instanceof PasswordHashError) throw new UsageError(`hash-password: ${err.message}`);
+        throw err;
+      }
     },
   },
   up: {

@@ -11,6 +11,7 @@
 import { readFileSync } from 'node:fs';
 import { networkInterfaces as osNetworkInterfaces, type NetworkInterfaceInfo } from 'node:os';
 import { resolve } from 'node:path';
+import { parsePasswordHash } from './password.js';
 
 // ───────────────────────────────────────────── types ─────────────────────────────────────────────
 
@@ -81,7 +82,7 @@ export interface Config {
   readonly installTokenTtl: number;
   /** INSTALL_TOKEN_USES. */
   readonly installTokenUses: number;
-  /** ADMIN_PASSWORD_HASH, passed through unchanged, or null. Never log it. */
+  /** ADMIN_PASSWORD_HASH (checked to be a well-formed scrypt hash), or null. Never log it. */
   readonly adminPasswordHash: string | null;
   /** Lines the caller should print at start-up (a guessed SERVERURL, suspicious values). */
   readonly warnings: readonly string[];
@@ -685,7 +686,16 @@ function readConfig(src: Source, cwd: string, options: LoadConfigOptions): Confi
   if (dataRaw?.value.includes('\0')) src.fail('DATA_DIR', dataRaw, 'must not contain a NUL character');
   const dataDir = resolve(cwd, dataRaw?.value ?? CONFIG_DEFAULTS.DATA_DIR);
 
-  const adminPasswordHash = src.get('ADMIN_PASSWORD_HASH')?.value ?? null;
+  const hashRaw = src.get('ADMIN_PASSWORD_HASH');
+  const adminPasswordHash = hashRaw?.value ? hashRaw.value : null;
+  if (adminPasswordHash !== null) {
+    try {
+      parsePasswordHash(adminPasswordHash);
+    } catch (err) {
+      // The message never quotes the value: it is a secret's hash.
+      src.fail('ADMIN_PASSWORD_HASH', hashRaw, (err as Error).message);
+    }
+  }
 
   return Object.freeze({
     serverUrl,

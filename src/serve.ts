@@ -10,7 +10,9 @@ import { configureLink } from './dataplane/link.js';
 import { openDevice, type NativeDevice } from './dataplane/device.js';
 import { appliedAfter, reconcileBody, type AppliedPeer, type DesiredPeer } from './dataplane/reconciler.js';
 import { buildApi } from './http/api.js';
+import { buildDashboard, type Dashboard } from './http/dashboard.js';
 import { decodeKey, encodeKey, generatePrivateKey, publicKeyOf } from './keys.js';
+import { NodeHistory } from './nodes/history.js';
 import { NodesService, type HubIdentity } from './nodes/service.js';
 import { Store } from './store/index.js';
 import { HUB_PRIVATE_KEY_SETTING } from './store/transfer.js';
@@ -51,6 +53,7 @@ export async function serve(): Promise<number> {
   let poller: NodeJS.Timeout | undefined;
   let uapi: Server | undefined;
   let api: FastifyInstance | undefined;
+  let dashboard: Dashboard | undefined;
   let done: (code: number) => void = () => {};
   const finished = new Promise<number>((r) => (done = r));
   let stopping = false;
@@ -60,6 +63,7 @@ export async function serve(): Promise<number> {
     log(`shutting down: ${reason}`);
     clearInterval(poller);
     await api?.close().catch(() => {});
+    await dashboard?.app.close().catch(() => {});
     if (uapi) await stopUapiServer(uapi, config.wgInterface).catch(() => {});
     try {
       pollStatus(); // keep the last traffic figures
@@ -72,8 +76,15 @@ export async function serve(): Promise<number> {
   }
 
   let device: NativeDevice;
+  let handshakes = 0;
   try {
-    device = openDevice(config.wgInterface, { mtu: config.mtu, onEvent: (e) => e.type === 'stopped' && void shutdown(`the data plane stopped: ${e.reason}`, 1) });
+    device = openDevice(config.wgInterface, {
+      mtu: config.mtu,
+      onEvent: (e) => {
+        if (e.type === 'handshake') handshakes++;
+        else if (e.type === 'stopped') void shutdown(`the data plane stopped: ${e.reason}`, 1);
+      },
+    });
   } catch (err) {
     store.close();
     throw err;
@@ -108,7 +119,12 @@ export async function serve(): Promise<number> {
     applied = appliedAfter(desired);
     return desired;
   };
-  const nodes = new NodesService(store, config, hub, () => reconcile(false));
+  // Every change reaches the device, and the dashboards at once (changes made through the API too).
+  const nodes = new NodesService(store, config, hub, () => {
+    reconcile(false);
+    dashboard?.live.publish();
+  });
+  const history = new NodeHistory();
 
   // After a restart, reach out to every worker at its last known endpoint instead of waiting for it.
   for (const d of reconcile(true)) if (d.endpoint) device.initiateHandshake(decodeKey(d.publicKey));
@@ -131,6 +147,8 @@ export async function serve(): Promise<number> {
       }];
     });
     store.updateStatus(rows);
+    history.record(store.listNodes());
+    dashboard?.live.publish();
   };
   poller = setInterval(() => {
     try {
@@ -141,13 +159,18 @@ export async function serve(): Promise<number> {
   }, 1000);
 
   uapi = await startUapiServer(config.wgInterface, device, { writable: false, onError: log });
-  const startedAt = Date.now();
-  api = await buildApi(config, nodes, { publicKey: hub.publicKey, startedAt, counters: () => device.counters() }, token);
+  const hubInfo = { publicKey: hub.publicKey, startedAt: Date.now(), counters: () => device.counters(), handshakes: () => handshakes };
+  api = await buildApi(config, nodes, hubInfo, token);
   await api.listen({ port: config.apiPort, host: '::' }).catch(async (err: Error) => {
     await shutdown(`cannot listen on API_PORT ${config.apiPort}: ${err.message}`, 1);
     throw err;
   });
-  log(`hub ${hub.publicKey} on UDP ${config.serverPort}, ${config.wgInterface} ${config.hubAddress}/${config.internalSubnet.prefix}; API on :${config.apiPort}`);
+  dashboard = await buildDashboard({ config, nodes, hub: hubInfo, history, apiToken: token });
+  await dashboard.app.listen({ port: config.dashboardPort, host: '::' }).catch(async (err: Error) => {
+    await shutdown(`cannot listen on DASHBOARD_PORT ${config.dashboardPort}: ${err.message}`, 1);
+    throw err;
+  });
+  log(`hub ${hub.publicKey} on UDP ${config.serverPort}, ${config.wgInterface} ${config.hubAddress}/${config.internalSubnet.prefix}; API on :${config.apiPort}, dashboard on :${config.dashboardPort}`);
 
   process.on('SIGINT', () => void shutdown('SIGINT', 0));
   process.on('SIGTERM', () => void shutdown('SIGTERM', 0));

@@ -4,25 +4,21 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Config } from '../config.js';
-import type { DeviceCounters } from '../native.js';
 import { RegistryError, statusOf, type Node } from '../nodes/model.js';
 import type { NodesService, Registration } from '../nodes/service.js';
 import { renderLinuxInstaller, renderWindowsInstaller, renderWgQuick } from '../render/index.js';
 import { ApiAuth, FailureLimiter } from './auth.js';
 import { installPage, setupPage } from './pages.js';
 import { prometheusText } from './metrics.js';
+import { hubSummary, type HubInfo } from './views.js';
 
-export interface HubInfo {
-  publicKey: string;
-  startedAt: number;
-  counters(): DeviceCounters | null;
-}
+export type { HubInfo } from './views.js';
 
 const BODY_LIMIT = 64 * 1024;
 
 const errorBody = {
   type: 'object',
-  properties: { error: { type: 'string' }, message: { type: 'string' } },
+  properties: { error: { type: 'string' }, message: { type: 'string' }, field: { type: 'string' } },
 } as const;
 
 const nodeSchema = {
@@ -111,7 +107,9 @@ export async function buildApi(config: Config, nodes: NodesService, hub: HubInfo
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
   app.setErrorHandler((err: Error & { statusCode?: number; validation?: unknown; code?: string }, _req, reply) => {
-    if (err instanceof RegistryError) return reply.code(STATUS_CODES[err.code]).send({ error: err.code, message: err.message });
+    if (err instanceof RegistryError) {
+      return reply.code(STATUS_CODES[err.code]).send({ error: err.code, message: err.message, ...(err.field ? { field: err.field } : {}) });
+    }
     if (err.validation) return reply.code(400).send({ error: 'bad_request', message: err.message });
     if (err.statusCode === 413 || err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
       return reply.code(413).send({ error: 'too_large', message: `the body is over ${BODY_LIMIT} bytes` });
@@ -228,20 +226,7 @@ export async function buildApi(config: Config, nodes: NodesService, hub: HubInfo
       const denied = await requireToken(req, reply);
       if (denied) return denied;
     }
-    const now = Date.now();
-    const all = nodes.list();
-    return {
-      public_key: hub.publicKey,
-      endpoint: config.endpoint,
-      listen_port: config.serverPort,
-      subnet: config.internalSubnet.text,
-      hub_address: config.hubAddress,
-      peers_total: all.length,
-      peers_online: all.filter((n) => statusOf(n, now) === 'online').length,
-      rx_bytes: all.reduce((s, n) => s + n.rxBytes, 0),
-      tx_bytes: all.reduce((s, n) => s + n.txBytes, 0),
-      uptime_seconds: Math.round((now - hub.startedAt) / 1000),
-    };
+    return hubSummary(config, hub, nodes.list());
   });
 
   app.get('/metrics', { schema: { hide: true } }, async (_req, reply) =>

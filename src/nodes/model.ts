@@ -33,11 +33,13 @@ export function statusOf(node: Node, nowMs: number): NodeStatus {
 
 export const NODE_ID_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/;
 
-/** A client mistake: the API turns it into a 4xx with `{error, message}`. */
+/** A client mistake: the API turns it into a 4xx with `{error, message, field?}`. */
 export class RegistryError extends Error {
   constructor(
     readonly code: 'duplicate' | 'not_found' | 'range_full' | 'invalid' | 'gone' | 'rate_limited',
     message: string,
+    /** The request field at fault (node_id, description, …), so a form can show the message beside it. */
+    readonly field?: string,
   ) {
     super(message);
     this.name = 'RegistryError';

@@ -39,10 +39,10 @@ function checkUrl(url: string): string {
   try {
     parsed = new URL(url);
   } catch {
-    throw new RegistryError('invalid', `central_server_url "${url.slice(0, 100)}" is not a URL`);
+    throw new RegistryError('invalid', `central_server_url "${url.slice(0, 100)}" is not a URL`, 'central_server_url');
   }
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
-    throw new RegistryError('invalid', 'central_server_url must be an http:// or https:// URL');
+    throw new RegistryError('invalid', 'central_server_url must be an http:// or https:// URL', 'central_server_url');
   }
   return url;
 }
@@ -59,10 +59,10 @@ export class NodesService {
   register(input: RegisterInput, actor: string): Registration {
     const nodeId = input.nodeId;
     if (!NODE_ID_PATTERN.test(nodeId)) {
-      throw new RegistryError('invalid', 'node_id must be 1-63 of a-z, 0-9 and "-", starting with a letter or digit');
+      throw new RegistryError('invalid', 'node_id must be 1-63 of a-z, 0-9 and "-", starting with a letter or digit', 'node_id');
     }
     const description = input.description ?? '';
-    if (description.length > MAX_DESCRIPTION) throw new RegistryError('invalid', `description must be at most ${MAX_DESCRIPTION} characters`);
+    if (description.length > MAX_DESCRIPTION) throw new RegistryError('invalid', `description must be at most ${MAX_DESCRIPTION} characters`, 'description');
     // The same checks the installers apply, so that every registered node can be installed.
     checkFreeText('description', description);
     const centralServerUrl = input.centralServerUrl ? checkUrl(input.centralServerUrl) : null;
@@ -71,9 +71,9 @@ export class NodesService {
     let publicKey: string;
     let privateKey: string | null = null;
     if (input.publicKey !== undefined) {
-      if (!isValidKey(input.publicKey)) throw new RegistryError('invalid', 'public_key must be 32 bytes of standard base64 (44 characters)');
-      if (isWeakKey(input.publicKey)) throw new RegistryError('invalid', 'public_key is a weak key (a small-order point)');
-      if (input.publicKey === this.hub.publicKey) throw new RegistryError('invalid', "public_key is the hub's own key");
+      if (!isValidKey(input.publicKey)) throw new RegistryError('invalid', 'public_key must be 32 bytes of standard base64 (44 characters)', 'public_key');
+      if (isWeakKey(input.publicKey)) throw new RegistryError('invalid', 'public_key is a weak key (a small-order point)', 'public_key');
+      if (input.publicKey === this.hub.publicKey) throw new RegistryError('invalid', "public_key is the hub's own key", 'public_key');
       publicKey = input.publicKey;
     } else {
       const priv = generatePrivateKey();

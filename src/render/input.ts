@@ -40,11 +40,8 @@ export interface WorkerInstall {
 
 /** A value the installers cannot carry safely. A RegistryError('invalid'), so the API answers 400. */
 export class InstallInputError extends RegistryError {
-  constructor(
-    readonly field: string,
-    message: string,
-  ) {
-    super('invalid', `${field}: ${message}`);
+  constructor(field: string, message: string) {
+    super('invalid', `${field}: ${message}`, field);
     this.name = 'InstallInputError';
   }
 }

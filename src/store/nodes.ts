@@ -168,7 +168,7 @@ export class NodeRepository {
     // address between our choosing it and inserting it. UNIQUE (vpn_ip) stays as the backstop.
     return this.db.transaction((): Node => {
       if (this.#byId.get(input.nodeId)) {
-        throw new RegistryError('duplicate', `node ${input.nodeId} is already registered`);
+        throw new RegistryError('duplicate', `node ${input.nodeId} is already registered`, 'node_id');
       }
       this.#checkKeyNotTaken(input.publicKey, input.nodeId);
       const used = new Set(this.#usedInRange.all(input.range.first, input.range.last) as number[]);
@@ -259,6 +259,6 @@ export class NodeRepository {
 
   #checkKeyNotTaken(publicKey: string, nodeId: string): void {
     const owner = this.#keyOwner.get(publicKey, nodeId) as string | undefined;
-    if (owner !== undefined) throw new RegistryError('invalid', `the public key is already used by node ${owner}`);
+    if (owner !== undefined) throw new RegistryError('invalid', `the public key is already used by node ${owner}`, 'public_key');
   }
 }

@@ -124,7 +124,7 @@ describe('loadConfig defaults', () => {
       PUBLIC_STATUS: 'FALSE',
       INSTALL_TOKEN_TTL: '3600',
       INSTALL_TOKEN_USES: '1',
-      ADMIN_PASSWORD_HASH: 'scrypt$N=16384$abc$def',
+      ADMIN_PASSWORD_HASH: '$scrypt$ln=15,r=8,p=1$c2FsdHNhbHRzYWx0c2FsdA$2mN1XyKuWBbnp3l6dY4eWgYq9dB2WcL0v2ZJ4kq5bHc',
     });
     expect(c).toMatchObject({
       serverUrl: 'vpn.example.com',
@@ -147,7 +147,7 @@ describe('loadConfig defaults', () => {
       publicStatus: false,
       installTokenTtl: 3600,
       installTokenUses: 1,
-      adminPasswordHash: 'scrypt$N=16384$abc$def',
+      adminPasswordHash: '$scrypt$ln=15,r=8,p=1$c2FsdHNhbHRzYWx0c2FsdA$2mN1XyKuWBbnp3l6dY4eWgYq9dB2WcL0v2ZJ4kq5bHc',
       warnings: [],
     });
   });

@@ -1,0 +1,329 @@
+// The dashboard (DASHBOARD_PORT, 5000): the built front end from dist/web and the JSON it talks to,
+// behind a sign-in with the API token or ADMIN_PASSWORD_HASH's password. The session is an
+// HttpOnly, SameSite=Strict cookie; every state-changing request must come from the page's own
+// origin. Live updates arrive as server-sent events (live.ts).
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { fileURLToPath } from 'node:url';
+import type { Config } from '../config.js';
+import { RegistryError } from '../nodes/model.js';
+import type { NodeHistory } from '../nodes/history.js';
+import type { NodesService } from '../nodes/service.js';
+import { parsePasswordHash, verifyPassword, type PasswordHash } from '../password.js';
+import { qrSvg, renderLinuxInstaller, renderWgQuick, renderWindowsInstaller } from '../render/index.js';
+import { nodeView } from './api.js';
+import { ApiAuth, FailureLimiter } from './auth.js';
+import { DEFAULT_LIVE_LIMITS, LiveFeed, type LiveLimits } from './live.js';
+import { DEFAULT_SESSION_LIMITS, SESSION_COOKIE, Sessions, type SessionLimits } from './sessions.js';
+import { loadStaticFiles, type StaticFile } from './static-files.js';
+import { hubSummary, type HubInfo } from './views.js';
+
+export const WEB_DIR = fileURLToPath(new URL('../../dist/web', import.meta.url));
+
+const BODY_LIMIT = 16 * 1024;
+
+/** No inline script or style anywhere, no framing, nothing fetched from elsewhere. */
+export const DASHBOARD_CSP = [
+  "default-src 'self'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self' data:",
+  "connect-src 'self'",
+  "font-src 'self'",
+  "object-src 'none'",
+  "base-uri 'none'",
+  "form-action 'self'",
+  "frame-ancestors 'none'",
+].join('; ');
+
+const SECURITY_HEADERS: Record<string, string> = {
+  'content-security-policy': DASHBOARD_CSP,
+  'x-content-type-options': 'nosniff',
+  'x-frame-options': 'DENY',
+  'referrer-policy': 'no-referrer',
+  'cross-origin-opener-policy': 'same-origin',
+  'cross-origin-resource-policy': 'same-origin',
+};
+
+const STATUS_CODES: Record<RegistryError['code'], number> = {
+  duplicate: 409,
+  range_full: 409,
+  not_found: 404,
+  invalid: 400,
+  gone: 410,
+  rate_limited: 429,
+};
+
+const nodeIdParam = {
+  type: 'object',
+  required: ['node_id'],
+  properties: { node_id: { type: 'string', maxLength: 63 } },
+} as const;
+
+export interface DashboardOptions {
+  config: Config;
+  nodes: NodesService;
+  hub: HubInfo;
+  history: NodeHistory;
+  apiToken: string;
+  /** The built front end; dist/web by default. */
+  webDir?: string;
+  sessionLimits?: SessionLimits;
+  liveLimits?: LiveLimits;
+  /** Failed sign-ins allowed per source address per minute. */
+  maxSignInFailures?: number;
+}
+
+export interface Dashboard {
+  app: FastifyInstance;
+  live: LiveFeed<ReturnType<typeof nodeView>, DashboardHub>;
+}
+
+export type DashboardHub = ReturnType<typeof hubSummary> & { counters: Record<string, number>; handshakes: number };
+
+function cookieValue(header: string | undefined, name: string): string | undefined {
+  for (const part of (header ?? '').split(';')) {
+    const eq = part.indexOf('=');
+    if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
+  }
+  return undefined;
+}
+
+export async function buildDashboard(o: DashboardOptions): Promise<Dashboard> {
+  const { config, nodes, hub, history } = o;
+  const app = Fastify({
+    bodyLimit: BODY_LIMIT,
+    logger: false,
+    trustProxy: false,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false } },
+  });
+  const files = loadStaticFiles(o.webDir ?? WEB_DIR);
+  const sessions = new Sessions(o.sessionLimits ?? DEFAULT_SESSION_LIMITS);
+  const token = new ApiAuth(o.apiToken);
+  const signIns = new FailureLimiter(o.maxSignInFailures ?? 10);
+  const password: PasswordHash | null = config.adminPasswordHash ? parsePasswordHash(config.adminPasswordHash) : null;
+
+  const hubView = (): DashboardHub => {
+    const c = hub.counters();
+    const counters: Record<string, number> = {};
+    if (c) {
+      for (const [reason, n] of Object.entries(c.drops)) counters[`drop_${reason}`] = n;
+      counters.relayed = c.relayed;
+      counters.tun_write_errors = c.tunWriteErrors;
+      counters.udp_send_errors = c.udpSendErrors;
+    }
+    return { ...hubSummary(config, hub, nodes.list()), counters, handshakes: hub.handshakes?.() ?? 0 };
+  };
+  const live = new LiveFeed(() => {
+    const now = Date.now();
+    const all = nodes.list();
+    return { nodes: all.map((n) => nodeView(n, now)), hub: hubView() };
+  }, o.liveLimits ?? DEFAULT_LIVE_LIMITS);
+  app.addHook('onClose', async () => live.close());
+
+  app.addHook('onSend', async (req, reply, payload) => {
+    reply.headers(SECURITY_HEADERS);
+    if (req.url.startsWith('/api/')) reply.header('cache-control', 'no-store');
+    return payload;
+  });
+
+  app.setErrorHandler((err: Error & { statusCode?: number; validation?: unknown; code?: string }, _req, reply) => {
+    if (err instanceof RegistryError) {
+      return reply.code(STATUS_CODES[err.code]).send({ error: err.code, message: err.message, ...(err.field ? { field: err.field } : {}) });
+    }
+    if (err.validation) return reply.code(400).send({ error: 'bad_request', message: err.message });
+    if (err.statusCode === 413 || err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+      return reply.code(413).send({ error: 'too_large', message: `the body is over ${BODY_LIMIT} bytes` });
+    }
+    if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
+      return reply.code(err.statusCode).send({ error: 'bad_request', message: err.message });
+    }
+    process.stderr.write(`wgvm serve: dashboard internal error: ${err.stack ?? err.message}\n`);
+    return reply.code(500).send({ error: 'internal', message: 'internal error' });
+  });
+  app.setNotFoundHandler((_req, reply) => reply.code(404).send({ error: 'not_found', message: 'no such route' }));
+
+  const sessionOf = (req: FastifyRequest) => cookieValue(req.headers.cookie, SESSION_COOKIE);
+
+  // A page on another site can make the browser send requests here; the Origin header says whose
+  // page it is. Browsers always send it with POST and DELETE.
+  const sameOrigin = (req: FastifyRequest) => {
+    const origin = req.headers.origin;
+    const host = req.headers.host;
+    return typeof origin === 'string' && typeof host === 'string' && (origin === `http://${host}` || origin === `https://${host}`);
+  };
+  app.addHook('onRequest', async (req, reply) => {
+    if (req.method !== 'GET' && req.method !== 'HEAD' && !sameOrigin(req)) {
+      return reply.code(403).send({ error: 'forbidden', message: 'this request did not come from the dashboard page (Origin does not match)' });
+    }
+  });
+
+  const signedIn = async (req: FastifyRequest, reply: FastifyReply) => {
+    if (!sessions.touch(sessionOf(req))) return reply.code(401).send({ error: 'unauthorized', message: 'sign in first' });
+  };
+  const actor = (req: FastifyRequest) => `dashboard:${req.ip}`;
+
+  // ── Pages ──
+  const sendFile = (reply: FastifyReply, f: StaticFile) =>
+    reply
+      .type(f.type)
+      .header('cache-control', f.immutable ? 'public, max-age=31536000, immutable' : 'no-cache')
+      .send(f.body);
+  app.get('/', async (_req, reply) => {
+    const index = files?.get('/index.html');
+    if (!index) {
+      return reply.code(503).type('text/plain; charset=utf-8').send('The dashboard is not built: run "npm run build" (it writes dist/web).\n');
+    }
+    return sendFile(reply, index);
+  });
+  app.get('/*', async (req, reply) => {
+    const f = files?.get(new URL(req.url, 'http://x').pathname);
+    if (!f || f.type.startsWith('text/html')) return reply.code(404).send({ error: 'not_found', message: 'no such file' });
+    return sendFile(reply, f);
+  });
+  app.get('/health', async () => ({ status: 'ok' }));
+
+  // ── Session ──
+  app.get('/api/session', async (req) => ({ signed_in: sessions.touch(sessionOf(req)), password_enabled: password !== null }));
+
+  app.post(
+    '/api/session',
+    {
+      schema: {
+        body: {
+          type: 'object',
+          required: ['secret'],
+          additionalProperties: false,
+          properties: { secret: { type: 'string', minLength: 1, maxLength: 1024 } },
+        },
+      },
+    },
+    async (req, reply) => {
+      if (signIns.blocked(req.ip)) return reply.code(429).send({ error: 'rate_limited', message: 'too many failed sign-ins from this address; wait a minute' });
+      const { secret } = req.body as { secret: string };
+      const ok = token.matches(secret) || (password !== null && (await verifyPassword(secret, password)));
+      if (!ok) {
+        signIns.recordFailure(req.ip);
+        return reply.code(401).send({ error: 'unauthorized', message: password ? 'wrong password or API token' : 'wrong API token' });
+      }
+      const id = sessions.create();
+      return reply
+        .code(204)
+        .header('set-cookie', `${SESSION_COOKIE}=${id}; HttpOnly; SameSite=Strict; Path=/; Max-Age=${sessions.maxAgeSeconds}`)
+        .send();
+    },
+  );
+
+  app.delete('/api/session', async (req, reply) => {
+    sessions.end(sessionOf(req));
+    return reply.code(204).header('set-cookie', `${SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0`).send();
+  });
+
+  // ── Data (signed in) ──
+  const installUrl = (t: string) => `http://${config.serverHost}:${config.apiPort}/install/${t}`;
+  const installView = async (nodeId: string, installToken: string, expiresAt: string) => {
+    const url = installUrl(installToken);
+    const files = `/api/nodes/${encodeURIComponent(nodeId)}/files`;
+    return {
+      url,
+      expires_at: expiresAt,
+      qr_install_svg: await qrSvg(url),
+      qr_config_svg: await qrSvg(renderWgQuick(nodes.workerInstall(nodeId))),
+      downloads: { conf: `${files}/wg0.conf`, bat: `${files}/windows.bat`, sh: `${files}/linux.sh` },
+    };
+  };
+  const idOf = (req: FastifyRequest) => (req.params as { node_id: string }).node_id;
+
+  app.get('/api/events', { onRequest: signedIn }, async (req, reply) => {
+    reply.hijack();
+    if (!live.attach(reply.raw, SECURITY_HEADERS)) {
+      reply.raw.writeHead(503, { ...SECURITY_HEADERS, 'content-type': 'application/json', 'retry-after': '10' });
+      reply.raw.end(JSON.stringify({ error: 'busy', message: 'too many live dashboard connections; close another tab' }));
+    }
+  });
+
+  app.get('/api/nodes', { onRequest: signedIn }, async () => {
+    const now = Date.now();
+    return { nodes: nodes.list().map((n) => nodeView(n, now)) };
+  });
+
+  app.get('/api/hub', { onRequest: signedIn }, async () => hubView());
+
+  app.post(
+    '/api/nodes',
+    {
+      onRequest: signedIn,
+      schema: {
+        body: {
+          type: 'object',
+          required: ['node_id'],
+          additionalProperties: false,
+          properties: {
+            node_id: { type: 'string', minLength: 1, maxLength: 63 },
+            description: { type: 'string', maxLength: 200 },
+            central_server_url: { type: 'string', maxLength: 2000 },
+            public_key: { type: 'string', maxLength: 64 },
+          },
+        },
+      },
+    },
+    async (req, reply) => {
+      const b = req.body as { node_id: string; description?: string; central_server_url?: string; public_key?: string };
+      const r = nodes.register(
+        { nodeId: b.node_id, description: b.description, centralServerUrl: b.central_server_url || undefined, publicKey: b.public_key || undefined },
+        actor(req),
+      );
+      live.publish();
+      return reply.code(201).send({ node: nodeView(r.node), install: await installView(r.node.nodeId, r.installToken, r.installExpiresAt) });
+    },
+  );
+
+  app.get('/api/nodes/:node_id', { onRequest: signedIn, schema: { params: nodeIdParam } }, async (req) => {
+    const node = nodes.get(idOf(req));
+    return { node: nodeView(node), history: history.view(node.nodeId) };
+  });
+
+  app.delete('/api/nodes/:node_id', { onRequest: signedIn, schema: { params: nodeIdParam } }, async (req) => {
+    nodes.remove(idOf(req), actor(req));
+    live.publish();
+    return { deleted: idOf(req) };
+  });
+
+  for (const [verb, enabled] of [['enable', true], ['disable', false]] as const) {
+    app.post(`/api/nodes/:node_id/${verb}`, { onRequest: signedIn, schema: { params: nodeIdParam } }, async (req) => {
+      const node = nodes.setEnabled(idOf(req), enabled, actor(req));
+      live.publish();
+      return { node: nodeView(node) };
+    });
+  }
+
+  app.post('/api/nodes/:node_id/rotate-keys', { onRequest: signedIn, schema: { params: nodeIdParam } }, async (req) => {
+    const r = nodes.rotateKeys(idOf(req), actor(req));
+    live.publish();
+    return { node: nodeView(r.node), install: await installView(r.node.nodeId, r.installToken, r.installExpiresAt) };
+  });
+
+  app.post('/api/nodes/:node_id/install-link', { onRequest: signedIn, schema: { params: nodeIdParam } }, async (req) => {
+    const t = nodes.newInstallToken(idOf(req), actor(req));
+    return { install: await installView(idOf(req), t.installToken, t.installExpiresAt) };
+  });
+
+  const downloads: Record<string, { type: string; render: (id: string) => string }> = {
+    'wg0.conf': { type: 'text/plain; charset=utf-8', render: (id) => renderWgQuick(nodes.workerInstall(id)) },
+    'windows.bat': { type: 'application/x-bat', render: (id) => renderWindowsInstaller(nodes.workerInstall(id)) },
+    'linux.sh': { type: 'text/x-shellscript; charset=utf-8', render: (id) => renderLinuxInstaller(nodes.workerInstall(id)) },
+  };
+  app.get(
+    '/api/nodes/:node_id/files/:file',
+    {
+      onRequest: signedIn,
+      schema: { params: { type: 'object', required: ['node_id', 'file'], properties: { node_id: { type: 'string', maxLength: 63 }, file: { type: 'string', enum: Object.keys(downloads) } } } },
+    },
+    async (req, reply) => {
+      const { node_id: id, file } = req.params as { node_id: string; file: string };
+      const d = downloads[file]!;
+      return reply.type(d.type).header('content-disposition', `attachment; filename="${id}-${file}"`).send(d.render(id));
+    },
+  );
+
+  return { app, live };
+}

@@ -1,0 +1,113 @@
+// Server-sent events for the dashboard: on connect a `snapshot` (every node and the hub), then only
+// what changed: `nodes` ({changed, removed}) and `hub`. Bounded: a capped number of clients, and a
+// client that stops reading is dropped before its unsent data grows past a limit (its browser
+// reconnects and gets a fresh snapshot).
+import type { ServerResponse } from 'node:http';
+
+export interface LiveState<N extends { node_id: string }, H> {
+  nodes: N[];
+  hub: H;
+}
+
+export interface LiveLimits {
+  maxClients: number;
+  /** Unsent bytes a client may hold before it is disconnected. */
+  maxBufferedBytes: number;
+  heartbeatMs: number;
+}
+
+export const DEFAULT_LIVE_LIMITS: LiveLimits = { maxClients: 32, maxBufferedBytes: 1 << 20, heartbeatMs: 15_000 };
+
+const frame = (event: string, data: unknown) => `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
+
+export class LiveFeed<N extends { node_id: string }, H> {
+  private readonly clients = new Set<ServerResponse>();
+  /** The JSON of each node as last published, to send only what changed. */
+  private sentNodes = new Map<string, string>();
+  private sentHub = '';
+  private readonly heartbeat: NodeJS.Timeout;
+  /** Clients dropped for not reading (for tests and /metrics). */
+  dropped = 0;
+
+  constructor(
+    private readonly state: () => LiveState<N, H>,
+    private readonly limits: LiveLimits = DEFAULT_LIVE_LIMITS,
+  ) {
+    this.heartbeat = setInterval(() => this.broadcast(': keep-alive\n\n'), limits.heartbeatMs);
+    this.heartbeat.unref();
+  }
+
+  get clientCount(): number {
+    return this.clients.size;
+  }
+
+  /** Starts the stream on `res` (headers included); false when the client limit is reached. */
+  attach(res: ServerResponse, headers: Record<string, string> = {}): boolean {
+    if (this.clients.size >= this.limits.maxClients) return false;
+    res.writeHead(200, {
+      ...headers,
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-store',
+      connection: 'keep-alive',
+      'x-accel-buffering': 'no', // a reverse proxy must not hold events back
+    });
+    const { nodes, hub } = this.state();
+    if (this.clients.size === 0) {
+      // Nothing was being tracked: this snapshot is the baseline for the next change set.
+      this.sentNodes = new Map(nodes.map((n) => [n.node_id, JSON.stringify(n)]));
+      this.sentHub = JSON.stringify(hub);
+    }
+    this.clients.add(res);
+    res.on('close', () => this.clients.delete(res));
+    this.send(res, `retry: 3000\n\n${frame('snapshot', { nodes, hub })}`);
+    return true;
+  }
+
+  /** Sends each client what changed since the last call. Cheap when nobody is connected. */
+  publish(): void {
+    if (this.clients.size === 0) {
+      this.sentNodes.clear();
+      this.sentHub = '';
+      return;
+    }
+    const { nodes, hub } = this.state();
+    const next = new Map<string, string>();
+    const changed: N[] = [];
+    for (const n of nodes) {
+      const json = JSON.stringify(n);
+      next.set(n.node_id, json);
+      if (this.sentNodes.get(n.node_id) !== json) changed.push(n);
+    }
+    const removed = [...this.sentNodes.keys()].filter((id) => !next.has(id));
+    this.sentNodes = next;
+    let out = '';
+    if (changed.length > 0 || removed.length > 0) out += frame('nodes', { changed, removed });
+    const hubJson = JSON.stringify(hub);
+    if (hubJson !== this.sentHub) {
+      this.sentHub = hubJson;
+      out += frame('hub', hub);
+    }
+    if (out) this.broadcast(out);
+  }
+
+  close(): void {
+    clearInterval(this.heartbeat);
+    for (const res of this.clients) res.end();
+    this.clients.clear();
+  }
+
+  private broadcast(text: string): void {
+    for (const res of this.clients) this.send(res, text);
+  }
+
+  private send(res: ServerResponse, text: string): void {
+    // What is still unsent is bounded; one message more may go on top (a large snapshot included).
+    if (res.writableLength > this.limits.maxBufferedBytes) {
+      this.dropped++;
+      this.clients.delete(res);
+      res.destroy();
+      return;
+    }
+    res.write(text);
+  }
+}

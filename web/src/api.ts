@@ -1,0 +1,56 @@
+// Calls to the dashboard app. Same origin, the session cookie goes along by itself.
+import type { HubView, InstallView, NodeHistory, NodeView } from './types.js';
+
+/** A refused request: the server's {error, message, field?}, or a network failure. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly field?: string,
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
+  let res: Response;
+  try {
+    res = await fetch(path, {
+      method,
+      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      body: body === undefined ? null : JSON.stringify(body),
+      credentials: 'same-origin',
+    });
+  } catch {
+    throw new ApiError(0, 'network', 'the hub did not answer (is wgvm serve running?)');
+  }
+  if (res.status === 204) return undefined as T;
+  const data = (await res.json().catch(() => null)) as (T & { error?: string; message?: string; field?: string }) | null;
+  if (!res.ok) {
+    if (res.status === 401 && path !== '/api/session') window.dispatchEvent(new Event('wgvm:signed-out'));
+    throw new ApiError(res.status, data?.error ?? 'http', data?.message ?? `the hub answered ${res.status}`, data?.field);
+  }
+  return data as T;
+}
+
+export interface RegisterInput {
+  node_id: string;
+  description?: string;
+  central_server_url?: string;
+  public_key?: string;
+}
+
+export const api = {
+  session: () => call<{ signed_in: boolean; password_enabled: boolean }>('GET', '/api/session'),
+  signIn: (secret: string) => call<void>('POST', '/api/session', { secret }),
+  signOut: () => call<void>('DELETE', '/api/session'),
+  hub: () => call<HubView>('GET', '/api/hub'),
+  register: (input: RegisterInput) => call<{ node: NodeView; install: InstallView }>('POST', '/api/nodes', input),
+  node: (id: string) => call<{ node: NodeView; history: NodeHistory }>('GET', `/api/nodes/${encodeURIComponent(id)}`),
+  remove: (id: string) => call<{ deleted: string }>('DELETE', `/api/nodes/${encodeURIComponent(id)}`),
+  setEnabled: (id: string, on: boolean) => call<{ node: NodeView }>('POST', `/api/nodes/${encodeURIComponent(id)}/${on ? 'enable' : 'disable'}`),
+  rotateKeys: (id: string) => call<{ node: NodeView; install: InstallView }>('POST', `/api/nodes/${encodeURIComponent(id)}/rotate-keys`),
+  installLink: (id: string) => call<{ install: InstallView }>('POST', `/api/nodes/${encodeURIComponent(id)}/install-link`),
+};

@@ -1,0 +1,73 @@
+// The hub panel: who the hub is, how busy it is, what the data plane counted.
+import { copyButton, h, replace } from '../dom.js';
+import { formatBytes, formatDuration } from '../format.js';
+import type { LiveNodes } from '../live.js';
+import type { HubView } from '../types.js';
+
+const COUNTER_LABELS: Record<string, string> = {
+  relayed: 'Relayed between peers',
+  udp_send_errors: 'UDP send errors',
+  tun_write_errors: 'TUN write errors',
+};
+
+const counterLabel = (key: string) => COUNTER_LABELS[key] ?? (key.startsWith('drop_') ? `Dropped: ${key.slice(5).replace(/_/g, ' ')}` : key.replace(/_/g, ' '));
+
+export class HubPanel {
+  readonly el = h('section', { class: 'card hub', attrs: { 'data-testid': 'hub-panel' } });
+  /** The counters' <details> is rebuilt every second; its open state must survive that. */
+  private countersOpen = false;
+
+  constructor(private readonly live: LiveNodes) {
+    live.onChange((c) => c.hub && this.render());
+    this.render();
+  }
+
+  private render(): void {
+    const hub = this.live.hub;
+    if (!hub) {
+      replace(this.el, h('p', { class: 'muted' }, 'Connecting to the hub…'));
+      return;
+    }
+    replace(
+      this.el,
+      h('div', { class: 'stats' }, ...this.stats(hub)),
+      h(
+        'dl',
+        { class: 'facts' },
+        h('dt', null, 'Public key'),
+        h('dd', null, h('code', { class: 'mono', attrs: { 'data-testid': 'hub-public-key' } }, hub.public_key), ' ', copyButton(() => hub.public_key)),
+        h('dt', null, 'Endpoint'),
+        h('dd', null, h('code', null, hub.endpoint)),
+        h('dt', null, 'Subnet'),
+        h('dd', null, `${hub.subnet} (hub ${hub.hub_address})`),
+      ),
+      this.counters(hub),
+    );
+  }
+
+  private stats(hub: HubView): HTMLElement[] {
+    const stat = (label: string, value: string, testid: string) =>
+      h('div', { class: 'stat' }, h('div', { class: 'value', attrs: { 'data-testid': testid } }, value), h('div', { class: 'label' }, label));
+    return [
+      stat('peers online', `${hub.peers_online} / ${hub.peers_total}`, 'hub-peers'),
+      stat('received', formatBytes(hub.rx_bytes), 'hub-rx'),
+      stat('sent', formatBytes(hub.tx_bytes), 'hub-tx'),
+      stat('handshakes', String(hub.handshakes), 'hub-handshakes'),
+      stat('uptime', formatDuration(hub.uptime_seconds), 'hub-uptime'),
+      stat('UDP port', String(hub.listen_port), 'hub-port'),
+    ];
+  }
+
+  private counters(hub: HubView): HTMLElement {
+    const entries = Object.entries(hub.counters).sort(([a], [b]) => a.localeCompare(b));
+    const nonzero = entries.filter(([, v]) => v > 0);
+    const details = h(
+      'details',
+      { class: 'counters', attrs: { open: this.countersOpen } },
+      h('summary', null, `Data-plane counters (${nonzero.length} non-zero)`),
+      h('table', null, h('tbody', null, ...entries.map(([k, v]) => h('tr', null, h('th', { attrs: { scope: 'row' } }, counterLabel(k)), h('td', { class: 'num' }, String(v)))))),
+    );
+    details.addEventListener('toggle', () => (this.countersOpen = details.open));
+    return details;
+  }
+}

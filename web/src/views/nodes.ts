@@ -1,0 +1,191 @@
+// The nodes table: one row per node, kept up to date cell by cell from the live feed; filtered by
+// text and status, sorted by any column. Rows are made once and reused, so a thousand nodes
+// updating every second stay cheap.
+import { h, setText } from '../dom.js';
+import { formatAge, formatBytes, formatTimestamp } from '../format.js';
+import type { LiveChange, LiveNodes } from '../live.js';
+import type { NodeStatus, NodeView } from '../types.js';
+
+type Column = 'node_id' | 'description' | 'vpn_ip' | 'status' | 'last_handshake' | 'rx_bytes' | 'tx_bytes' | 'endpoint' | 'central_server_url';
+
+const COLUMNS: Array<{ key: Column; label: string; numeric?: boolean }> = [
+  { key: 'node_id', label: 'Node ID' },
+  { key: 'description', label: 'Description' },
+  { key: 'vpn_ip', label: 'VPN IP' },
+  { key: 'status', label: 'Status' },
+  { key: 'last_handshake', label: 'Last handshake' },
+  { key: 'rx_bytes', label: 'Received', numeric: true },
+  { key: 'tx_bytes', label: 'Sent', numeric: true },
+  { key: 'endpoint', label: 'Endpoint' },
+  { key: 'central_server_url', label: 'Central server' },
+];
+
+const STATUS_ORDER: Record<NodeStatus, number> = { online: 0, pending: 1, offline: 2, disabled: 3 };
+
+const ipValue = (ip: string) => ip.split('.').reduce((v, octet) => v * 256 + Number(octet), 0);
+const text = new Intl.Collator(undefined, { numeric: true, sensitivity: 'base' });
+
+function compare(a: NodeView, b: NodeView, key: Column): number {
+  switch (key) {
+    case 'vpn_ip':
+      return ipValue(a.vpn_ip) - ipValue(b.vpn_ip);
+    case 'status':
+      return STATUS_ORDER[a.status] - STATUS_ORDER[b.status];
+    case 'last_handshake':
+      return (a.last_handshake ? Date.parse(a.last_handshake) : 0) - (b.last_handshake ? Date.parse(b.last_handshake) : 0);
+    case 'rx_bytes':
+    case 'tx_bytes':
+      return a[key] - b[key];
+    default:
+      return text.compare(a[key] ?? '', b[key] ?? '');
+  }
+}
+
+interface Row {
+  tr: HTMLTableRowElement;
+  cells: Record<Column, HTMLTableCellElement>;
+  status: HTMLSpanElement;
+  link: HTMLAnchorElement;
+}
+
+export class NodesTable {
+  readonly el: HTMLElement;
+  private readonly tbody = h('tbody');
+  private readonly rows = new Map<string, Row>();
+  private readonly count = h('span', { class: 'muted', attrs: { 'data-testid': 'node-count' } });
+  private readonly empty = h('p', { class: 'empty' });
+  private readonly headers = new Map<Column, HTMLTableCellElement>();
+  private sortKey: Column = 'node_id';
+  private ascending = true;
+  private query = '';
+  private statusFilter: NodeStatus | 'all' = 'all';
+  private order: string[] = [];
+
+  constructor(private readonly live: LiveNodes) {
+    const search = h('input', {
+      attrs: { type: 'search', placeholder: 'Filter by ID, description, address…', 'aria-label': 'Filter nodes', 'data-testid': 'filter' },
+    });
+    search.addEventListener('input', () => {
+      this.query = search.value.trim().toLowerCase();
+      this.arrange();
+    });
+    const status = h(
+      'select',
+      { attrs: { 'aria-label': 'Filter by status', 'data-testid': 'status-filter' } },
+      ...['all', 'online', 'offline', 'pending', 'disabled'].map((s) => h('option', { attrs: { value: s } }, s === 'all' ? 'All statuses' : s)),
+    );
+    status.addEventListener('change', () => {
+      this.statusFilter = status.value as NodeStatus | 'all';
+      this.arrange();
+    });
+    const head = h(
+      'tr',
+      null,
+      ...COLUMNS.map((c) => {
+        const th = h('th', { class: c.numeric ? 'num' : '', attrs: { scope: 'col', 'aria-sort': 'none' } });
+        th.append(h('button', { class: 'sort', attrs: { type: 'button' }, on: { click: () => this.sortBy(c.key) } }, c.label));
+        this.headers.set(c.key, th);
+        return th;
+      }),
+    );
+    this.el = h(
+      'section',
+      { class: 'card nodes' },
+      h('div', { class: 'toolbar' }, h('h2', null, 'Nodes'), this.count, h('div', { class: 'grow' }), search, status),
+      h('div', { class: 'table-wrap' }, h('table', { attrs: { 'data-testid': 'nodes-table' } }, h('thead', null, head), this.tbody)),
+      this.empty,
+    );
+    live.onChange((c) => this.apply(c));
+    this.apply({ reset: true, changed: [...live.nodes.keys()], removed: [], hub: false });
+    this.showSort();
+  }
+
+  /** Re-renders what depends on the clock (handshake ages). */
+  tick(now = Date.now()): void {
+    for (const [id, row] of this.rows) {
+      const n = this.live.nodes.get(id);
+      if (n) setText(row.cells.last_handshake, formatAge(n.last_handshake, now));
+    }
+  }
+
+  private apply(c: LiveChange): void {
+    if (c.reset) {
+      for (const id of [...this.rows.keys()]) if (!this.live.nodes.has(id)) this.drop(id);
+    }
+    for (const id of c.removed) this.drop(id);
+    const now = Date.now();
+    for (const id of c.changed) {
+      const n = this.live.nodes.get(id);
+      if (n) this.fill(this.rows.get(id) ?? this.create(id), n, now);
+    }
+    if (c.changed.length > 0 || c.removed.length > 0 || c.reset) this.arrange();
+  }
+
+  private create(id: string): Row {
+    const cells = Object.fromEntries(COLUMNS.map((c) => [c.key, h('td', { class: c.numeric ? 'num' : '' })])) as Record<Column, HTMLTableCellElement>;
+    const link = h('a', { attrs: { href: `#/node/${encodeURIComponent(id)}` } }, id);
+    cells.node_id.append(link);
+    const status = h('span', { class: 'badge' });
+    cells.status.append(status);
+    const tr = h('tr', { attrs: { 'data-node-id': id } }, ...COLUMNS.map((c) => cells[c.key]));
+    const row = { tr, cells, status, link };
+    this.rows.set(id, row);
+    return row;
+  }
+
+  private fill(row: Row, n: NodeView, now: number): void {
+    const c = row.cells;
+    setText(c.description, n.description);
+    setText(c.vpn_ip, n.vpn_ip);
+    setText(row.status, n.status);
+    row.status.className = `badge status-${n.status}`;
+    setText(c.last_handshake, formatAge(n.last_handshake, now));
+    c.last_handshake.title = n.last_handshake ? formatTimestamp(n.last_handshake) : '';
+    setText(c.rx_bytes, formatBytes(n.rx_bytes));
+    setText(c.tx_bytes, formatBytes(n.tx_bytes));
+    setText(c.endpoint, n.endpoint ?? '–');
+    setText(c.central_server_url, n.central_server_url ?? '–');
+  }
+
+  private drop(id: string): void {
+    this.rows.get(id)?.tr.remove();
+    this.rows.delete(id);
+  }
+
+  private sortBy(key: Column): void {
+    if (this.sortKey === key) this.ascending = !this.ascending;
+    else {
+      this.sortKey = key;
+      this.ascending = true;
+    }
+    this.showSort();
+    this.arrange();
+  }
+
+  private showSort(): void {
+    for (const [key, th] of this.headers) th.setAttribute('aria-sort', key === this.sortKey ? (this.ascending ? 'ascending' : 'descending') : 'none');
+  }
+
+  private matches(n: NodeView): boolean {
+    if (this.statusFilter !== 'all' && n.status !== this.statusFilter) return false;
+    if (!this.query) return true;
+    return [n.node_id, n.description, n.vpn_ip, n.endpoint ?? '', n.central_server_url ?? '', n.public_key].some((f) => f.toLowerCase().includes(this.query));
+  }
+
+  /** Filters and sorts; moves rows only when the order changed. */
+  private arrange(): void {
+    const dir = this.ascending ? 1 : -1;
+    const visible = [...this.live.nodes.values()]
+      .filter((n) => this.matches(n))
+      .sort((a, b) => dir * compare(a, b, this.sortKey) || text.compare(a.node_id, b.node_id));
+    const order = visible.map((n) => n.node_id);
+    if (order.length !== this.order.length || order.some((id, i) => id !== this.order[i])) {
+      this.tbody.replaceChildren(...order.map((id) => this.rows.get(id)!.tr));
+      this.order = order;
+    }
+    const total = this.live.nodes.size;
+    setText(this.count, visible.length === total ? `${total} node${total === 1 ? '' : 's'}` : `${visible.length} of ${total} nodes`);
+    setText(this.empty, total === 0 ? 'No nodes yet. Register the first one with “Register node”.' : visible.length === 0 ? 'No node matches the filter.' : '');
+    this.empty.hidden = visible.length > 0;
+  }
+}
