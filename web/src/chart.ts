@@ -3,9 +3,9 @@ import { svg } from './dom.js';
 import { formatBitRate } from './format.js';
 import type { NodeHistory } from './types.js';
 
-const W = 720;
-const H = 200;
-const PAD = { left: 70, right: 10, top: 10, bottom: 24 };
+const W = 1000;
+const H = 240;
+const PAD = { left: 80, right: 12, top: 12, bottom: 26 };
 
 export function trafficChart(history: NodeHistory): SVGSVGElement {
   const seconds = history.intervalMs / 1000;

@@ -4,10 +4,8 @@ import type { HubView, NodeView } from './types.js';
 
 /** The part of EventSource this module uses (a fake one in tests). */
 export interface EventSourceLike {
-  addEventListener(type: string, listener: (e: MessageEvent<string>) => void): void;
+  addEventListener(type: string, listener: (e: { data?: unknown }) => void): void;
   close(): void;
-  onerror: ((e: Event) => void) | null;
-  onopen: ((e: Event) => void) | null;
   readonly readyState: number;
 }
 
@@ -41,10 +39,10 @@ export class LiveNodes {
     source.addEventListener('snapshot', (e) => this.onSnapshot(e.data));
     source.addEventListener('nodes', (e) => this.onNodes(e.data));
     source.addEventListener('hub', (e) => this.onHub(e.data));
-    source.onopen = () => this.setConnection('live');
+    source.addEventListener('open', () => this.setConnection('live'));
     // EventSource reconnects by itself after a dropped stream, and the snapshot it then gets replaces
     // everything we hold; after an HTTP error it gives up (readyState CLOSED).
-    source.onerror = () => this.setConnection(source.readyState === CLOSED ? 'closed' : 'reconnecting');
+    source.addEventListener('error', () => this.setConnection(source.readyState === CLOSED ? 'closed' : 'reconnecting'));
   }
 
   stop(): void {
@@ -72,7 +70,7 @@ export class LiveNodes {
     if (this.nodes.delete(nodeId)) this.emit({ reset: false, changed: [], removed: [nodeId], hub: false });
   }
 
-  private onSnapshot(data: string): void {
+  private onSnapshot(data: unknown): void {
     const s = parse<{ nodes: NodeView[]; hub: HubView }>(data);
     if (!s || !Array.isArray(s.nodes)) return;
     this.nodes.clear();
@@ -82,7 +80,7 @@ export class LiveNodes {
     this.emit({ reset: true, changed: s.nodes.map((n) => n.node_id), removed: [], hub: true });
   }
 
-  private onNodes(data: string): void {
+  private onNodes(data: unknown): void {
     const d = parse<{ changed: NodeView[]; removed: string[] }>(data);
     if (!d || !Array.isArray(d.changed) || !Array.isArray(d.removed)) return;
     for (const n of d.changed) this.nodes.set(n.node_id, n);
@@ -90,7 +88,7 @@ export class LiveNodes {
     this.emit({ reset: false, changed: d.changed.map((n) => n.node_id), removed, hub: false });
   }
 
-  private onHub(data: string): void {
+  private onHub(data: unknown): void {
     const h = parse<HubView>(data);
     if (!h) return;
     this.hub = h;
@@ -108,7 +106,8 @@ export class LiveNodes {
   }
 }
 
-function parse<T>(data: string): T | null {
+function parse<T>(data: unknown): T | null {
+  if (typeof data !== 'string') return null;
   try {
     return JSON.parse(data) as T;
   } catch {

@@ -122,7 +122,8 @@ export class NodesTable {
   }
 
   private create(id: string): Row {
-    const cells = Object.fromEntries(COLUMNS.map((c) => [c.key, h('td', { class: c.numeric ? 'num' : '' })])) as Record<Column, HTMLTableCellElement>;
+    // data-label: on a phone each row becomes a card, and the labels come from the cells.
+    const cells = Object.fromEntries(COLUMNS.map((c) => [c.key, h('td', { class: `${c.numeric ? 'num ' : ''}col-${c.key}`, attrs: { 'data-label': c.label } })])) as Record<Column, HTMLTableCellElement>;
     const link = h('a', { attrs: { href: `#/node/${encodeURIComponent(id)}` } }, id);
     cells.node_id.append(link);
     const status = h('span', { class: 'badge' });

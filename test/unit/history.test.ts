@@ -1,0 +1,67 @@
+// The node detail's history (src/nodes/history.ts): traffic per 10 s over an hour, handshakes.
+import { describe, expect, it } from 'vitest';
+import { NodeHistory } from '../../src/nodes/history.js';
+import type { Node } from '../../src/nodes/model.js';
+
+const T0 = Date.parse('2026-11-26T12:00:00Z');
+const node = (rx: number, tx: number, hs: string | null = null): Node => ({
+  nodeId: 'w1',
+  description: '',
+  centralServerUrl: null,
+  vpnIp: '10.100.1.2',
+  publicKey: 'k',
+  hasPrivateKey: true,
+  enabled: true,
+  createdAt: '',
+  updatedAt: '',
+  lastHandshakeAt: hs,
+  rxBytes: rx,
+  txBytes: tx,
+  endpoint: null,
+});
+
+describe('NodeHistory', () => {
+  it('counts the bytes of each 10 s interval; the first sight is only a baseline', () => {
+    const h = new NodeHistory();
+    h.record([node(5000, 100)], T0); // counters from before: not traffic "now"
+    h.record([node(6000, 300)], T0 + 1000);
+    h.record([node(6500, 300)], T0 + 9000);
+    h.record([node(9000, 400)], T0 + 10_000);
+    const v = h.view('w1', T0 + 10_000);
+    expect(v.traffic).toHaveLength(360);
+    expect(v.traffic.at(-1)).toEqual({ at: T0 + 10_000, rx: 2500, tx: 100 });
+    expect(v.traffic.at(-2)).toEqual({ at: T0, rx: 1500, tx: 200 });
+    expect(v.traffic.slice(0, -2).every((p) => p.rx === 0 && p.tx === 0)).toBe(true);
+  });
+
+  it('a counter that goes down (the device restarted) counts from zero, never negative', () => {
+    const h = new NodeHistory();
+    h.record([node(1000, 1000)], T0);
+    h.record([node(300, 50)], T0 + 1000);
+    expect(h.view('w1', T0 + 1000).traffic.at(-1)).toEqual({ at: T0, rx: 300, tx: 50 });
+  });
+
+  it('keeps one hour: older intervals fall off', () => {
+    const h = new NodeHistory();
+    h.record([node(0, 0)], T0);
+    h.record([node(100, 0)], T0 + 1000);
+    h.record([node(200, 0)], T0 + 3_600_000 + 5000);
+    const v = h.view('w1', T0 + 3_600_000 + 5000);
+    expect(v.traffic[0]!.at).toBe(T0 + 10_000);
+    expect(v.traffic.reduce((s, p) => s + p.rx, 0)).toBe(100);
+  });
+
+  it('lists handshakes newest first, at most 50, and forgets deleted nodes', () => {
+    const h = new NodeHistory();
+    const at = (i: number) => new Date(T0 + i * 120_000).toISOString();
+    h.record([node(0, 0, at(0))], T0);
+    for (let i = 1; i <= 60; i++) h.record([node(0, 0, at(i))], T0 + i * 120_000);
+    h.record([node(0, 0, at(60))], T0 + 60 * 120_000 + 1000); // the same handshake seen again
+    const v = h.view('w1', T0 + 60 * 120_000);
+    expect(v.handshakes).toHaveLength(50);
+    expect(v.handshakes[0]).toBe(at(60));
+    expect(v.handshakes[1]).toBe(at(59));
+    h.record([], T0 + 61 * 120_000);
+    expect(h.view('w1').handshakes).toEqual([]);
+  });
+});
