@@ -41,12 +41,13 @@ RUN npm ci --ignore-scripts \
  && npm rebuild
 
 # The sources (.dockerignore keeps out node_modules, build outputs, data, .env and .git), then the
-# addon and the TypeScript. CMakeLists.txt also builds the native tests and benchmarks, so the whole
-# tree is copied, test/cpp included.
+# addon, the TypeScript and the dashboard's front end (Vite, into dist/web). CMakeLists.txt also
+# builds the native tests and benchmarks, so the whole tree is copied, test/cpp included.
 COPY . .
 RUN npm run build \
  && test -f build/Release/wgvm_native.node \
- && test -f dist/cli.js
+ && test -f dist/cli.js \
+ && test -f dist/web/index.html
 
 # Production dependencies only; better-sqlite3's sources and object files are not needed to run.
 RUN npm prune --omit=dev \
@@ -70,6 +71,7 @@ ENV NODE_ENV=production \
 
 COPY --from=build /app/package.json ./package.json
 COPY --from=build /app/node_modules ./node_modules
+# dist/ holds the compiled TypeScript and, in dist/web, the dashboard's front end.
 COPY --from=build /app/dist ./dist
 COPY --from=build /app/bin ./bin
 # The path src/native.ts loads: ../build/Release/wgvm_native.node from dist/.

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { loadConfig, type Config } from './config.js';
 import { configureLink } from './dataplane/link.js';
 import { openDevice, type NativeDevice } from './dataplane/device.js';
-import { appliedAfter, reconcileBody, type AppliedPeer, type DesiredPeer } from './dataplane/reconciler.js';
+import { appliedAfter, desiredPeers, reconcileBody, type AppliedPeer } from './dataplane/reconciler.js';
 import { buildApi } from './http/api.js';
 import { buildDashboard, type Dashboard } from './http/dashboard.js';
 import { decodeKey, encodeKey, generatePrivateKey, publicKeyOf } from './keys.js';
@@ -105,15 +105,7 @@ export async function serve(): Promise<number> {
   // The registry → the device, changing only what differs.
   let applied = new Map<string, AppliedPeer>();
   const reconcile = (withEndpoints: boolean) => {
-    const desired: DesiredPeer[] = store
-      .listNodes()
-      .filter((n) => n.enabled)
-      .map((n) => ({
-        publicKey: n.publicKey,
-        presharedKey: store.getSecrets(n.nodeId)!.presharedKey,
-        allowedIp: `${n.vpnIp}/32`,
-        endpoint: n.endpoint,
-      }));
+    const desired = desiredPeers(store.listNodes(), applied, (id) => store.getSecrets(id)!.presharedKey);
     const body = reconcileBody(applied, desired, withEndpoints);
     if (body) setDevice(body);
     applied = appliedAfter(desired);

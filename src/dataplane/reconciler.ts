@@ -9,14 +9,47 @@ export interface DesiredPeer {
   allowedIp: string; // "10.100.1.2/32"
   /** Last endpoint known for the node: set on start so that the hub can reach out at once. */
   endpoint: string | null;
+  /** The node's updatedAt: its keys cannot have changed while it stays the same. */
+  version?: string;
 }
 
 export interface AppliedPeer {
   presharedKey: string;
   allowedIp: string;
+  version?: string;
 }
 
 const hex = (b64: string) => Buffer.from(b64, 'base64').toString('hex');
+
+/** The registry's side of a node, as far as the device cares. */
+export interface RegisteredPeer {
+  nodeId: string;
+  publicKey: string;
+  vpnIp: string;
+  enabled: boolean;
+  endpoint: string | null;
+  updatedAt: string;
+}
+
+/**
+ * The peers the device should have: every enabled node. Unsealing every preshared key on every
+ * change would make each registration cost O(nodes); a node's keys only change together with its
+ * updatedAt, so a peer applied at the same version keeps its key and only new or changed nodes
+ * are unsealed.
+ */
+export function desiredPeers(
+  nodes: readonly RegisteredPeer[],
+  applied: ReadonlyMap<string, AppliedPeer>,
+  presharedKeyOf: (nodeId: string) => string,
+): DesiredPeer[] {
+  return nodes
+    .filter((n) => n.enabled)
+    .map((n) => {
+      const had = applied.get(n.publicKey);
+      const presharedKey = had?.version !== undefined && had.version === n.updatedAt ? had.presharedKey : presharedKeyOf(n.nodeId);
+      return { publicKey: n.publicKey, presharedKey, allowedIp: `${n.vpnIp}/32`, endpoint: n.endpoint, version: n.updatedAt };
+    });
+}
 
 /**
  * The UAPI set body that turns `applied` (what the device has, as far as we set it) into `desired`.
@@ -49,5 +82,5 @@ export function reconcileBody(
 
 /** The state `reconcileBody` leads to, to remember as applied once the device accepted it. */
 export function appliedAfter(desired: readonly DesiredPeer[]): Map<string, AppliedPeer> {
-  return new Map(desired.map((d) => [d.publicKey, { presharedKey: d.presharedKey, allowedIp: d.allowedIp }]));
+  return new Map(desired.map((d) => [d.publicKey, { presharedKey: d.presharedKey, allowedIp: d.allowedIp, ...(d.version ? { version: d.version } : {}) }]));
 }

@@ -2,6 +2,7 @@
 // `wgvm serve` in a hub namespace, with a wireguard-go worker in another. The browser itself runs in
 // the hub namespace (a wrapper puts it there), so it reaches the dashboard on 127.0.0.1:5000.
 // Screenshots go to artifacts/e2e/.
+/// <reference lib="dom" />
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -28,7 +29,8 @@ describe.skipIf(skip)('the dashboard in Chromium', () => {
     browser = undefined;
   });
 
-  it('signs in, registers worker-01, sees it come online live, shows text as text, deletes', async () => {
+  /** `wgvm serve` in a hub namespace, Chromium in the same namespace, one page at 1280×800. */
+  async function start(env: Record<string, string> = {}) {
     mkdirSync(ARTIFACTS, { recursive: true });
     const nsHub = t.world.namespace('hub');
     const nsW = t.world.namespace('w1');
@@ -42,6 +44,7 @@ describe.skipIf(skip)('the dashboard in Chromium', () => {
       ADMIN_PASSWORD_HASH: await hashPassword(PASSWORD),
       WG_INTERFACE: hubIface,
       DATA_DIR: join(t.dir, 'data'),
+      ...env,
     });
     await waitFor('the dashboard', () => httpIn(nsHub, 'GET', 'http://127.0.0.1:5000/health').status === 200, 15_000).catch((err: Error) => {
       throw new Error(`${err.message}\n${(hub as unknown as { errors: string }).errors}`);
@@ -50,11 +53,12 @@ describe.skipIf(skip)('the dashboard in Chromium', () => {
     // Chromium in the hub's namespace: the wrapper is what playwright starts.
     const wrapper = join(t.dir, 'chromium-in-hub');
     writeFileSync(wrapper, `#!/bin/sh\nexec ip netns exec ${nsHub.name} ${CHROMIUM} "$@"\n`, { mode: 0o755 });
-    browser = await chromium.launch({
+    const launched = await chromium.launch({
       executablePath: wrapper,
       args: ['--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'],
     });
-    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    browser = launched;
+    const page = await launched.newPage({ viewport: { width: 1280, height: 800 } });
     const consoleErrors: string[] = [];
     const dialogs: string[] = [];
     page.on('console', (m) => m.type() === 'error' && consoleErrors.push(m.text()));
@@ -63,6 +67,11 @@ describe.skipIf(skip)('the dashboard in Chromium', () => {
       dialogs.push(d.message());
       void d.dismiss();
     });
+    return { nsHub, nsW, page, consoleErrors, dialogs, browser: launched };
+  }
+
+  it('signs in, registers worker-01, sees it come online live, shows text as text, deletes', async () => {
+    const { nsHub, nsW, page, consoleErrors, dialogs, browser } = await start();
     const shot = (name: string, p: Page = page) => p.screenshot({ path: join(ARTIFACTS, `${name}.png`) });
 
     // Sign-in page, loaded without a console error.
@@ -178,5 +187,54 @@ describe.skipIf(skip)('the dashboard in Chromium', () => {
     expect(dialogs).toEqual([]); // no alert() from the markup
     // The only console errors are the browser's notes on the two refusals this test caused.
     expect(consoleErrors.filter((e) => !/Failed to load resource: the server responded with a status of (401|409)/.test(e))).toEqual([]);
+  }, 180_000);
+
+  it('stays quick with 1,000 nodes: first render, filtering, a live change', async () => {
+    const { nsHub, page, consoleErrors } = await start({ WORKER_IP_RANGE: '10.100.1.2-10.100.4.254' });
+    await page.goto(DASHBOARD);
+    await page.getByTestId('secret').fill(TOKEN);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByTestId('nodes-table').waitFor();
+    // 1,000 registrations through the API (as a script would make them), 20 at a time.
+    const script = `
+      let failed = 0;
+      for (let i = 0; i < 1000; i += 20) {
+        const batch = Array.from({ length: 20 }, (_, k) => fetch('http://127.0.0.1:8090/api/nodes/register', {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'x-api-key': process.env.TOKEN },
+          body: JSON.stringify({ node_id: 'node-' + String(i + k).padStart(4, '0'), description: 'rack ' + ((i + k) % 40) }),
+        }));
+        for (const r of await Promise.all(batch)) if (r.status !== 201) failed++;
+      }
+      process.stdout.write(String(failed));`;
+    const failures = Number(nsHub.exec('env', [`TOKEN=${TOKEN}`, process.execPath, '--input-type=module', '-e', script]));
+    expect(failures).toBe(0);
+
+    const rows = page.getByTestId('nodes-table').locator('tbody tr');
+    const t0 = Date.now();
+    await page.reload();
+    await expect.poll(() => rows.count(), { timeout: 20_000 }).toBe(1000);
+    const firstRender = Date.now() - t0;
+
+    const t1 = Date.now();
+    await page.getByTestId('filter').fill('rack 7');
+    await expect.poll(() => rows.count()).toBe(25);
+    const filtering = Date.now() - t1;
+
+    // A change made elsewhere (through the API) arrives as one small event and updates one row.
+    await page.getByTestId('filter').fill('');
+    await expect.poll(() => rows.count()).toBe(1000);
+    const t2 = Date.now();
+    await page.evaluate(() => fetch('/api/nodes/node-0500/disable', { method: 'POST' }));
+    await expect.poll(() => page.locator('tr[data-node-id="node-0500"] .badge').textContent()).toBe('disabled');
+    const liveChange = Date.now() - t2;
+
+    writeFileSync(join(ARTIFACTS, 'thousand-nodes.json'), `${JSON.stringify({ firstRender, filtering, liveChange }, null, 2)}\n`);
+    process.stdout.write(`dashboard with 1,000 nodes: first render ${firstRender} ms, filter ${filtering} ms, live change ${liveChange} ms\n`);
+    // Generous bounds: what a user would call broken, not a benchmark.
+    expect(firstRender).toBeLessThan(10_000);
+    expect(filtering).toBeLessThan(2_000);
+    expect(liveChange).toBeLessThan(3_000);
+    expect(consoleErrors).toEqual([]);
   }, 180_000);
 });

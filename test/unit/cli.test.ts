@@ -122,3 +122,24 @@ describe.skipIf(skipWithout('wg'))('byte compatibility with wg (wireguard-tools)
     expect(wg(['pubkey'], psk)).toMatch(/^[A-Za-z0-9+/]{43}=\n$/);
   });
 });
+
+describe('wgvm hash-password', () => {
+  it('hashes the first line of stdin into ADMIN_PASSWORD_HASH that verifies that password', async () => {
+    const { parsePasswordHash, verifyPassword } = await import('../../src/password.js');
+    const r = run(['hash-password'], 'my admin password\nignored second line\n');
+    expect(r.code).toBe(0);
+    const hash = r.stdout.trim();
+    expect(hash).toMatch(/^\$scrypt\$ln=15,r=8,p=1\$/);
+    expect(r.stdout + r.stderr).not.toContain('my admin password');
+    expect(await verifyPassword('my admin password', parsePasswordHash(hash))).toBe(true);
+  });
+
+  it('refuses an empty password and arguments, in one line', () => {
+    const empty = run(['hash-password'], '\n');
+    expect(empty.code).toBe(1);
+    expect(empty.stderr).toBe('wgvm hash-password: no password on stdin (give it as the first line)\n');
+    const extra = run(['hash-password', 'secret']);
+    expect(extra.code).not.toBe(0);
+    expect(extra.stderr).toMatch(/hash-password takes no arguments/);
+  });
+});

@@ -235,6 +235,13 @@ describe('Dockerfile', () => {
     // tsc writes dist/, which is what bin/wgvm.js imports.
     expect(JSON.parse(read('tsconfig.json')).compilerOptions.outDir).toBe('dist');
     expect(read('bin/wgvm.js')).toContain("'../dist/cli.js'");
+    // The dashboard's front end: Vite writes dist/web (inside the copied dist/), where the dashboard
+    // app, compiled to dist/http/dashboard.js, looks for it; the build stage checks it is there.
+    expect(packageJson.scripts.build).toMatch(/\bbuild:web\b/);
+    expect(read('web/vite.config.ts')).toMatch(/outDir: fileURLToPath\(new URL\('\.\.\/dist\/web'/);
+    const web = /new URL\('([^']+)', import\.meta\.url\)/.exec(read('src/http/dashboard.ts'))?.[1];
+    expect(fileURLToPath(new URL(web!, 'file:///project/dist/http/dashboard.js'))).toBe('/project/dist/web');
+    expect(build.instructions[indexOf(build, 'RUN', /\bnpm run build\b/)]!.args).toContain('test -f dist/web/index.html');
   });
 
   it('keeps DATA_DIR on a volume, exposes the default ports, runs `wgvm serve` as root', () => {
@@ -512,7 +519,7 @@ describe('.env.example', () => {
   const entries = parseDotEnv(text, '.env.example');
   // "# NAME=value": the optional settings, commented out.
   const commented = new Map(
-    [...text.matchAll(/^# ([A-Z][A-Z0-9_]*)=(.*)$/gm)].map((m) => [m[1]!, m[2]!] as const),
+    [...text.matchAll(/^#\s+([A-Z][A-Z0-9_]*)=(.*)$/gm)].map((m) => [m[1]!, m[2]!] as const),
   );
 
   function load(env: NodeJS.ProcessEnv, fileText = text) {
@@ -589,12 +596,14 @@ describe('.env.example', () => {
     const plain = load({ SERVERURL: 'vpn.example.com' }).config;
     const { config } = load({ SERVERURL: 'vpn.example.com' }, uncommented);
     expect(config.warnings).toEqual([]);
-    // Everything but the examples (PEERDNS, ADMIN_PASSWORD_HASH) stays as it was.
+    // Everything but the example (PEERDNS) stays as it was; ADMIN_PASSWORD_HASH is only described
+    // (a working example hash would be a known password).
     const { peerDns, adminPasswordHash, dataDir, ...rest } = config;
     const { peerDns: _p, adminPasswordHash: _a, dataDir: _d, ...plainRest } = plain;
     expect(rest).toEqual(plainRest);
     expect(peerDns.length).toBeGreaterThan(0);
-    expect(adminPasswordHash).not.toBeNull();
+    expect(adminPasswordHash).toBeNull();
+    expect(text).toMatch(/^#\s+ADMIN_PASSWORD_HASH='\$scrypt\$/m);
     expect(dataDir.endsWith('/data')).toBe(true);
   });
 
