@@ -229,6 +229,7 @@ describe.skipIf(skip)('the dashboard in Chromium', () => {
     await expect.poll(() => page.locator('tr[data-node-id="node-0500"] .badge').textContent()).toBe('disabled');
     const liveChange = Date.now() - t2;
 
+    await page.screenshot({ path: join(ARTIFACTS, '06-thousand-nodes.png') });
     writeFileSync(join(ARTIFACTS, 'thousand-nodes.json'), `${JSON.stringify({ firstRender, filtering, liveChange }, null, 2)}\n`);
     process.stdout.write(`dashboard with 1,000 nodes: first render ${firstRender} ms, filter ${filtering} ms, live change ${liveChange} ms\n`);
     // Generous bounds: what a user would call broken, not a benchmark.
