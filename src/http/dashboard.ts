@@ -118,7 +118,8 @@ export async function buildDashboard(o: DashboardOptions): Promise<Dashboard> {
     const all = nodes.list();
     return { nodes: all.map((n) => nodeView(n, now)), hub: hubView() };
   }, o.liveLimits ?? DEFAULT_LIVE_LIMITS);
-  app.addHook('onClose', async () => live.close());
+  // Before the server closes: it would otherwise wait for every browser's open event stream.
+  app.addHook('preClose', async () => live.close());
 
   app.addHook('onSend', async (req, reply, payload) => {
     reply.headers(SECURITY_HEADERS);

@@ -388,6 +388,26 @@ describe('live events', () => {
   });
 });
 
+describe('shutting down', () => {
+  it('closing the dashboard ends open event streams at once (a hub stop does not wait for browsers)', async () => {
+    const h = await harness();
+    const cookie = await signIn(h);
+    await h.dashboard.app.listen({ port: 0, host: '127.0.0.1' });
+    const port = (h.dashboard.app.server.address() as { port: number }).port;
+    const stream = events(port, cookie);
+    const res = await stream.ready;
+    await stream.next('snapshot');
+    const ended = new Promise((r) => res.once('close', r));
+    const t0 = Date.now();
+    await h.dashboard.app.close();
+    await ended;
+    expect(Date.now() - t0).toBeLessThan(1000);
+    open.splice(open.indexOf(h), 1);
+    h.store.close();
+    rmSync(h.dir, { recursive: true, force: true });
+  });
+});
+
 describe('LiveFeed', () => {
   /** A response whose client never reads: everything written stays buffered. */
   function stuckResponse() {
