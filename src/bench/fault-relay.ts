@@ -28,6 +28,8 @@ export interface DirectionStats {
   dropped: number;
   duplicated: number;
   sent: number;
+  /** copies waiting out their delay */
+  inFlight: number;
   /** copies sent after a copy of a datagram that arrived later (what the receiver sees out of order) */
   reordered: number;
 }
@@ -85,7 +87,7 @@ export class FaultRelay {
   ) {
     checkFaults(faults);
     this.random = seededRandom(seed);
-    const fresh = (): DirectionStats => ({ received: 0, dropped: 0, duplicated: 0, sent: 0, reordered: 0 });
+    const fresh = (): DirectionStats => ({ received: 0, dropped: 0, duplicated: 0, sent: 0, inFlight: 0, reordered: 0 });
     this.stats = { seed, aToB: fresh(), bToA: fresh() };
     this.sockets = { a: createSocket('udp4'), b: createSocket('udp4') };
   }
@@ -117,6 +119,14 @@ export class FaultRelay {
       stats.sent++;
       to.send(datagram, peer.port, peer.host);
     };
+    // One timer per copy: Node keeps timers of equal duration in one list, so this stays cheap.
+    const delayed = (ms: number, datagram: Buffer, arrival: number) => {
+      stats.inFlight++;
+      setTimeout(() => {
+        stats.inFlight--;
+        send(datagram, arrival);
+      }, ms);
+    };
     const { loss, dup, delayMs, jitterMs } = this.faults;
     from.on('message', (datagram) => {
       const arrival = stats.received++;
@@ -128,7 +138,7 @@ export class FaultRelay {
       if (copies === 2) stats.duplicated++;
       for (let i = 0; i < copies; i++) {
         if (delayMs === 0) send(datagram, arrival);
-        else setTimeout(send, delayMs - jitterMs + this.random() * 2 * jitterMs, datagram, arrival);
+        else delayed(delayMs - jitterMs + this.random() * 2 * jitterMs, datagram, arrival);
       }
     });
   }
