@@ -55,7 +55,7 @@ export function seededRandom(seed: number): () => number {
   return next;
 }
 
-interface Address {
+export interface Address {
   host: string;
   port: number;
 }
@@ -78,7 +78,7 @@ export function checkFaults(f: Faults): void {
 
 export class FaultRelay {
   private readonly random: () => number;
-  private readonly sockets: Record<'a' | 'b', Socket>;
+  private readonly sockets: Partial<Record<'a' | 'b', Socket>> = {};
   readonly stats: RelayStats;
 
   constructor(
@@ -89,13 +89,13 @@ export class FaultRelay {
     this.random = seededRandom(seed);
     const fresh = (): DirectionStats => ({ received: 0, dropped: 0, duplicated: 0, sent: 0, inFlight: 0, reordered: 0 });
     this.stats = { seed, aToB: fresh(), bToA: fresh() };
-    this.sockets = { a: createSocket('udp4'), b: createSocket('udp4') };
   }
 
   /** Binds both sides; datagrams to one side are forwarded, faulted, from the other side to its peer. */
   async start(aListen: Address, aPeer: Address, bListen: Address, bPeer: Address): Promise<void> {
     for (const [side, listen] of [['a', aListen], ['b', bListen]] as const) {
-      const s = this.sockets[side];
+      const s = createSocket(listen.host.includes(':') ? 'udp6' : 'udp4');
+      this.sockets[side] = s;
       await new Promise<void>((resolve, reject) => {
         s.once('error', reject);
         s.bind(listen.port, listen.host, () => {
@@ -107,8 +107,14 @@ export class FaultRelay {
       s.setRecvBufferSize(8 << 20);
       s.setSendBufferSize(8 << 20);
     }
-    this.forward(this.sockets.a, this.sockets.b, bPeer, this.stats.aToB);
-    this.forward(this.sockets.b, this.sockets.a, aPeer, this.stats.bToA);
+    this.forward(this.sockets.a!, this.sockets.b!, bPeer, this.stats.aToB);
+    this.forward(this.sockets.b!, this.sockets.a!, aPeer, this.stats.bToA);
+  }
+
+  /** Where a side listens (after start). */
+  address(side: 'a' | 'b'): Address {
+    const { address, port } = this.sockets[side]!.address();
+    return { host: address, port };
   }
 
   private forward(from: Socket, to: Socket, peer: Address, stats: DirectionStats): void {
@@ -145,6 +151,8 @@ export class FaultRelay {
 
   close(): void {
     for (const s of Object.values(this.sockets)) s.close();
+    delete this.sockets.a;
+    delete this.sockets.b;
   }
 }
 
