@@ -61,7 +61,7 @@ export async function randomFile(file: string, bytes: number): Promise<string> {
   for (let left = bytes; left > 0; left -= 1 << 20) {
     const chunk = randomBytes(Math.min(left, 1 << 20));
     hash.update(chunk);
-    if (!out.write(chunk)) await new Promise((r) => out.once('drain', r));
+    if (!out.write(chunk)) await new Promise<void>((r) => out.once('drain', () => r()));
   }
   await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
   return hash.digest('hex');
