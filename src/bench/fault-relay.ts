@@ -179,6 +179,7 @@ async function main(argv: string[]): Promise<void> {
     return v;
   };
   const seed = args.seed === undefined ? randomInt(2 ** 32) : number('seed', 0);
+  if (!Number.isInteger(seed) || seed < 0 || seed >= 2 ** 32) throw new Error('--seed: an integer in 0..4294967295');
   const relay = new FaultRelay({ loss: number('loss', 0), dup: number('dup', 0), delayMs: number('delay', 0), jitterMs: number('jitter', 0) }, seed);
   await relay.start(parseAddress(args['a-listen']!), parseAddress(args['a-peer']!), parseAddress(args['b-listen']!), parseAddress(args['b-peer']!));
   const report = () => process.stdout.write(`${JSON.stringify(relay.stats)}\n`);

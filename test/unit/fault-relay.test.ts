@@ -104,5 +104,8 @@ describe('fault relay', () => {
     const r = spawnSync(process.execPath, [entry, '--a-listen', '127.0.0.1:1'], { encoding: 'utf8' });
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/^fault-relay: usage: fault-relay --a-listen/);
+    const sides = ['--a-listen', '127.0.0.1:1', '--a-peer', '127.0.0.1:2', '--b-listen', '127.0.0.1:3', '--b-peer', '127.0.0.1:4'];
+    const bad = spawnSync(process.execPath, [entry, ...sides, '--seed', '-1'], { encoding: 'utf8' });
+    expect(bad.stderr).toBe('fault-relay: --seed: an integer in 0..4294967295\n');
   });
 });
