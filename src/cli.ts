@@ -3,7 +3,7 @@
 import { fstatSync, readFileSync } from 'node:fs';
 import { BenchError, runBench } from './bench/run.js';
 import { serve } from './serve.js';
-import { uapiSet } from './uapi/client.js';
+import { uapiCounters, uapiSet } from './uapi/client.js';
 import { reportStartupFailure, runDaemon, runForeground } from './userspace.js';
 import { decodeKey, encodeKey, generatePresharedKey, generatePrivateKey, KeyFormatError, publicKeyOf } from './keys.js';
 import { migrationCommand, runExport, runImport, runRestore } from './migrate/index.js';
@@ -129,6 +129,18 @@ const commands: Record<string, Command> = {
       }
       // update_only: isolating a key that is not a peer must not create one.
       await uapiSet(iface!, `public_key=${hex}\nupdate_only=true\nwgvm_isolated=${state === 'on'}`);
+      return 0;
+    },
+  },
+  counters: {
+    summary: 'print a wgvm interface\'s drop and error counters (drop_replay=N …): wgvm counters <iface>',
+    async run(args) {
+      if (args.length !== 1 || args[0]!.startsWith('-')) throw new UsageError('counters: usage: wgvm counters <interface>');
+      try {
+        process.stdout.write(await uapiCounters(args[0]!));
+      } catch (err) {
+        throw new UsageError(`counters: ${err instanceof Error ? err.message : String(err)}`);
+      }
       return 0;
     },
   },

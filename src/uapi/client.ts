@@ -14,7 +14,7 @@ export class UapiError extends Error {
 
 const TIMEOUT_MS = 10_000;
 
-/** Sends one request ("get=1" or "set=1" plus body lines) and returns the reply lines before errno. */
+/** Sends one request ("get=1", "set=1" plus body lines, "wgvm_counters=1") and returns the reply lines before errno. */
 export function uapiRequest(iface: string, request: string, dir?: string): Promise<string> {
   const path = socketPath(iface, dir);
   return new Promise((resolve, reject) => {
@@ -41,4 +41,6 @@ export function uapiRequest(iface: string, request: string, dir?: string): Promi
 }
 
 export const uapiGet = (iface: string, dir?: string) => uapiRequest(iface, 'get=1', dir);
+/** Our extension (see server.ts): the device's drop reasons and error counters, as `name=value` lines. */
+export const uapiCounters = (iface: string, dir?: string) => uapiRequest(iface, 'wgvm_counters=1', dir);
 export const uapiSet = (iface: string, body: string, dir?: string) => uapiRequest(iface, `set=1\n${body}`, dir);

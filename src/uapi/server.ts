@@ -1,8 +1,14 @@
 // The wg-compatible control socket, /var/run/wireguard/<iface>.sock: `wg show`, `wg set`,
 // `wg setconf` and `wg syncconf` talk to our device through it exactly as to wireguard-go.
+// One operation is ours: `wgvm_counters=1` answers the device's counters, one `name=value` line
+// each (`drop_<reason>=N` for every reason the data plane drops a datagram, e.g. drop_replay,
+// then tun_write_errors, udp_send_errors, relayed), so they can be read from outside the process
+// (`wgvm counters <iface>`). It is a separate operation so that `get=1` stays exactly what `wg` parses;
+// wireguard-go answers it with EINVAL like any unknown operation.
 import { chmodSync, existsSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
+import type { DeviceCounters } from '../native.js';
 
 export const SOCKET_DIR = '/var/run/wireguard';
 
@@ -10,6 +16,8 @@ export const SOCKET_DIR = '/var/run/wireguard';
 export interface UapiTarget {
   set(body: string): { errno: number; message: string };
   get(): string;
+  /** Answers `wgvm_counters=1`; without it that operation is unknown (EINVAL). */
+  counters?(): DeviceCounters;
 }
 
 export interface UapiServerOptions {
@@ -28,7 +36,14 @@ export function socketPath(iface: string, dir = SOCKET_DIR): string {
   return join(dir, `${iface}.sock`);
 }
 
-/** Answers one request: "get=1" or "set=1" followed by its body lines. */
+/** The `wgvm_counters=1` answer lines. */
+export function countersText(c: DeviceCounters): string {
+  const lines = Object.entries(c.drops).map(([reason, n]) => `drop_${reason}=${n}`);
+  lines.push(`tun_write_errors=${c.tunWriteErrors}`, `udp_send_errors=${c.udpSendErrors}`, `relayed=${c.relayed}`);
+  return `${lines.join('\n')}\n`;
+}
+
+/** Answers one request: "get=1", "set=1" followed by its body lines, or "wgvm_counters=1". */
 export function handleRequest(target: UapiTarget, request: string, writable: boolean): { reply: string; error?: string } {
   const newline = request.indexOf('\n');
   const op = newline < 0 ? request : request.slice(0, newline);
@@ -36,6 +51,10 @@ export function handleRequest(target: UapiTarget, request: string, writable: boo
   if (op === 'get=1') {
     if (body.length > 0) return { reply: `errno=-${EINVAL}\n\n`, error: 'get=1 takes no body' };
     return { reply: `${target.get()}errno=0\n\n` };
+  }
+  if (op === 'wgvm_counters=1' && target.counters) {
+    if (body.length > 0) return { reply: `errno=-${EINVAL}\n\n`, error: 'wgvm_counters=1 takes no body' };
+    return { reply: `${countersText(target.counters())}errno=0\n\n` };
   }
   if (op === 'set=1') {
     if (!writable) return { reply: `errno=-${EPERM}\n\n`, error: 'this interface is configured by its manager; the socket is read-only' };

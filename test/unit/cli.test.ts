@@ -1,4 +1,4 @@
-// The `wgvm` key commands, run as a user runs them, compared byte for byte with `wg`.
+// The `wgvm` key commands, run as a user runs them, compared byte for byte with `wg`; and the usage errors of `wgvm counters`.
 import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -141,5 +141,17 @@ describe('wgvm hash-password', () => {
     const extra = run(['hash-password', 'secret']);
     expect(extra.code).not.toBe(0);
     expect(extra.stderr).toMatch(/hash-password takes no arguments/);
+
+describe('wgvm counters', () => {
+  it('needs exactly one interface, and says so when the interface does not exist', () => {
+    for (const args of [[], ['a', 'b'], ['--all']]) {
+      const r = run(['counters', ...args]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toBe('wgvm counters: usage: wgvm counters <interface>\n');
+    }
+    const r = run(['counters', 'wgflnone0']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^wgvm counters: no interface wgflnone0: \S+wgflnone0\.sock does not exist\n$/);
+    expect(r.stdout).toBe('');
   });
 });

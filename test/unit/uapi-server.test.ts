@@ -4,7 +4,7 @@ import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { uapiGet, uapiSet, UapiError } from '../../src/uapi/client.js';
+import { uapiCounters, uapiGet, uapiSet, UapiError } from '../../src/uapi/client.js';
 import { handleRequest, startUapiServer, stopUapiServer, type UapiTarget } from '../../src/uapi/server.js';
 
 class FakeDevice implements UapiTarget {
@@ -55,6 +55,21 @@ describe('UAPI socket', () => {
     expect(handleRequest(device, 'set=1\nlisten_port=1', false).reply).toBe('errno=-1\n\n');
     expect(device.sets).toEqual([]);
     expect(handleRequest(device, 'get=1', false).reply).toBe('listen_port=51820\nerrno=0\n\n');
+  });
+
+  it('answers wgvm_counters=1 with one line per counter, read-only mode included; a device without counters refuses it', async () => {
+    const counting: UapiTarget = Object.assign(new FakeDevice(), {
+      counters: () => ({ drops: { too_short: 0, replay: 12 }, tunWriteErrors: 1, udpSendErrors: 2, relayed: 3 }),
+    });
+    const lines = 'drop_too_short=0\ndrop_replay=12\ntun_write_errors=1\nudp_send_errors=2\nrelayed=3\n';
+    expect(handleRequest(counting, 'wgvm_counters=1', false).reply).toBe(`${lines}errno=0\n\n`);
+    expect(handleRequest(counting, 'wgvm_counters=1\nx=1', true).reply).toBe('errno=-22\n\n');
+    expect(handleRequest(device, 'wgvm_counters=1', true).reply).toBe('errno=-22\n\n');
+    const server = await startUapiServer('t5', counting, { dir });
+    expect(await uapiCounters('t5', dir)).toBe(lines);
+    await stopUapiServer(server, 't5', dir);
+    // get=1 is untouched: `wg` never sees our lines.
+    expect(handleRequest(counting, 'get=1', true).reply).toBe('listen_port=51820\nerrno=0\n\n');
   });
 
   it('refuses unknown operations and a get with a body', () => {
