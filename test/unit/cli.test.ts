@@ -141,6 +141,8 @@ describe('wgvm hash-password', () => {
     const extra = run(['hash-password', 'secret']);
     expect(extra.code).not.toBe(0);
     expect(extra.stderr).toMatch(/hash-password takes no arguments/);
+  });
+});
 
 describe('wgvm counters', () => {
   it('needs exactly one interface, and says so when the interface does not exist', () => {
