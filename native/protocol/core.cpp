@@ -191,15 +191,12 @@ void Core::receive(Bytes d, const Endpoint& from, const Now& now, Output& out) {
   }
 }
 
-void Core::set_handshake_backlog(size_t queued, Nanos now) {
-  if (queued >= kUnderLoadBacklog) last_under_load_ = now;
-}
-
 // mac1 always; under load, a valid mac2 (else a cookie reply) and the per-address rate limit.
 bool Core::admit_handshake(const uint8_t* msg, size_t size, const Endpoint& from, const Now& now, Output& out) {
   if (!identity_.has_key) return drop(Drop::kNoPrivateKey), false;
   if (!CookieChecker::mac1_valid(identity_.mac1_key, msg, size)) return drop(Drop::kBadMac1), false;
-  if (!under_load(now.mono)) return true;
+  load_.handshake_arrived(now.mono);
+  if (!under_load(now.mono)) return ++handshakes_admitted_, true;
   if (!cookie_checker_.mac2_valid(msg, size, from, now.mono, rng_)) {
     uint8_t reply[cookie_reply::kSize];
     cookie_checker_.make_reply(msg, size, from, identity_.cookie_key, now.mono, rng_, reply);
@@ -207,7 +204,7 @@ bool Core::admit_handshake(const uint8_t* msg, size_t size, const Endpoint& from
     return drop(Drop::kCookieSent), false;
   }
   if (!rate_limiter_.allow(from, now.mono)) return drop(Drop::kRateLimited), false;
-  return true;
+  return ++handshakes_admitted_, true;
 }
 
 void Core::handle_initiation(const uint8_t* msg, const Endpoint& from, const Now& now, Output& out) {

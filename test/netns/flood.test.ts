@@ -1,0 +1,197 @@
+// Handshake floods against a wgvm hub (`wgvm up`), in namespaces hub, peer, fresh and flood. From the
+// flood namespace, build/wgvm_flood sends 100,000 initiations with a valid mac1 (it knows the hub's
+// public key; it answers cookie replies, so later initiations carry a valid mac2) and 100,000
+// random datagrams, from 256 source ports on two addresses. Meanwhile the hub must: turn cookies
+// on, spend Diffie-Hellman on no more flood initiations than the per-address rate limit allows,
+// answer UAPI gets, keep carrying an established peer's TCP at >= 50 % of its throughput without
+// the flood (iperf3, measured just before, same length), and let a new wireguard-go peer complete
+// its handshake through the cookie round trip while the flood goes on.
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { uapiGet } from '../../src/uapi/client.js';
+import { isRoot, waitFor, type Namespace } from '../helpers/netns.js';
+import { inCI, skipWithout } from '../helpers/tools.js';
+import { addressUp, makeSide, received, startImplementation, useWorld } from '../helpers/tunnel.js';
+
+const tools = ['wg', 'wireguard-go', 'ip', 'ping', 'iperf3'];
+const skip = skipWithout(...tools) || (!isRoot && !inCI);
+const flooder = fileURLToPath(new URL('../../build/wgvm_flood', import.meta.url));
+const execFileAsync = promisify(execFile);
+
+const COUNT = 100_000; // of each kind: initiations (half of them answering cookies) and random datagrams
+const RATE = 12_500; // per second, of each kind: 8 s of flood, long enough for a REKEY_TIMEOUT retry
+const IPERF_SECONDS = 5;
+const HUB_PORT = 51820;
+// The limits the hub must keep (native/protocol/constants.h).
+const HANDSHAKES_PER_SECOND = 20;
+const BURST = 5;
+const UNDER_LOAD_PER_WINDOW = 1000 / 8;
+
+/** Runs a bounded command in a namespace without blocking the test's event loop; killed at `timeoutMs`. */
+async function runIn(ns: Namespace, cmd: string, args: string[], timeoutMs: number): Promise<string> {
+  const { stdout } = await execFileAsync('ip', ['netns', 'exec', ns.name, cmd, ...args], { timeout: timeoutMs, maxBuffer: 16 << 20 });
+  return stdout;
+}
+
+async function iperfBitsPerSecond(ns: Namespace, server: string): Promise<number> {
+  const out = JSON.parse(await runIn(ns, 'iperf3', ['-c', server, '-t', String(IPERF_SECONDS), '-J'], (IPERF_SECONDS + 20) * 1000));
+  return out.end.sum_received.bits_per_second as number;
+}
+
+/** The hub's wgvm_* device lines from a UAPI get, as numbers (true → 1). */
+function extensionLines(get: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const m of get.matchAll(/^wgvm_(\w+)=(\S+)$/gm)) out[m[1]!] = m[2] === 'true' ? 1 : Number(m[2]);
+  return out;
+}
+
+interface FloodResult {
+  sent: number;
+  sendErrors: number;
+  seconds: number;
+  ratePps: number;
+  cookieReplies: number;
+  responses: number;
+  otherReplies: number;
+  cookiesOpened: number;
+  sentWithMac2: number;
+}
+
+describe.skipIf(skip)('handshake floods (namespaces)', () => {
+  const t = useWorld('wgvm-flood-', tools);
+
+  it('a hub under 100k+100k flood datagrams turns cookies on, keeps its limits, and keeps serving', async () => {
+    if (!existsSync(flooder)) throw new Error(`${flooder} is missing: run "npm run build"`);
+    const nsHub = t.world.namespace('hfhub');
+    const nsPeer = t.world.namespace('hfpeer');
+    const nsFresh = t.world.namespace('hffresh');
+    const nsFlood = t.world.namespace('hfflood');
+    t.world.link(nsHub, '198.18.40.1/24', nsPeer, '198.18.40.2/24');
+    t.world.link(nsHub, '198.18.41.1/24', nsFresh, '198.18.41.2/24');
+    t.world.link(nsHub, '198.18.42.1/24', nsFlood, '198.18.42.2/24');
+    const floodVeth = nsFlood.ip('-o', 'link', 'show', 'type', 'veth').split(':')[1]!.trim().split('@')[0]!;
+    nsFlood.ip('addr', 'add', '198.18.42.3/24', 'dev', floodVeth);
+
+    const hub = makeSide(t.world, t.dir, 'hfH', nsHub, '198.18.40.1', '10.77.0.1');
+    const peer = makeSide(t.world, t.dir, 'hfP', nsPeer, '198.18.40.2', '10.77.0.2');
+    const fresh = makeSide(t.world, t.dir, 'hfF', nsFresh, '198.18.41.2', '10.77.0.3');
+    await startImplementation(t.world, hub, 'wgvm');
+    await startImplementation(t.world, peer, 'wgvm');
+    nsHub.exec('wg', ['set', hub.iface, 'private-key', hub.privateKeyFile, 'listen-port', String(HUB_PORT),
+      'peer', peer.publicKey, 'allowed-ips', `${peer.inner}/32`,
+      'peer', fresh.publicKey, 'allowed-ips', `${fresh.inner}/32`]);
+    addressUp(hub);
+    nsPeer.exec('wg', ['set', peer.iface, 'private-key', peer.privateKeyFile,
+      'peer', hub.publicKey, 'allowed-ips', '10.77.0.0/24', 'endpoint', `198.18.40.1:${HUB_PORT}`]);
+    addressUp(peer);
+    expect(received(nsPeer, hub.inner, 2)).toBe(2);
+    const hubKeyHex = Buffer.from(hub.publicKey, 'base64').toString('hex');
+
+    t.world.spawn(nsHub, 'iperf3', ['-s', '-B', hub.inner]);
+    await waitFor('iperf3 server', () => nsHub.exec('ss', ['-ltn']).includes(`${hub.inner}:5201`));
+    const baselineBps = await iperfBitsPerSecond(nsPeer, hub.inner);
+    const before = extensionLines(await uapiGet(hub.iface));
+
+    // The flood, with iperf3, UAPI gets and a new peer's handshake going on during it.
+    const floodStart = Date.now();
+    const flood = (mode: string, extra: string[]) =>
+      runIn(nsFlood, flooder, ['--target', `198.18.42.1:${HUB_PORT}`, '--mode', mode, ...extra,
+        '--sockets', '256', '--linger', '1'], 60_000).then((s) => JSON.parse(s) as FloodResult);
+    const half = ['--count', String(COUNT / 2), '--rate', String(RATE / 2)];
+    const whole = ['--count', String(COUNT), '--rate', String(RATE)];
+    // Half the initiations from one address never answer cookies; the other half, from a second
+    // address, do (so their mac2 is valid and only the rate limit stands in their way).
+    const plain = flood('initiation', [...half, '--public-key', hubKeyHex, '--source', '198.18.42.2']);
+    const echoing = flood('initiation', [...half, '--public-key', hubKeyHex, '--echo-cookies', '--source', '198.18.42.3']);
+    const randoms = flood('random', [...whole, '--source', '198.18.42.2,198.18.42.3']);
+    await new Promise((r) => setTimeout(r, 500));
+    const duringBps = iperfBitsPerSecond(nsPeer, hub.inner);
+
+    const gets: { at: number; ms: number; underLoad: boolean }[] = [];
+    let floodOver = false;
+    const polling = (async () => {
+      while (!floodOver) {
+        const start = performance.now();
+        const lines = extensionLines(await uapiGet(hub.iface));
+        gets.push({ at: Date.now() - floodStart, ms: performance.now() - start, underLoad: lines.under_load === 1 });
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    })();
+
+    // A new peer (wireguard-go) comes up during the flood: its first initiation earns a cookie, its
+    // retry REKEY_TIMEOUT later carries mac2 and completes.
+    await startImplementation(t.world, fresh, 'wireguard-go');
+    nsFresh.exec('wg', ['set', fresh.iface, 'private-key', fresh.privateKeyFile,
+      'peer', hub.publicKey, 'allowed-ips', '10.77.0.0/24', 'endpoint', `198.18.41.1:${HUB_PORT}`]);
+    addressUp(fresh);
+    const freshStart = Date.now() - floodStart;
+    const freshPing = runIn(nsFresh, 'ping', ['-c', '1', '-w', '9', hub.inner], 15_000).then(() => Date.now() - floodStart, () => -1);
+
+    const [plainInit, echoInit, random, during, freshAnsweredAt] = await Promise.all([plain, echoing, randoms, duringBps, freshPing]);
+    const floodEnd = Date.now() - floodStart;
+    floodOver = true;
+    await polling;
+    const after = extensionLines(await uapiGet(hub.iface));
+    const grew = (key: string) => (after[key] ?? 0) - (before[key] ?? 0);
+
+    const floodSeconds = Math.max(plainInit.seconds, echoInit.seconds, random.seconds) + 1; // + linger
+    const shortest = Math.min(plainInit.seconds, echoInit.seconds, random.seconds);
+    const figures = {
+      floodRatePps: Math.round(plainInit.ratePps + echoInit.ratePps + random.ratePps),
+      initiationsSent: plainInit.sent + echoInit.sent,
+      randomSent: random.sent,
+      cookieRepliesReceived: plainInit.cookieReplies + echoInit.cookieReplies,
+      cookieRepliesSentByHub: grew('drop_cookie_sent'),
+      initiationsWithMac2: echoInit.sentWithMac2,
+      rateLimitedByHub: grew('drop_rate_limited'),
+      handshakesAdmittedByHub: grew('handshakes_admitted'),
+      baselineMbps: Math.round(baselineBps / 1e6),
+      duringFloodMbps: Math.round(during / 1e6),
+      throughputRatio: Number((during / baselineBps).toFixed(3)),
+      uapiGets: gets.length,
+      uapiMaxMs: Math.round(Math.max(...gets.map((g) => g.ms))),
+      uapiMedianMs: Math.round(gets.map((g) => g.ms).sort((a, b) => a - b)[Math.floor(gets.length / 2)]!),
+      freshPeerUpAtMs: freshStart,
+      freshPeerAnsweredAtMs: freshAnsweredAt,
+      floodEndedAtMs: floodEnd,
+    };
+    console.log(`flood figures: ${JSON.stringify(figures)}`);
+
+    // Every datagram went out; no flood initiation was ever answered with a response.
+    for (const f of [plainInit, echoInit]) expect(f.sent).toBe(COUNT / 2);
+    expect(random.sent).toBe(COUNT);
+    expect(plainInit.sendErrors + echoInit.sendErrors + random.sendErrors).toBe(0);
+    expect(plainInit.responses + echoInit.responses + random.responses + random.cookieReplies).toBe(0);
+    // Cookies came on at once: all but the first window's worth of initiations got a cookie reply.
+    expect(plainInit.cookieReplies).toBeGreaterThan(0.9 * (COUNT / 2));
+    expect(grew('drop_cookie_sent')).toBeGreaterThanOrEqual(plainInit.cookieReplies + echoInit.cookieReplies);
+    // Initiations with a valid mac2 met the per-address rate limit: Diffie-Hellman was spent on at most
+    // one window's worth (before cookies came on), plus burst + 20/s for the cookie-answering address,
+    // plus the peers' own handshakes.
+    expect(echoInit.cookiesOpened).toBeGreaterThanOrEqual(256); // every socket got its cookie
+    expect(echoInit.sentWithMac2).toBeGreaterThan(0.9 * (COUNT / 2));
+    expect(grew('drop_rate_limited')).toBeGreaterThan(0.9 * echoInit.sentWithMac2 - BURST - HANDSHAKES_PER_SECOND * floodSeconds);
+    expect(grew('handshakes_admitted')).toBeLessThanOrEqual(UNDER_LOAD_PER_WINDOW + BURST + HANDSHAKES_PER_SECOND * floodSeconds + 10);
+    // Random datagrams were dropped (not answered).
+    const garbage = ['bad_mac1', 'unknown_type', 'too_short', 'unknown_index', 'unexpected_response'];
+    expect(garbage.reduce((sum, reason) => sum + grew(`drop_${reason}`), 0)).toBeGreaterThan(0.9 * COUNT);
+
+    // The hub was under load throughout, and answered every get quickly.
+    const inFlood = gets.filter((g) => g.at > 1000 && g.at < shortest * 1000);
+    expect(inFlood.length).toBeGreaterThan(5);
+    expect(inFlood.every((g) => g.underLoad)).toBe(true);
+    expect(figures.uapiMaxMs).toBeLessThan(1000);
+
+    // The new peer's handshake completed during the flood, after a cookie round trip: not at its first
+    // initiation but at the retry one REKEY_TIMEOUT (5 s) later.
+    expect(freshAnsweredAt).toBeGreaterThan(freshStart + 4500);
+    expect(freshAnsweredAt).toBeLessThan(shortest * 1000);
+
+    // The established peer kept at least half its throughput, and still works.
+    expect(figures.throughputRatio).toBeGreaterThanOrEqual(0.5);
+    expect(received(nsPeer, hub.inner, 2)).toBe(2);
+  }, 120_000);
+});
