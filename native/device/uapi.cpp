@@ -440,7 +440,8 @@ std::string uapi_get(UapiHost& host) {
   if (core.handshakes_admitted() != 0) number_line("wgvm_handshakes_admitted", core.handshakes_admitted());
   for (size_t i = 0; i < static_cast<size_t>(protocol::Drop::kCount); ++i) {
     const auto reason = static_cast<protocol::Drop>(i);
-    if (core.drops(reason) != 0) number_line(("wgvm_drop_" + std::string(protocol::drop_name(reason))).c_str(), core.drops(reason));
+    if (core.drops(reason) == 0) continue;
+    number_line(("wgvm_drop_" + std::string(protocol::drop_name(reason))).c_str(), core.drops(reason));
   }
 
   core.for_each_peer([&](Peer& peer) {
