@@ -30,6 +30,7 @@ enum class Drop : uint8_t {
   kBadMac1,
   kCookieSent,          // under load and mac2 missing or stale: answered with a cookie instead
   kRateLimited,
+  kHandshakeBudget,     // under load, all sources together used up the Diffie-Hellman budget (LoadDetector)
   kHandshakeDecrypt,    // does not decrypt, or a DH result was all zeros
   kUnknownPeer,         // an initiation from a static key that is not configured
   kTimestampReplay,     // initiation timestamp not newer than the last

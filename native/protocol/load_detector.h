@@ -22,12 +22,18 @@ class LoadDetector {
   // A handshake message with a valid mac1 arrived at `now` (before cookies or rate limits).
   void handshake_arrived(Nanos now);
   bool under_load(Nanos now) const { return now - last_under_load_ < kUnderLoadAfterTime; }
+  // Under load, the Diffie-Hellman work of all sources together is bounded too: this takes one of the
+  // kUnderLoadHandshakesPerSecond / 8 slots of the current eighth of a second, or returns false when
+  // they are used up. (The per-source rate limit alone lets many addresses add up to any rate.)
+  bool take_slot(Nanos now);
 
  private:
   static constexpr Nanos kWindow = kSecond / 8;
   Nanos last_under_load_ = INT64_MIN / 2;
   Nanos window_start_ = INT64_MIN / 2;
   uint32_t in_window_ = 0;
+  Nanos slot_window_start_ = INT64_MIN / 2;
+  uint32_t slots_taken_ = 0;
 };
 
 }  // namespace wgvm::protocol

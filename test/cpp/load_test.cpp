@@ -5,6 +5,7 @@
 #include <cstring>
 #include <vector>
 
+#include "crypto/aead.h"
 #include "harness.h"
 #include "two_peers.h"
 
@@ -48,7 +49,67 @@ size_t flood(TwoPeers& w, int count, Nanos interval, bool valid_mac1 = true) {
   return cookies;
 }
 
+// The cookie in b's reply to `answered`, opened as the initiator does (paper §5.4.7).
+crypto::Mac open_cookie(const TwoPeers& w, const std::vector<uint8_t>& reply, const std::vector<uint8_t>& answered) {
+  static const uint8_t label[8] = {'c', 'o', 'o', 'k', 'i', 'e', '-', '-'};
+  const crypto::Hash key = crypto::blake2s({Bytes(label, 8), w.b.public_key});
+  crypto::Mac cookie{};
+  if (!crypto::xaead_open(key.data(), reply.data() + cookie_reply::kNonce, Bytes(reply.data() + cookie_reply::kCookie, 32),
+                          Bytes(answered.data() + initiation::kMac1, kMacSize), cookie.data()))
+    fail(__FILE__, __LINE__, "cookie reply does not open");
+  return cookie;
+}
+
 }  // namespace
+
+TEST(load_detector_slots_allow_one_windows_worth_then_refuse_until_the_next_window) {
+  LoadDetector d;
+  const Nanos t0 = 9 * kSecond;
+  for (uint32_t i = 0; i < kPerWindow; ++i) CHECK(d.take_slot(t0 + Nanos(i)));
+  CHECK(!d.take_slot(t0 + kPerWindow));
+  CHECK(!d.take_slot(t0 + kWindow - 1));
+  CHECK(d.take_slot(t0 + kWindow));
+}
+
+// Under load, many sources each within their own rate limit (each has its cookie) still share one
+// Diffie-Hellman budget: past it, handshakes are dropped until the next window.
+TEST(core_under_load_many_sources_with_cookies_share_one_diffie_hellman_budget_per_window) {
+  TwoPeers w;
+  SeededRandom r(5);
+  const int sources = int(kPerWindow) + 175;
+  std::vector<std::vector<uint8_t>> with_mac2;
+  for (int i = 0; i < sources; ++i) {
+    const Endpoint from = Endpoint::v4(198, 51, uint8_t(i >> 8), uint8_t(i), 4000);
+    w.b.core.set_handshake_backlog(kUnderLoadBacklog, w.now.mono);
+    std::vector<uint8_t> first = flood_initiation(r, w.b.core.identity().mac1_key);
+    w.b.core.receive(first, from, w.now, w.b.out);
+    REQUIRE(w.b.out.sent.size() == 1);
+    const crypto::Mac cookie = open_cookie(w, w.b.out.sent.back().bytes, first);
+    w.b.out.sent.clear();
+    std::vector<uint8_t> again = flood_initiation(r, w.b.core.identity().mac1_key);
+    const crypto::Mac mac2 = crypto::mac(cookie, {Bytes(again.data(), initiation::kMac2)});
+    std::memcpy(again.data() + initiation::kMac2, mac2.data(), kMacSize);
+    with_mac2.push_back(std::move(again));
+  }
+  w.skip(kWindow);  // a fresh window; still under load
+  for (int i = 0; i < sources; ++i)
+    w.b.core.receive(with_mac2[size_t(i)], Endpoint::v4(198, 51, uint8_t(i >> 8), uint8_t(i), 4000), w.now, w.b.out);
+  CHECK_EQ(w.b.core.drops(Drop::kRateLimited), uint64_t(0));
+  CHECK_EQ(w.b.core.handshakes_admitted(), uint64_t(kPerWindow));
+  CHECK_EQ(w.b.core.drops(Drop::kHandshakeDecrypt), uint64_t(kPerWindow));
+  CHECK_EQ(w.b.core.drops(Drop::kHandshakeBudget), uint64_t(sources - int(kPerWindow)));
+
+  // The next window has slots again, for a genuine peer too.
+  w.skip(kWindow);
+  REQUIRE(w.b.core.under_load(w.now.mono));
+  w.a_sends();
+  w.exchange();  // initiation → cookie reply
+  w.advance(kRekeyTimeout + kRekeyTimeoutJitterMax);
+  w.b.core.set_handshake_backlog(kUnderLoadBacklog, w.now.mono);
+  w.exchange();  // the retry with mac2 takes a slot and completes
+  CHECK_EQ(w.a.out.handshakes, 1);
+  CHECK_EQ(w.b.out.delivered.size(), size_t(1));
+}
 
 TEST(load_detector_rate_turns_on_past_the_per_window_limit_and_stays_on_one_second) {
   LoadDetector d;
