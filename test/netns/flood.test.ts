@@ -6,10 +6,12 @@
 // answer UAPI gets, keep carrying an established peer's TCP at >= 50 % of its throughput without
 // the flood (iperf3 of the same length just before and just after it), and let a new wireguard-go peer complete
 // its handshake through the cookie round trip while the flood goes on.
-import { execFile } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
+import { createSocket } from 'node:dgram';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { blake2s } from '@noble/hashes/blake2.js';
 import { describe, expect, it } from 'vitest';
 import { uapiGet } from '../../src/uapi/client.js';
 import { isRoot, waitFor, type Namespace } from '../helpers/netns.js';
@@ -177,6 +179,7 @@ describe.skipIf(skip)('handshake floods (namespaces)', () => {
     // one window's worth (before cookies came on), plus burst + 20/s for the cookie-answering address,
     // plus the peers' own handshakes.
     expect(echoInit.cookiesOpened).toBeGreaterThanOrEqual(256); // every socket got its cookie
+    expect(echoInit.cookieReplies).toBeLessThanOrEqual(echoInit.sent - echoInit.sentWithMac2); // none answered past the cookie
     expect(echoInit.sentWithMac2).toBeGreaterThan(0.9 * (COUNT / 2));
     expect(grew('drop_rate_limited')).toBeGreaterThan(0.9 * echoInit.sentWithMac2 - BURST - HANDSHAKES_PER_SECOND * floodSeconds);
     expect(grew('handshakes_admitted')).toBeLessThanOrEqual(UNDER_LOAD_PER_WINDOW + BURST + HANDSHAKES_PER_SECOND * floodSeconds + 10);
@@ -203,4 +206,72 @@ describe.skipIf(skip)('handshake floods (namespaces)', () => {
     expect(dump.map((p) => p[0]).sort()).toEqual([peer.publicKey, fresh.publicKey].sort());
     for (const p of dump) expect(Number(p[4])).toBeGreaterThan(0);
   }, 120_000);
+});
+
+// The flooder itself, on loopback (no root): what it sends is checked here independently of the C++
+// (mac1 with @noble/hashes), and bad options are refused.
+describe('wgvm_flood', () => {
+  it('sends initiations whose mac1 verifies for the given key, from many source ports, and reports them', async () => {
+    const sink = createSocket('udp4');
+    const got: { msg: Buffer; port: number }[] = [];
+    sink.on('message', (msg, rinfo) => got.push({ msg, port: rinfo.port }));
+    await new Promise<void>((r) => sink.bind(0, '127.0.0.1', r));
+    try {
+      const publicKey = Buffer.alloc(32, 7);
+      const args = ['--target', `127.0.0.1:${sink.address().port}`, '--mode', 'initiation', '--count', '500',
+        '--rate', '5000', '--sockets', '16', '--public-key', publicKey.toString('hex'), '--linger', '0.2'];
+      const out = await execFileAsync(flooder, args, { timeout: 20_000 });
+      const report = JSON.parse(out.stdout) as FloodResult & { sockets: number };
+      expect(report).toMatchObject({ sent: 500, sendErrors: 0, sockets: 16, cookieReplies: 0, responses: 0, sentWithMac2: 0 });
+      expect(report.seconds).toBeGreaterThan(0.08); // paced: 500 at 5,000/s
+      await waitFor('every datagram', () => got.length === 500, 5000);
+      const mac1Key = blake2s(Buffer.concat([Buffer.from('mac1----'), publicKey]));
+      for (const { msg } of got) {
+        expect(msg.length).toBe(148);
+        expect(msg.readUInt32LE(0)).toBe(1);
+        expect(Buffer.from(blake2s(msg.subarray(0, 116), { key: mac1Key, dkLen: 16 })).equals(msg.subarray(116, 132))).toBe(true);
+        expect(msg.subarray(132).equals(Buffer.alloc(16))).toBe(true); // no cookie: no mac2
+      }
+      expect(new Set(got.map((g) => g.port)).size).toBe(16);
+      expect(new Set(got.map((g) => g.msg.readUInt32LE(4))).size).toBe(500); // a sender index each
+    } finally {
+      sink.close();
+    }
+  });
+
+  it('random mode sends datagrams of many sizes, most of them shaped like WireGuard messages', async () => {
+    const sink = createSocket('udp4');
+    const got: Buffer[] = [];
+    sink.on('message', (msg) => got.push(msg));
+    await new Promise<void>((r) => sink.bind(0, '127.0.0.1', r));
+    try {
+      await execFileAsync(flooder, ['--target', `127.0.0.1:${sink.address().port}`, '--mode', 'random', '--count', '400',
+        '--rate', '4000', '--sockets', '4', '--linger', '0'], { timeout: 20_000 });
+      await waitFor('every datagram', () => got.length === 400, 5000);
+      const types = got.map((m) => (m.length >= 4 ? m.readUInt32LE(0) : -1));
+      for (const [type, size] of [[1, 148], [3, 64]] as const)
+        expect(got.filter((m, i) => types[i] === type && m.length === size).length).toBeGreaterThan(50);
+      expect(got.filter((m, i) => types[i] === 4 && m.length >= 32).length).toBeGreaterThan(50);
+      expect(new Set(got.map((m) => m.length)).size).toBeGreaterThan(100);
+    } finally {
+      sink.close();
+    }
+  });
+
+  it('refuses bad options with one clear line and exit status 2', () => {
+    for (const [args, message] of [
+      [['--mode', 'initiation', '--count', '5', '--target', '127.0.0.1:9'], /--mode initiation needs --public-key/],
+      [['--mode', 'random', '--count', '5', '--target', 'localhost:9'], /--target must be A\.B\.C\.D:PORT/],
+      [['--mode', 'random', '--count', '0', '--target', '127.0.0.1:9'], /--count must be 1\.\.1000000000/],
+      [['--mode', 'nonsense', '--count', '5', '--target', '127.0.0.1:9'], /--mode must be initiation or random/],
+      [['--mode', 'random', '--count', '5', '--target', '127.0.0.1:9', '--public-key', 'abc'], /--public-key must be 64 hex digits/],
+      [['--bogus'], /--bogus needs a value \(or is unknown\)/],
+    ] as const) {
+      const r = spawnSync(flooder, args, { encoding: 'utf8' });
+      expect(r.status).toBe(2);
+      expect(r.stderr).toMatch(message);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stdout).toBe('');
+    }
+  });
 });
