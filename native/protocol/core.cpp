@@ -48,11 +48,11 @@ size_t padded_length(size_t len, size_t mtu) {
 
 const char* drop_name(Drop d) {
   static const char* const names[] = {
-      "too_short",       "unknown_type",    "bad_size",          "no_private_key",  "bad_mac1",
-      "cookie_sent",     "rate_limited",    "handshake_budget",  "handshake_decrypt", "unknown_peer",
-      "timestamp_replay", "initiation_flood", "unexpected_response", "bad_cookie",   "unknown_index",   "expired_keypair",
-      "replay",          "decrypt",         "malformed_inner",   "source_not_allowed", "no_route",
-      "no_endpoint",     "staged_overflow", "handshake_failed"};
+      "too_short",        "unknown_type",        "bad_size",         "no_private_key",  "bad_mac1",
+      "cookie_sent",      "rate_limited",        "handshake_budget", "handshake_decrypt", "unknown_peer",
+      "timestamp_replay", "initiation_flood",    "unexpected_response", "bad_cookie",   "unknown_index",
+      "expired_keypair",  "replay",              "decrypt",          "malformed_inner", "source_not_allowed",
+      "no_route",         "no_endpoint",         "staged_overflow",  "handshake_failed"};
   static_assert(std::size(names) == static_cast<size_t>(Drop::kCount));
   return names[static_cast<size_t>(d)];
 }

@@ -132,9 +132,9 @@ describe.skipIf(skip)('handshake floods (namespaces)', () => {
     const freshStart = Date.now() - floodStart;
     const freshPing = runIn(nsFresh, 'ping', ['-c', '1', '-w', '9', hub.inner], 15_000).then(() => Date.now() - floodStart, () => -1);
 
-    const [plainInit, echoInit, random, during, freshAnsweredAt] = await Promise.all([plain, echoing, randoms, duringBps, freshPing]);
+    const [plainInit, echoInit, random, during, freshAnsweredAt] = await Promise.all([plain, echoing, randoms, duringBps, freshPing])
+      .finally(() => (floodOver = true)); // also when one of them fails: the polling stops
     const floodEnd = Date.now() - floodStart;
-    floodOver = true;
     await polling;
     const after = extensionLines(await uapiGet(hub.iface));
     const grew = (key: string) => (after[key] ?? 0) - (before[key] ?? 0);
