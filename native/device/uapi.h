@@ -5,7 +5,7 @@
 // (peer). `wg` never sends them and get never prints them, so `wg` sees plain WireGuard.
 // Get adds read-only device lines of ours, which `wg` ignores as it does every key it does not know:
 // `wgvm_under_load=true` while cookies are required, `wgvm_handshakes_admitted=N` (handshake
-// messages that reached Diffie-Hellman) and `wgvm_drop_<reason>=N` for each non-zero drop counter.
+// messages admitted past the DoS checks) and `wgvm_drop_<reason>=N` for each non-zero drop counter.
 #pragma once
 
 #include <string>

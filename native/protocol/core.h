@@ -106,8 +106,8 @@ class Core {
   // --- load (see LoadDetector): the I/O layer reports how many handshake messages wait to be processed
   void set_handshake_backlog(size_t queued, Nanos now) { load_.backlog(queued, now); }
   bool under_load(Nanos now) const { return load_.under_load(now); }
-  // Handshake messages that passed mac1 (and, under load, mac2 and the rate limit): the ones that
-  // cost a Diffie-Hellman.
+  // Handshake messages admitted past the DoS checks (mac1; under load also mac2, the rate limit and
+  // the budget): the ones that may go on to cost Diffie-Hellman.
   uint64_t handshakes_admitted() const { return handshakes_admitted_; }
 
   uint64_t drops(Drop d) const { return drops_[static_cast<size_t>(d)]; }
