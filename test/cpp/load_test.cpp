@@ -1,7 +1,8 @@
 // Under-load detection (LoadDetector, through Core): a backlog of handshakes found waiting, or a
 // rate of mac1-valid handshake messages above kUnderLoadHandshakesPerSecond (counted per eighth of a
 // second), turns cookies on for kUnderLoadAfterTime. The rate catches a flood that arrives a few
-// datagrams at a time, which never shows as a backlog but would cost a Diffie-Hellman each.
+// datagrams at a time, which never shows as a backlog but would cost a Diffie-Hellman each. Under
+// load, all sources together also share one Diffie-Hellman budget per eighth of a second.
 #include <cstring>
 #include <vector>
 
