@@ -1,11 +1,12 @@
 // Handshake floods against a wgvm hub (`wgvm up`), in namespaces hub, peer, fresh and flood. From the
 // flood namespace, build/wgvm_flood sends 100,000 initiations with a valid mac1 (it knows the hub's
-// public key; it answers cookie replies, so later initiations carry a valid mac2) and 100,000
-// random datagrams, from 256 source ports on two addresses. Meanwhile the hub must: turn cookies
-// on, spend Diffie-Hellman on no more flood initiations than the per-address rate limit allows,
-// answer UAPI gets, keep carrying an established peer's TCP at >= 50 % of its throughput without
-// the flood (iperf3 of the same length just before and just after it), and let a new wireguard-go peer complete
-// its handshake through the cookie round trip while the flood goes on.
+// public key; half of them from an address that answers its cookie replies, so its later
+// initiations carry a valid mac2) and 100,000 random datagrams, each flooder from 256 source ports.
+// Meanwhile the hub must: turn cookies on, spend Diffie-Hellman on no more flood initiations than
+// the per-address rate limit allows, answer UAPI gets, keep carrying an established peer's TCP at
+// >= 50 % of its throughput without the flood (iperf3 of the same length just before and just
+// after it), and let a new wireguard-go peer complete its handshake through the cookie round trip
+// while the flood goes on.
 import { execFile, spawnSync } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { existsSync } from 'node:fs';
