@@ -30,6 +30,10 @@ constexpr Nanos kUnderLoadAfterTime = kSecond;
 // Handshake messages found waiting at once. The device reads datagrams in batches of 32 (up to 64
 // per turn of its loop): a full batch of handshakes means they arrive faster than they are handled.
 constexpr size_t kUnderLoadBacklog = 32;
+// Handshake messages with a valid mac1 per second (counted per eighth of a second) above which the
+// device is under load even without a backlog, so the Diffie-Hellman work it does without cookies is
+// bounded by this rate; under load it is also the budget of all sources together (LoadDetector).
+constexpr uint32_t kUnderLoadHandshakesPerSecond = 1000;
 
 // Handshake rate limit per source address: a token bucket.
 constexpr int kHandshakesPerSecond = 20;

@@ -48,11 +48,11 @@ size_t padded_length(size_t len, size_t mtu) {
 
 const char* drop_name(Drop d) {
   static const char* const names[] = {
-      "too_short",       "unknown_type",    "bad_size",          "no_private_key",  "bad_mac1",
-      "cookie_sent",     "rate_limited",    "handshake_decrypt", "unknown_peer",    "timestamp_replay",
-      "initiation_flood", "unexpected_response", "bad_cookie",   "unknown_index",   "expired_keypair",
-      "replay",          "decrypt",         "malformed_inner",   "source_not_allowed", "no_route",
-      "no_endpoint",     "staged_overflow", "handshake_failed"};
+      "too_short",        "unknown_type",        "bad_size",         "no_private_key",  "bad_mac1",
+      "cookie_sent",      "rate_limited",        "handshake_budget", "handshake_decrypt", "unknown_peer",
+      "timestamp_replay", "initiation_flood",    "unexpected_response", "bad_cookie",   "unknown_index",
+      "expired_keypair",  "replay",              "decrypt",          "malformed_inner", "source_not_allowed",
+      "no_route",         "no_endpoint",         "staged_overflow",  "handshake_failed"};
   static_assert(std::size(names) == static_cast<size_t>(Drop::kCount));
   return names[static_cast<size_t>(d)];
 }
@@ -191,15 +191,13 @@ void Core::receive(Bytes d, const Endpoint& from, const Now& now, Output& out) {
   }
 }
 
-void Core::set_handshake_backlog(size_t queued, Nanos now) {
-  if (queued >= kUnderLoadBacklog) last_under_load_ = now;
-}
-
-// mac1 always; under load, a valid mac2 (else a cookie reply) and the per-address rate limit.
+// mac1 always; under load, a valid mac2 (else a cookie reply), the per-address rate limit and the
+// budget of all sources together.
 bool Core::admit_handshake(const uint8_t* msg, size_t size, const Endpoint& from, const Now& now, Output& out) {
   if (!identity_.has_key) return drop(Drop::kNoPrivateKey), false;
   if (!CookieChecker::mac1_valid(identity_.mac1_key, msg, size)) return drop(Drop::kBadMac1), false;
-  if (!under_load(now.mono)) return true;
+  load_.handshake_arrived(now.mono);
+  if (!under_load(now.mono)) return ++handshakes_admitted_, true;
   if (!cookie_checker_.mac2_valid(msg, size, from, now.mono, rng_)) {
     uint8_t reply[cookie_reply::kSize];
     cookie_checker_.make_reply(msg, size, from, identity_.cookie_key, now.mono, rng_, reply);
@@ -207,7 +205,8 @@ bool Core::admit_handshake(const uint8_t* msg, size_t size, const Endpoint& from
     return drop(Drop::kCookieSent), false;
   }
   if (!rate_limiter_.allow(from, now.mono)) return drop(Drop::kRateLimited), false;
-  return true;
+  if (!load_.take_slot(now.mono)) return drop(Drop::kHandshakeBudget), false;
+  return ++handshakes_admitted_, true;
 }
 
 void Core::handle_initiation(const uint8_t* msg, const Endpoint& from, const Now& now, Output& out) {

@@ -9,6 +9,7 @@
 #include <unordered_map>
 
 #include "protocol/cookie.h"
+#include "protocol/load_detector.h"
 #include "protocol/peer.h"
 #include "protocol/rate_limiter.h"
 #include "routing/allowed_ips.h"
@@ -29,6 +30,7 @@ enum class Drop : uint8_t {
   kBadMac1,
   kCookieSent,          // under load and mac2 missing or stale: answered with a cookie instead
   kRateLimited,
+  kHandshakeBudget,     // under load, all sources together used up the Diffie-Hellman budget (LoadDetector)
   kHandshakeDecrypt,    // does not decrypt, or a DH result was all zeros
   kUnknownPeer,         // an initiation from a static key that is not configured
   kTimestampReplay,     // initiation timestamp not newer than the last
@@ -101,9 +103,12 @@ class Core {
   // Starts a handshake now unless one was sent within REKEY_TIMEOUT.
   void initiate_handshake(Peer&, const Now&, Output&) ;
 
-  // --- load: the I/O layer reports how many handshake messages wait to be processed
-  void set_handshake_backlog(size_t queued, Nanos now);
-  bool under_load(Nanos now) const { return now - last_under_load_ < kUnderLoadAfterTime; }
+  // --- load (see LoadDetector): the I/O layer reports how many handshake messages wait to be processed
+  void set_handshake_backlog(size_t queued, Nanos now) { load_.backlog(queued, now); }
+  bool under_load(Nanos now) const { return load_.under_load(now); }
+  // Handshake messages admitted past the DoS checks (mac1; under load also mac2, the rate limit and
+  // the budget): the ones that may go on to cost Diffie-Hellman.
+  uint64_t handshakes_admitted() const { return handshakes_admitted_; }
 
   uint64_t drops(Drop d) const { return drops_[static_cast<size_t>(d)]; }
   uint64_t total_drops() const;
@@ -156,7 +161,8 @@ class Core {
   routing::AllowedIps<Peer> allowed_ips_;
   CookieChecker cookie_checker_;
   RateLimiter rate_limiter_;
-  Nanos last_under_load_ = INT64_MIN / 2;
+  LoadDetector load_;
+  uint64_t handshakes_admitted_ = 0;
   size_t mtu_ = 1420;
   // Separate buffers: a packet just decrypted into rx_buffer_ may be re-encrypted (relayed) from
   // inside Output::deliver, which writes tx_buffer_.

@@ -587,3 +587,37 @@ TEST(uapi_wgvm_extensions_set_relay_and_isolation_and_stay_out_of_get) {
   CHECK_EQ(device::uapi_set(host, peer + "wgvm_isolated=1\n").errno_value, EINVAL);
   CHECK(!host.relay);
 }
+
+TEST(uapi_get_reports_load_and_drop_counters_as_read_only_wgvm_lines_before_the_peers) {
+  FakeHost host;
+  const std::string peer = "public_key=" + hex_of(key_of(9)) + "\n";
+  REQUIRE(device::uapi_set(host, "private_key=" + hex_of(key_of(1)) + "\n" + peer).errno_value == 0);
+  CHECK(device::uapi_get(host).find("wgvm") == std::string::npos);  // nothing to report yet
+
+  const Endpoint flooder = Endpoint::v4(203, 0, 113, 9, 4000);
+  const uint8_t runt[3] = {1, 0, 0};
+  host.core_.receive(Bytes(runt, 3), flooder, host.clock, host.out);
+  host.core_.set_handshake_backlog(kUnderLoadBacklog, host.clock.mono);
+  std::vector<uint8_t> init(initiation::kSize, 0x5a);  // noise with a valid mac1 and no mac2
+  write_header(init.data(), MessageType::kInitiation);
+  const crypto::Mac mac1 = crypto::mac(host.core_.identity().mac1_key, {Bytes(init.data(), initiation::kMac1)});
+  std::copy(mac1.begin(), mac1.end(), init.begin() + initiation::kMac1);
+  std::fill(init.begin() + initiation::kMac2, init.end(), 0);
+  host.core_.receive(init, flooder, host.clock, host.out);
+
+  const std::string get = device::uapi_get(host);
+  CHECK(contains(get, "wgvm_under_load=true\nwgvm_drop_too_short=1\nwgvm_drop_cookie_sent=1\n"));
+  CHECK(get.find("wgvm_") < get.find("public_key="));
+  CHECK(!contains(get, "wgvm_handshakes_admitted"));  // the cookie was sent instead of a Diffie-Hellman
+
+  host.clock.mono += kUnderLoadAfterTime;  // load over: cookies off, counters stay
+  host.core_.receive(init, flooder, host.clock, host.out);
+  const std::string later = device::uapi_get(host);
+  CHECK(!contains(later, "wgvm_under_load"));
+  CHECK(contains(later, "wgvm_handshakes_admitted=1\nwgvm_drop_too_short=1\nwgvm_drop_cookie_sent=1\n"
+                        "wgvm_drop_handshake_decrypt=1\n"));
+
+  // The lines are read-only: a set naming one is refused and changes nothing.
+  CHECK_EQ(device::uapi_set(host, "wgvm_under_load=true\n").errno_value, EINVAL);
+  CHECK_EQ(device::uapi_get(host), later);
+}
