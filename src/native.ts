@@ -40,6 +40,10 @@ export interface DeviceCounters {
   tunWriteErrors: number;
   udpSendErrors: number;
   relayed: number;
+  /** Handshake messages that were given a Diffie-Hellman (under load, most get a cookie instead). */
+  handshakesAdmitted: number;
+  /** True while the device asks initiators for cookies (a handshake flood). */
+  underLoad: boolean;
 }
 
 /** A running userspace WireGuard interface (native threads; no packet touches JavaScript). */

@@ -138,6 +138,8 @@ class DeviceWrap : public Napi::ObjectWrap<DeviceWrap> {
     obj.Set("tunWriteErrors", Napi::Number::New(env, double(c.tun_write_errors)));
     obj.Set("udpSendErrors", Napi::Number::New(env, double(c.udp_send_errors)));
     obj.Set("relayed", Napi::Number::New(env, double(c.relayed)));
+    obj.Set("handshakesAdmitted", Napi::Number::New(env, double(c.handshakes_admitted)));
+    obj.Set("underLoad", Napi::Boolean::New(env, c.under_load));
     return obj;
   }
 

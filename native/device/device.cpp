@@ -128,6 +128,8 @@ DeviceCounters Device::counters() {
   c.tun_write_errors = tun_write_errors_;
   c.udp_send_errors = udp_send_errors_;
   c.relayed = relayed_;
+  c.handshakes_admitted = core_.handshakes_admitted();
+  c.under_load = core_.under_load(now().mono);
   return c;
 }
 

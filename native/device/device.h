@@ -35,6 +35,8 @@ struct DeviceEvent {
 struct DeviceCounters {
   uint64_t drops[static_cast<size_t>(protocol::Drop::kCount)];
   uint64_t tun_write_errors, udp_send_errors, relayed;
+  uint64_t handshakes_admitted;  // handshake messages that got a Diffie-Hellman
+  bool under_load;               // cookies are being asked for
 };
 
 class Device final : public UapiHost, private protocol::Output {

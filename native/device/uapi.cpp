@@ -410,7 +410,6 @@ UapiResult uapi_set(UapiHost& host, std::string_view body) {
 //  - peers come in the order they were added (Core::for_each_peer); wireguard-go walks a Go map,
 //    whose order is random.
 //  - listen_port is omitted when the host reports 0 (no socket bound), as wireguard-go does.
-//  - device-level wgvm_* lines (under load, handshakes admitted, drop counters) follow fwmark.
 std::string uapi_get(UapiHost& host) {
   static constexpr char kHex[] = "0123456789abcdef";
   std::string out;
@@ -434,15 +433,6 @@ std::string uapi_get(UapiHost& host) {
   if (core.identity().has_key) key_line("private_key", core.identity().private_key);
   if (host.listen_port() != 0) number_line("listen_port", host.listen_port());
   if (host.fwmark() != 0) number_line("fwmark", host.fwmark());
-  // Our read-only extension lines (wg ignores keys it does not know): the DoS defence as seen from
-  // outside. Counters appear once they are non-zero.
-  if (core.under_load(host.now().mono)) out += "wgvm_under_load=true\n";
-  if (core.handshakes_admitted() != 0) number_line("wgvm_handshakes_admitted", core.handshakes_admitted());
-  for (size_t i = 0; i < static_cast<size_t>(protocol::Drop::kCount); ++i) {
-    const auto reason = static_cast<protocol::Drop>(i);
-    if (core.drops(reason) == 0) continue;
-    number_line(("wgvm_drop_" + std::string(protocol::drop_name(reason))).c_str(), core.drops(reason));
-  }
 
   core.for_each_peer([&](Peer& peer) {
     key_line("public_key", peer.public_key());

@@ -110,6 +110,8 @@ export async function buildDashboard(o: DashboardOptions): Promise<Dashboard> {
       counters.relayed = c.relayed;
       counters.tun_write_errors = c.tunWriteErrors;
       counters.udp_send_errors = c.udpSendErrors;
+      counters.handshakes_admitted = c.handshakesAdmitted;
+      counters.under_load = c.underLoad ? 1 : 0;
     }
     return { ...hubSummary(config, hub, nodes.list()), counters, handshakes: hub.handshakes?.() ?? 0 };
   };

@@ -8,6 +8,8 @@ const COUNTER_LABELS: Record<string, string> = {
   relayed: 'Relayed between peers',
   udp_send_errors: 'UDP send errors',
   tun_write_errors: 'TUN write errors',
+  handshakes_admitted: 'Handshake messages given a Diffie-Hellman',
+  under_load: 'Under load: asking for cookies (1 = yes)',
 };
 
 const counterLabel = (key: string) => COUNTER_LABELS[key] ?? (key.startsWith('drop_') ? `Dropped: ${key.slice(5).replace(/_/g, ' ')}` : key.replace(/_/g, ' '));
