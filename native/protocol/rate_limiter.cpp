@@ -26,7 +26,12 @@ bool RateLimiter::allow(const Endpoint& from, Nanos now) {
   key[0] = from.family;
   std::memcpy(key.data() + 1, from.addr.data(), from.family == 6 ? 8 : from.addr_len());
 
-  auto [it, fresh] = buckets_.try_emplace(key, Bucket{kMaxTokens, now});
+  auto found = buckets_.find(key);
+  if (found == buckets_.end() && buckets_.size() >= kMaxRateLimiterSources) {
+    collect_garbage(now);
+    if (buckets_.size() >= kMaxRateLimiterSources) return false;  // full: no bucket, no handshake
+  }
+  auto [it, fresh] = found != buckets_.end() ? std::pair{found, false} : buckets_.try_emplace(key, Bucket{kMaxTokens, now});
   Bucket& b = it->second;
   if (!fresh) {
     b.tokens = std::min(kMaxTokens, b.tokens + (now - b.last));

@@ -9,7 +9,8 @@ import { RegistryError, statusOf, type Node } from '../nodes/model.js';
 import type { NodesService, Registration } from '../nodes/service.js';
 import { renderLinuxInstaller, renderWindowsInstaller, renderWgQuick } from '../render/index.js';
 import { ApiAuth, FailureLimiter } from './auth.js';
-import { installPage, setupPage } from './pages.js';
+import { BODY_LIMIT, docsCsp, harden, SERVER_LIMITS, serverOptions, type ServerLimits } from './hardening.js';
+import { installPage, pageAssets, setupPage } from './pages.js';
 import { prometheusText } from './metrics.js';
 
 export interface HubInfo {
@@ -17,8 +18,6 @@ export interface HubInfo {
   startedAt: number;
   counters(): DeviceCounters | null;
 }
-
-const BODY_LIMIT = 64 * 1024;
 
 const errorBody = {
   type: 'object',
@@ -78,16 +77,24 @@ const STATUS_CODES: Record<RegistryError['code'], number> = {
   invalid: 400,
   gone: 410,
   rate_limited: 429,
+  limit: 409,
 };
 
-export async function buildApi(config: Config, nodes: NodesService, hub: HubInfo, apiToken: string): Promise<FastifyInstance> {
+export async function buildApi(
+  config: Config,
+  nodes: NodesService,
+  hub: HubInfo,
+  apiToken: string,
+  limits: ServerLimits = SERVER_LIMITS,
+): Promise<FastifyInstance> {
   // Unknown properties are an error, not silently dropped, and types are never coerced.
   const app = Fastify({
-    bodyLimit: BODY_LIMIT,
+    ...serverOptions(limits),
     logger: false,
     trustProxy: false,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false } },
   });
+  harden(app, limits);
   const auth = new ApiAuth(apiToken);
   const installLinks = new FailureLimiter(); // guessing install tokens is slowed per source
   const redeem = (req: FastifyRequest, token: string, nodeId?: string) => {
@@ -108,7 +115,7 @@ export async function buildApi(config: Config, nodes: NodesService, hub: HubInfo
       security: [{ apiKey: [] }],
     },
   });
-  await app.register(swaggerUi, { routePrefix: '/docs' });
+  await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true, transformStaticCSP: docsCsp });
 
   app.setErrorHandler((err: Error & { statusCode?: number; validation?: unknown; code?: string }, _req, reply) => {
     if (err instanceof RegistryError) return reply.code(STATUS_CODES[err.code]).send({ error: err.code, message: err.message });
@@ -250,6 +257,14 @@ export async function buildApi(config: Config, nodes: NodesService, hub: HubInfo
 
   // The seed's registration page; the API token is typed into the page, never put in a URL.
   app.get('/worker/setup', { schema: { hide: true } }, async (_req, reply) => reply.type('text/html; charset=utf-8').send(setupPage()));
+
+  // The pages' style sheet and script (no inline code: their Content-Security-Policy forbids it).
+  app.get('/assets/:file', { schema: { hide: true, params: { type: 'object', required: ['file'], properties: { file: { type: 'string', maxLength: 40 } } } } }, async (req, reply) => {
+    const file = (req.params as { file: string }).file;
+    const asset = Object.hasOwn(pageAssets, file) ? pageAssets[file] : undefined;
+    if (!asset) return reply.code(404).send({ error: 'not_found', message: 'no such file' });
+    return reply.type(asset.type).header('cache-control', 'public, max-age=3600').send(asset.body);
+  });
 
   // The worker's install page and downloads: each request with the token uses it once.
   const installRoute = (suffix: string, send: (id: string, token: string, req: FastifyRequest, reply: FastifyReply) => Promise<unknown> | unknown) =>
