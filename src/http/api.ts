@@ -118,7 +118,10 @@ export async function buildApi(
   await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true, transformStaticCSP: docsCsp });
 
   app.setErrorHandler((err: Error & { statusCode?: number; validation?: unknown; code?: string }, _req, reply) => {
-    if (err instanceof RegistryError) return reply.code(STATUS_CODES[err.code]).send({ error: err.code, message: err.message });
+    if (err instanceof RegistryError) {
+      if (err.code === 'rate_limited') reply.header('retry-after', '60');
+      return reply.code(STATUS_CODES[err.code]).send({ error: err.code, message: err.message });
+    }
     if (err.validation) return reply.code(400).send({ error: 'bad_request', message: err.message });
     if (err.statusCode === 413 || err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
       return reply.code(413).send({ error: 'too_large', message: `the body is over ${BODY_LIMIT} bytes` });
@@ -134,7 +137,9 @@ export async function buildApi(
   // Routes under /api need the API token, except where a route says otherwise.
   const requireToken = async (req: FastifyRequest, reply: FastifyReply) => {
     const source = req.ip;
-    if (auth.blocked(source)) return reply.code(429).send({ error: 'rate_limited', message: 'too many failed attempts; wait a minute' });
+    if (auth.blocked(source)) {
+      return reply.code(429).header('retry-after', '60').send({ error: 'rate_limited', message: 'too many failed attempts; wait a minute' });
+    }
     if (!auth.matches(ApiAuth.presented(req.headers))) {
       auth.recordFailure(source);
       return reply.code(401).send({ error: 'unauthorized', message: 'a valid API token is needed in X-API-Key or Authorization: Bearer' });
@@ -280,6 +285,7 @@ export async function buildApi(
           return await send(id, token, req, reply);
         } catch (err) {
           if (err instanceof RegistryError && suffix === '') {
+            if (err.code === 'rate_limited') reply.header('retry-after', '60');
             return reply.code(STATUS_CODES[err.code]).type('text/html; charset=utf-8').send(installPage.error(err.message));
           }
           throw err;
