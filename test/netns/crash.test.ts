@@ -104,7 +104,7 @@ describe.skipIf(skip)('the hub killed with SIGKILL in the middle of 500 registra
     });
     await loadDone;
     await hubGone;
-    expect(hub.signalCode).toBe('SIGKILL');
+    expect(hub.signalCode).toBe("SIGKILL");
     expect(outcomes).toHaveLength(REGISTRATIONS);
     const acknowledged = outcomes.filter((o) => o.status === 201);
     const cutOff = outcomes.filter((o) => o.status === 0).length;
@@ -162,10 +162,10 @@ describe.skipIf(skip)('the hub killed with SIGKILL in the middle of 500 registra
     }
 
     // And the registry goes on: new registrations take free addresses and reach the device.
-    const more = Array.from({ length: 5 }, (_, i) => api('POST', '/api/nodes/register', { node_id: `after-${i}` }));
-    expect(more.map((r) => r.status)).toEqual([201, 201, 201, 201, 201]);
+    const more = Array.from({ length: 3 }, (_, i) => api('POST', '/api/nodes/register', { node_id: `after-${i}` }));
+    expect(more.map((r) => r.status)).toEqual([201, 201, 201]);
     const all = api('GET', '/api/nodes/list').json.nodes as { vpn_ip: string }[];
     expect(new Set(all.map((n) => n.vpn_ip)).size).toBe(all.length);
-    expect(devicePeers(ns, iface)).toHaveLength(listed.length - 1 + 5);
+    expect(devicePeers(ns, iface)).toHaveLength(listed.length - 1 + 3);
   }, 120_000);
 });
