@@ -32,7 +32,10 @@ export interface TokenLimits {
 
 export const TOKEN_LIMITS: TokenLimits = { perNode: 10, total: 100_000 };
 
-/** Expired and used-up tokens are kept this long (to tell "expired" from "unknown"), then purged. */
+/**
+ * Expired tokens are kept this long past their expiry (so that a refusal can say "expired", not
+ * "unknown"), then purged. A node's expired and used-up tokens also go whenever it gets a new one.
+ */
 export const TOKEN_PURGE_AFTER_MS = 24 * 3600 * 1000;
 
 // Ten years: beyond that an "expiring" token is a mistake (and ISO timestamps keep four-digit years).
@@ -90,7 +93,7 @@ export class TokenRepository {
     this.#liveTotal = db.prepare('SELECT COUNT(*) FROM install_tokens WHERE uses_left > 0 AND expires_at > ?').pluck();
   }
 
-  /** Deletes tokens that expired (or were used up and expired) over TOKEN_PURGE_AFTER_MS ago. */
+  /** Deletes tokens that expired over TOKEN_PURGE_AFTER_MS ago; returns how many. */
   purge(now: Date = this.clock()): number {
     return this.#purge.run(new Date(now.getTime() - TOKEN_PURGE_AFTER_MS).toISOString()).changes;
   }

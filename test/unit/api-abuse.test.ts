@@ -21,7 +21,7 @@ import { buildApi } from '../../src/http/api.js';
 import { routesOf } from '../../src/http/hardening.js';
 import { encodeKey, generateKeyPair, generatePrivateKey, publicKeyOf } from '../../src/keys.js';
 import { NodesService } from '../../src/nodes/service.js';
-import { DATABASE_FILE, Store } from '../../src/store/index.js';
+import { DATABASE_FILE, Store, TOKEN_LIMITS } from '../../src/store/index.js';
 
 const API_TOKEN = 'abuse-token-1234567890';
 const AUTH = { 'x-api-key': API_TOKEN };
@@ -347,6 +347,22 @@ describe('abuse, route by route', () => {
       }
     }
     expect(({} as Record<string, unknown>).x).toBeUndefined(); // no prototype pollution
+  });
+});
+
+describe('bounded install links', () => {
+  it(`asking for install links without end stops at ${TOKEN_LIMITS.perNode} per node with 409 and a message; nothing written`, async () => {
+    // worker-01 holds the one made at registration.
+    for (let i = 1; i < TOKEN_LIMITS.perNode; i++) {
+      expect((await send({ method: 'POST', url: '/api/nodes/worker-01/install-link', headers: AUTH })).statusCode).toBe(200);
+    }
+    const before = w.snapshot();
+    const res = await send({ method: 'POST', url: '/api/nodes/worker-01/install-link', headers: AUTH });
+    expectRejected(res, 'the next install link', before, [409]);
+    expect(res.json()).toMatchObject({ error: 'limit', message: expect.stringMatching(/rotate its keys/) });
+    // Rotating the keys revokes them all, and a new link is possible again.
+    expect((await send({ method: 'POST', url: '/api/nodes/worker-01/rotate-keys', headers: AUTH })).statusCode).toBe(200);
+    expect((await send({ method: 'POST', url: '/api/nodes/worker-01/install-link', headers: AUTH })).statusCode).toBe(200);
   });
 });
 
