@@ -366,6 +366,33 @@ describe('bounded install links', () => {
   });
 });
 
+describe('no partial registration', () => {
+  it('a registration refused for want of install links leaves no node behind (node and link commit together)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'wgvm-ab-atomic-'));
+    const store = Store.open(join(dir, 'data'), { tokenLimits: { perNode: 10, total: 2 } });
+    try {
+      const config = loadConfig({ SERVERURL: '203.0.113.1', API_TOKEN }, dir, { envFile: false, networkInterfaces: () => ({}) });
+      const priv = generatePrivateKey();
+      let changes = 0;
+      const nodes = new NodesService(store, config, { privateKey: encodeKey(priv), publicKey: encodeKey(publicKeyOf(priv)) }, () => changes++);
+      const app = await buildApi(config, nodes, { publicKey: '', startedAt: 0, counters: () => null }, API_TOKEN);
+      for (const node_id of ['a-1', 'a-2']) expect((await app.inject({ method: 'POST', url: '/api/nodes/register', headers: AUTH, payload: { node_id } })).statusCode).toBe(201);
+      const audit = store.listAudit(1000).length;
+      const res = await app.inject({ method: 'POST', url: '/api/nodes/register', headers: AUTH, payload: { node_id: 'a-3' } });
+      expect(res.statusCode, res.body).toBe(409);
+      expect(res.json()).toMatchObject({ error: 'limit' });
+      expect(store.getNode('a-3')).toBeNull();
+      expect(store.listNodes().map((n) => n.nodeId)).toEqual(['a-1', 'a-2']);
+      expect(store.listAudit(1000)).toHaveLength(audit);
+      expect(changes).toBe(2); // the device was not told of a node that is not there
+      await app.close();
+    } finally {
+      store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('security headers', () => {
   it('every route answers with nosniff, DENY, a referrer policy and a CSP that forbids framing', async () => {
     for (const r of appRoutes(w.app)) {
