@@ -57,7 +57,10 @@ const PAGE_CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-s
 // Anything that is not a page (JSON, configs, installers) runs nothing if a browser opens it.
 const DATA_CSP = "default-src 'none'; frame-ancestors 'none'; sandbox";
 
-/** The Content-Security-Policy for the Swagger UI's own (generated, hash-pinned) CSP. */
+/**
+ * The Swagger UI's own CSP (made by @fastify/swagger-ui, hashes pinned) with framing forbidden and
+ * without upgrade-insecure-requests (the hub is often reached over plain http).
+ */
 export function docsCsp(generated: string): string {
   return `${generated
     .split(';')
