@@ -47,10 +47,10 @@ export class FailureLimiter {
       f.count++;
     }
     if (this.failures.size > this.maxSources) {
-      for (const [k, v] of this.failures) if (now - v.windowStart > this.windowMs) this.failures.delete(k);
-      // Still full: forget the oldest windows first.
-      for (const k of this.failures.keys()) {
-        if (this.failures.size <= this.maxSources) break;
+      // The map is in order of window start: expired windows come first, and while it is still too
+      // full the oldest live ones go too. Stops at the first entry it keeps, so each call is cheap.
+      for (const [k, v] of this.failures) {
+        if (this.failures.size <= this.maxSources && now - v.windowStart <= this.windowMs) break;
         this.failures.delete(k);
       }
     }
