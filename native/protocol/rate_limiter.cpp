@@ -27,10 +27,9 @@ bool RateLimiter::allow(const Endpoint& from, Nanos now) {
   std::memcpy(key.data() + 1, from.addr.data(), from.family == 6 ? 8 : from.addr_len());
 
   auto found = buckets_.find(key);
-  if (found == buckets_.end() && buckets_.size() >= kMaxRateLimiterSources) {
-    collect_garbage(now);
-    if (buckets_.size() >= kMaxRateLimiterSources) return false;  // full: no bucket, no handshake
-  }
+  // Full: no bucket, no handshake. (No extra sweep here: that would cost a flood O(table) per packet;
+  // the sweep above, once a second, makes room.)
+  if (found == buckets_.end() && buckets_.size() >= kMaxRateLimiterSources) return false;
   auto [it, fresh] = found != buckets_.end() ? std::pair{found, false} : buckets_.try_emplace(key, Bucket{kMaxTokens, now});
   Bucket& b = it->second;
   if (!fresh) {
