@@ -12,7 +12,9 @@ button{margin-top:1em;padding:.6em 1.2em;font-size:1em}.error{color:#b00020}.qr{
 .qr svg{width:100%;height:auto}code,pre{background:#f3f4f7;padding:.2em .4em;border-radius:4px}pre{padding:.8em;overflow-x:auto}
 a.dl{display:inline-block;margin:.3em 1em .3em 0;padding:.5em 1em;background:#3b6fd4;color:#fff;border-radius:4px;text-decoration:none}`;
 
-const SETUP_SCRIPT = `document.getElementById('f').addEventListener('submit', async (e) => {
+// The form works only through this script, so its button is enabled here, once the script runs.
+const SETUP_SCRIPT = `document.querySelector('#f button').disabled = false;
+document.getElementById('f').addEventListener('submit', async (e) => {
   e.preventDefault();
   const v = (id) => document.getElementById(id).value.trim();
   const body = { node_id: v('id') };
@@ -48,7 +50,7 @@ export function setupPage(): string {
 <label for="desc">Description</label><input id="desc" placeholder="GPU Server #1" maxlength="200">
 <label for="url">Central server URL</label><input id="url" placeholder="http://192.168.0.88:8000">
 <label for="pub">Worker's own public key (optional: the hub then never holds its private key)</label><input id="pub" maxlength="44">
-<button>Register</button></form>
+<button disabled>Register</button></form>
 <p id="out"></p>`,
     'setup.js',
   );
