@@ -69,12 +69,12 @@ interface World {
   dir: string;
   store: Store;
   app: FastifyInstance;
-  hubPrivate: string;
   /** A valid install token of worker-01. */
   installToken: string;
   /** A readonly second connection: what is on disk, not what the store caches. */
   snapshot: () => string;
   secrets: () => string[];
+  close: () => void;
 }
 
 let w: World;
@@ -107,12 +107,11 @@ beforeEach(async () => {
     }
     return out.flatMap((k) => [k, Buffer.from(k, 'base64').toString('hex')]);
   };
-  w = { dir, store, app, hubPrivate: hub.privateKey, installToken: reg.installToken, snapshot, secrets };
-  (w as World & { close: () => void }).close = () => ro.close();
+  w = { dir, store, app, installToken: reg.installToken, snapshot, secrets, close: () => ro.close() };
 });
 
 afterEach(async () => {
-  (w as World & { close: () => void }).close();
+  w.close();
   await w.app.close();
   w.store.close();
   rmSync(w.dir, { recursive: true, force: true });
@@ -120,7 +119,7 @@ afterEach(async () => {
 
 const key = (method: string, url: string) => `${method} ${url}`;
 
-/** The app's routes (HEAD twins of GET routes left out: they are checked through their GET). */
+/** The app's routes, without the HEAD twins fastify adds to GET routes (same handler as the GET). */
 function appRoutes(app: FastifyInstance) {
   return routesOf(app).filter((r) => r.method !== 'HEAD' && r.method !== 'OPTIONS');
 }
