@@ -46,6 +46,7 @@ export async function serve(): Promise<number> {
   const config = loadConfig();
   for (const warning of config.warnings) log(warning);
   const store = Store.open(config.dataDir);
+  store.purgeInstallTokens(); // (also done whenever a token is made)
   const hub = hubIdentity(store);
   const token = apiToken(config);
 

@@ -4,6 +4,7 @@
 
 #include "addon/args.h"
 #include "device/device.h"
+#include "device/event_budget.h"
 
 namespace wgvm::addon {
 namespace {
@@ -50,11 +51,15 @@ class DeviceWrap : public Napi::ObjectWrap<DeviceWrap> {
       events_ = Napi::ThreadSafeFunction::New(env, on_event, "wgvm-device-events", 0, 1);
       events_.Unref(env);  // events alone must not keep the process alive
     }
-    auto sink = [tsfn = events_](const DeviceEvent& ev) mutable {
+    // Events waiting for the JS thread are bounded (device/event_budget.h).
+    auto budget = std::make_shared<device::EventBudget>();
+    auto sink = [tsfn = events_, budget](const DeviceEvent& ev) mutable {
       if (!tsfn) return;
+      if (!budget->admit(ev.kind == DeviceEvent::Kind::kStopped)) return;
       auto* copy = new DeviceEvent(ev);
-      const napi_status status = tsfn.NonBlockingCall(copy, [](Napi::Env env, Napi::Function fn, DeviceEvent* e) {
+      const napi_status status = tsfn.NonBlockingCall(copy, [budget](Napi::Env env, Napi::Function fn, DeviceEvent* e) {
         std::unique_ptr<DeviceEvent> owned(e);
+        budget->release();
         if (env == nullptr || fn.IsEmpty()) return;
         auto obj = Napi::Object::New(env);
         const char* kind = e->kind == DeviceEvent::Kind::kHandshake ? "handshake"
@@ -69,7 +74,10 @@ class DeviceWrap : public Napi::ObjectWrap<DeviceWrap> {
         }
         fn.Call({obj});
       });
-      if (status != napi_ok) delete copy;
+      if (status != napi_ok) {
+        delete copy;
+        budget->release();
+      }
     };
     try {
       device_ = std::make_unique<Device>(name, mtu, std::move(sink));

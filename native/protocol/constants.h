@@ -38,6 +38,9 @@ constexpr uint32_t kUnderLoadHandshakesPerSecond = 1000;
 // Handshake rate limit per source address: a token bucket.
 constexpr int kHandshakesPerSecond = 20;
 constexpr int kHandshakeBurst = 5;
+// Sources the handshake rate limiter tracks at once (as the kernel's max_entries): a flood from more
+// addresses than this gets no new buckets, so the table cannot grow without bound; it is refused.
+constexpr size_t kMaxRateLimiterSources = 65536;
 
 constexpr size_t kMaxStagedPackets = 128;  // packets queued per peer while a handshake is under way
 

@@ -26,7 +26,11 @@ bool RateLimiter::allow(const Endpoint& from, Nanos now) {
   key[0] = from.family;
   std::memcpy(key.data() + 1, from.addr.data(), from.family == 6 ? 8 : from.addr_len());
 
-  auto [it, fresh] = buckets_.try_emplace(key, Bucket{kMaxTokens, now});
+  auto found = buckets_.find(key);
+  // Full: no bucket, no handshake. (No extra sweep here: that would cost a flood O(table) per packet;
+  // the sweep above, once a second, makes room.)
+  if (found == buckets_.end() && buckets_.size() >= kMaxRateLimiterSources) return false;
+  auto [it, fresh] = found != buckets_.end() ? std::pair{found, false} : buckets_.try_emplace(key, Bucket{kMaxTokens, now});
   Bucket& b = it->second;
   if (!fresh) {
     b.tokens = std::min(kMaxTokens, b.tokens + (now - b.last));

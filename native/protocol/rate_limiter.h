@@ -1,5 +1,6 @@
 // A token bucket per source (an IPv4 address or an IPv6 /64) for handshake messages under load
-// (20 per second, burst 5), as WireGuard's ratelimiter does. Entries idle for a second are forgotten.
+// (20 per second, burst 5), as WireGuard's ratelimiter does. Entries idle for a second are forgotten;
+// at most kMaxRateLimiterSources are tracked, and a new source beyond that is refused.
 #pragma once
 
 #include <unordered_map>

@@ -8,13 +8,12 @@ import { RegistryError, statusOf, type Node } from '../nodes/model.js';
 import type { NodesService, Registration } from '../nodes/service.js';
 import { renderLinuxInstaller, renderWindowsInstaller, renderWgQuick } from '../render/index.js';
 import { ApiAuth, FailureLimiter } from './auth.js';
-import { installPage, setupPage } from './pages.js';
+import { answerErrors, docsCsp, harden, httpStatusOf, SERVER_LIMITS, serverOptions, type ServerLimits } from './hardening.js';
+import { installPage, pageAssets, setupPage } from './pages.js';
 import { prometheusText } from './metrics.js';
 import { hubSummary, type HubInfo } from './views.js';
 
 export type { HubInfo } from './views.js';
-
-const BODY_LIMIT = 64 * 1024;
 
 const errorBody = {
   type: 'object',
@@ -67,23 +66,21 @@ export function nodeView(n: Node, now = Date.now()) {
   };
 }
 
-const STATUS_CODES: Record<RegistryError['code'], number> = {
-  duplicate: 409,
-  range_full: 409,
-  not_found: 404,
-  invalid: 400,
-  gone: 410,
-  rate_limited: 429,
-};
-
-export async function buildApi(config: Config, nodes: NodesService, hub: HubInfo, apiToken: string): Promise<FastifyInstance> {
+export async function buildApi(
+  config: Config,
+  nodes: NodesService,
+  hub: HubInfo,
+  apiToken: string,
+  limits: ServerLimits = SERVER_LIMITS,
+): Promise<FastifyInstance> {
   // Unknown properties are an error, not silently dropped, and types are never coerced.
   const app = Fastify({
-    bodyLimit: BODY_LIMIT,
+    ...serverOptions(limits),
     logger: false,
     trustProxy: false,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false } },
   });
+  harden(app, limits);
   const auth = new ApiAuth(apiToken);
   const installLinks = new FailureLimiter(); // guessing install tokens is slowed per source
   const redeem = (req: FastifyRequest, token: string, nodeId?: string) => {
@@ -104,28 +101,16 @@ export async function buildApi(config: Config, nodes: NodesService, hub: HubInfo
       security: [{ apiKey: [] }],
     },
   });
-  await app.register(swaggerUi, { routePrefix: '/docs' });
+  await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true, transformStaticCSP: docsCsp });
 
-  app.setErrorHandler((err: Error & { statusCode?: number; validation?: unknown; code?: string }, _req, reply) => {
-    if (err instanceof RegistryError) {
-      return reply.code(STATUS_CODES[err.code]).send({ error: err.code, message: err.message, ...(err.field ? { field: err.field } : {}) });
-    }
-    if (err.validation) return reply.code(400).send({ error: 'bad_request', message: err.message });
-    if (err.statusCode === 413 || err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
-      return reply.code(413).send({ error: 'too_large', message: `the body is over ${BODY_LIMIT} bytes` });
-    }
-    if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
-      return reply.code(err.statusCode).send({ error: 'bad_request', message: err.message });
-    }
-    process.stderr.write(`wgvm serve: internal error: ${err.stack ?? err.message}\n`);
-    return reply.code(500).send({ error: 'internal', message: 'internal error' });
-  });
-  app.setNotFoundHandler((_req, reply) => reply.code(404).send({ error: 'not_found', message: 'no such route' }));
+  answerErrors(app, 'API');
 
   // Routes under /api need the API token, except where a route says otherwise.
   const requireToken = async (req: FastifyRequest, reply: FastifyReply) => {
     const source = req.ip;
-    if (auth.blocked(source)) return reply.code(429).send({ error: 'rate_limited', message: 'too many failed attempts; wait a minute' });
+    if (auth.blocked(source)) {
+      return reply.code(429).header('retry-after', '60').send({ error: 'rate_limited', message: 'too many failed attempts; wait a minute' });
+    }
     if (!auth.matches(ApiAuth.presented(req.headers))) {
       auth.recordFailure(source);
       return reply.code(401).send({ error: 'unauthorized', message: 'a valid API token is needed in X-API-Key or Authorization: Bearer' });
@@ -236,6 +221,14 @@ export async function buildApi(config: Config, nodes: NodesService, hub: HubInfo
   // The seed's registration page; the API token is typed into the page, never put in a URL.
   app.get('/worker/setup', { schema: { hide: true } }, async (_req, reply) => reply.type('text/html; charset=utf-8').send(setupPage()));
 
+  // The pages' style sheet and script (no inline code: their Content-Security-Policy forbids it).
+  app.get('/assets/:file', { schema: { hide: true, params: { type: 'object', required: ['file'], properties: { file: { type: 'string', maxLength: 40 } } } } }, async (req, reply) => {
+    const file = (req.params as { file: string }).file;
+    const asset = Object.hasOwn(pageAssets, file) ? pageAssets[file] : undefined;
+    if (!asset) return reply.code(404).send({ error: 'not_found', message: 'no such file' });
+    return reply.type(asset.type).header('cache-control', 'public, max-age=3600').send(asset.body);
+  });
+
   // The worker's install page and downloads: each request with the token uses it once.
   const installRoute = (suffix: string, send: (id: string, token: string, req: FastifyRequest, reply: FastifyReply) => Promise<unknown> | unknown) =>
     app.get(
@@ -250,7 +243,8 @@ export async function buildApi(config: Config, nodes: NodesService, hub: HubInfo
           return await send(id, token, req, reply);
         } catch (err) {
           if (err instanceof RegistryError && suffix === '') {
-            return reply.code(STATUS_CODES[err.code]).type('text/html; charset=utf-8').send(installPage.error(err.message));
+            if (err.code === 'rate_limited') reply.header('retry-after', '60');
+            return reply.code(httpStatusOf(err)).type('text/html; charset=utf-8').send(installPage.error(err.message));
           }
           throw err;
         }

@@ -4,29 +4,61 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
 
-/** Counts failures (bad tokens, unknown install links) per source address within a window. */
+/**
+ * Who a request comes from, for counting: an IPv4 address, or an IPv6 /64 (whoever holds a /64 can
+ * use any of its 2^64 addresses, so counting per address would limit no one).
+ */
+export function sourceKey(ip: string): string {
+  const v4 = /^(?:::ffff:)?(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
+  if (v4) return v4[1]!;
+  if (!ip.includes(':')) return ip;
+  const [head = '', tail = ''] = ip.split('::');
+  const left = head ? head.split(':') : [];
+  const right = tail ? tail.split(':') : [];
+  const groups = ip.includes('::') ? [...left, ...Array(8 - left.length - right.length).fill('0'), ...right] : left;
+  return `${groups.slice(0, 4).map((g) => Number.parseInt(g || '0', 16).toString(16)).join(':')}::/64`;
+}
+
+/** Counts failures (bad tokens, unknown install links) per source within a window. */
 export class FailureLimiter {
   private readonly failures = new Map<string, { count: number; windowStart: number }>();
 
   constructor(
     private readonly maxFailures = 10,
     private readonly windowMs = 60_000,
+    /** Sources tracked at once: the table stays bounded however many addresses an attacker has. */
+    readonly maxSources = 10_000,
   ) {}
 
   /** True when `source` has failed too often lately and must wait. */
   blocked(source: string, now = Date.now()): boolean {
-    const f = this.failures.get(source);
+    const f = this.failures.get(sourceKey(source));
     if (!f || now - f.windowStart > this.windowMs) return false;
     return f.count >= this.maxFailures;
   }
 
   recordFailure(source: string, now = Date.now()): void {
-    const f = this.failures.get(source);
-    if (!f || now - f.windowStart > this.windowMs) this.failures.set(source, { count: 1, windowStart: now });
-    else f.count++;
-    if (this.failures.size > 10_000) {
-      for (const [k, v] of this.failures) if (now - v.windowStart > this.windowMs) this.failures.delete(k);
+    const key = sourceKey(source);
+    const f = this.failures.get(key);
+    if (!f || now - f.windowStart > this.windowMs) {
+      this.failures.delete(key); // re-inserted last: the map stays in order of window start
+      this.failures.set(key, { count: 1, windowStart: now });
+    } else {
+      f.count++;
     }
+    if (this.failures.size > this.maxSources) {
+      // The map is in order of window start: expired windows come first, and while it is still too
+      // full the oldest live ones go too. Stops at the first entry it keeps, so each call is cheap.
+      for (const [k, v] of this.failures) {
+        if (this.failures.size <= this.maxSources && now - v.windowStart <= this.windowMs) break;
+        this.failures.delete(k);
+      }
+    }
+  }
+
+  /** Sources currently tracked. */
+  get tracked(): number {
+    return this.failures.size;
   }
 }
 

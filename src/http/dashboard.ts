@@ -5,7 +5,6 @@
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { fileURLToPath } from 'node:url';
 import type { Config } from '../config.js';
-import { RegistryError } from '../nodes/model.js';
 import type { NodeHistory } from '../nodes/history.js';
 import type { NodesService } from '../nodes/service.js';
 import { parsePasswordHash, verifyPassword, type PasswordHash } from '../password.js';
@@ -15,10 +14,12 @@ import { ApiAuth, FailureLimiter } from './auth.js';
 import { DEFAULT_LIVE_LIMITS, LiveFeed, type LiveLimits } from './live.js';
 import { DEFAULT_SESSION_LIMITS, SESSION_COOKIE, Sessions, type SessionLimits } from './sessions.js';
 import { loadStaticFiles, type StaticFile } from './static-files.js';
+import { answerErrors, harden, SERVER_LIMITS, serverOptions, type ServerLimits } from './hardening.js';
 import { hubSummary, type HubInfo } from './views.js';
 
 export const WEB_DIR = fileURLToPath(new URL('../../dist/web', import.meta.url));
 
+/** Sign-in and registration bodies are small; nothing here takes the API's 64 KiB. */
 const BODY_LIMIT = 16 * 1024;
 
 /** No inline script or style anywhere, no framing, nothing fetched from elsewhere. */
@@ -35,22 +36,14 @@ export const DASHBOARD_CSP = [
   "frame-ancestors 'none'",
 ].join('; ');
 
-const SECURITY_HEADERS: Record<string, string> = {
-  'content-security-policy': DASHBOARD_CSP,
+/** What harden() adds to every answer, for the event stream, which bypasses fastify's hooks. */
+const STREAM_HEADERS: Record<string, string> = {
+  'content-security-policy': "default-src 'none'; frame-ancestors 'none'; sandbox",
   'x-content-type-options': 'nosniff',
   'x-frame-options': 'DENY',
   'referrer-policy': 'no-referrer',
   'cross-origin-opener-policy': 'same-origin',
   'cross-origin-resource-policy': 'same-origin',
-};
-
-const STATUS_CODES: Record<RegistryError['code'], number> = {
-  duplicate: 409,
-  range_full: 409,
-  not_found: 404,
-  invalid: 400,
-  gone: 410,
-  rate_limited: 429,
 };
 
 const nodeIdParam = {
@@ -69,6 +62,7 @@ export interface DashboardOptions {
   webDir?: string;
   sessionLimits?: SessionLimits;
   liveLimits?: LiveLimits;
+  serverLimits?: ServerLimits;
   /** Failed sign-ins allowed per source address per minute. */
   maxSignInFailures?: number;
 }
@@ -90,12 +84,15 @@ function cookieValue(header: string | undefined, name: string): string | undefin
 
 export async function buildDashboard(o: DashboardOptions): Promise<Dashboard> {
   const { config, nodes, hub, history } = o;
+  const limits = o.serverLimits ?? SERVER_LIMITS;
   const app = Fastify({
+    ...serverOptions(limits),
     bodyLimit: BODY_LIMIT,
     logger: false,
     trustProxy: false,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false } },
   });
+  harden(app, limits);
   const files = loadStaticFiles(o.webDir ?? WEB_DIR);
   const sessions = new Sessions(o.sessionLimits ?? DEFAULT_SESSION_LIMITS);
   const token = new ApiAuth(o.apiToken);
@@ -123,27 +120,7 @@ export async function buildDashboard(o: DashboardOptions): Promise<Dashboard> {
   // Before the server closes: it would otherwise wait for every browser's open event stream.
   app.addHook('preClose', async () => live.close());
 
-  app.addHook('onSend', async (req, reply, payload) => {
-    reply.headers(SECURITY_HEADERS);
-    if (req.url.startsWith('/api/')) reply.header('cache-control', 'no-store');
-    return payload;
-  });
-
-  app.setErrorHandler((err: Error & { statusCode?: number; validation?: unknown; code?: string }, _req, reply) => {
-    if (err instanceof RegistryError) {
-      return reply.code(STATUS_CODES[err.code]).send({ error: err.code, message: err.message, ...(err.field ? { field: err.field } : {}) });
-    }
-    if (err.validation) return reply.code(400).send({ error: 'bad_request', message: err.message });
-    if (err.statusCode === 413 || err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
-      return reply.code(413).send({ error: 'too_large', message: `the body is over ${BODY_LIMIT} bytes` });
-    }
-    if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
-      return reply.code(err.statusCode).send({ error: 'bad_request', message: err.message });
-    }
-    process.stderr.write(`wgvm serve: dashboard internal error: ${err.stack ?? err.message}\n`);
-    return reply.code(500).send({ error: 'internal', message: 'internal error' });
-  });
-  app.setNotFoundHandler((_req, reply) => reply.code(404).send({ error: 'not_found', message: 'no such route' }));
+  answerErrors(app, 'dashboard');
 
   const sessionOf = (req: FastifyRequest) => cookieValue(req.headers.cookie, SESSION_COOKIE);
 
@@ -166,9 +143,11 @@ export async function buildDashboard(o: DashboardOptions): Promise<Dashboard> {
   const actor = (req: FastifyRequest) => `dashboard:${req.ip}`;
 
   // ── Pages ──
+  // The page's own CSP (harden() leaves a CSP that is already set alone).
   const sendFile = (reply: FastifyReply, f: StaticFile) =>
     reply
       .type(f.type)
+      .header('content-security-policy', f.type.startsWith('text/html') ? DASHBOARD_CSP : "default-src 'none'; frame-ancestors 'none'")
       .header('cache-control', f.immutable ? 'public, max-age=31536000, immutable' : 'no-cache')
       .send(f.body);
   app.get('/', async (_req, reply) => {
@@ -238,8 +217,8 @@ export async function buildDashboard(o: DashboardOptions): Promise<Dashboard> {
 
   app.get('/api/events', { onRequest: signedIn }, async (req, reply) => {
     reply.hijack();
-    if (!live.attach(reply.raw, SECURITY_HEADERS)) {
-      reply.raw.writeHead(503, { ...SECURITY_HEADERS, 'content-type': 'application/json', 'retry-after': '10' });
+    if (!live.attach(reply.raw, STREAM_HEADERS)) {
+      reply.raw.writeHead(503, { ...STREAM_HEADERS, 'content-type': 'application/json', 'retry-after': '10' });
       reply.raw.end(JSON.stringify({ error: 'busy', message: 'too many live dashboard connections; close another tab' }));
     }
   });

@@ -1,5 +1,6 @@
 // The two server-rendered pages of the seed: worker registration (/worker/setup) and the worker's
-// install page (/install/:token). Plain HTML, a few lines of script, no external resources.
+// install page (/install/:token). Plain HTML; the style sheet and the setup page's script are
+// served as files of their own (/assets/…), so the pages' Content-Security-Policy allows no inline code.
 import { qrSvg, renderWgQuick, type WorkerInstall } from '../render/index.js';
 
 const escapeHtml = (s: string) =>
@@ -11,24 +12,8 @@ button{margin-top:1em;padding:.6em 1.2em;font-size:1em}.error{color:#b00020}.qr{
 .qr svg{width:100%;height:auto}code,pre{background:#f3f4f7;padding:.2em .4em;border-radius:4px}pre{padding:.8em;overflow-x:auto}
 a.dl{display:inline-block;margin:.3em 1em .3em 0;padding:.5em 1em;background:#3b6fd4;color:#fff;border-radius:4px;text-decoration:none}`;
 
-function page(title: string, body: string): string {
-  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<title>${escapeHtml(title)}</title><style>${STYLE}</style></head><body>${body}</body></html>\n`;
-}
-
-export function setupPage(): string {
-  return page(
-    'Register a worker node',
-    `<h1>Register a worker node</h1>
-<form id="f">
-<label for="key">API token</label><input id="key" type="password" autocomplete="off" required>
-<label for="id">Node ID</label><input id="id" placeholder="worker-01" pattern="[a-z0-9][a-z0-9-]{0,62}" required>
-<label for="desc">Description</label><input id="desc" placeholder="GPU Server #1" maxlength="200">
-<label for="url">Central server URL</label><input id="url" placeholder="http://192.168.0.88:8000">
-<label for="pub">Worker's own public key (optional: the hub then never holds its private key)</label><input id="pub" maxlength="44">
-<button>Register</button></form>
-<p id="out"></p>
-<script>
+// The form works only through this script, so its button is enabled here, once the script runs.
+const SETUP_SCRIPT = `document.querySelector('#f button').disabled = false;
 document.getElementById('f').addEventListener('submit', async (e) => {
   e.preventDefault();
   const v = (id) => document.getElementById(id).value.trim();
@@ -41,7 +26,33 @@ document.getElementById('f').addEventListener('submit', async (e) => {
   const j = await r.json();
   if (r.ok) location.href = j.install_url; else { out.className = 'error'; out.textContent = j.message; }
 });
-</script>`,
+`;
+
+/** The files the pages load, by name under /assets/. */
+export const pageAssets: Readonly<Record<string, { type: string; body: string }>> = {
+  'pages.css': { type: 'text/css; charset=utf-8', body: STYLE },
+  'setup.js': { type: 'text/javascript; charset=utf-8', body: SETUP_SCRIPT },
+};
+
+function page(title: string, body: string, script?: string): string {
+  const scriptTag = script ? `<script src="/assets/${script}" defer></script>` : '';
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+<title>${escapeHtml(title)}</title><link rel="stylesheet" href="/assets/pages.css">${scriptTag}</head><body>${body}</body></html>\n`;
+}
+
+export function setupPage(): string {
+  return page(
+    'Register a worker node',
+    `<h1>Register a worker node</h1>
+<form id="f">
+<label for="key">API token</label><input id="key" type="password" autocomplete="off" required>
+<label for="id">Node ID</label><input id="id" placeholder="worker-01" pattern="[a-z0-9][a-z0-9-]{0,62}" required>
+<label for="desc">Description</label><input id="desc" placeholder="GPU Server #1" maxlength="200">
+<label for="url">Central server URL</label><input id="url" placeholder="http://192.168.0.88:8000">
+<label for="pub">Worker's own public key (optional: the hub then never holds its private key)</label><input id="pub" maxlength="44">
+<button disabled>Register</button></form>
+<p id="out"></p>`,
+    'setup.js',
   );
 }
 

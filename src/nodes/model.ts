@@ -36,7 +36,7 @@ export const NODE_ID_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/;
 /** A client mistake: the API turns it into a 4xx with `{error, message, field?}`. */
 export class RegistryError extends Error {
   constructor(
-    readonly code: 'duplicate' | 'not_found' | 'range_full' | 'invalid' | 'gone' | 'rate_limited',
+    readonly code: 'duplicate' | 'not_found' | 'range_full' | 'invalid' | 'gone' | 'rate_limited' | 'limit',
     message: string,
     /** The request field at fault (node_id, description, …), so a form can show the message beside it. */
     readonly field?: string,

@@ -80,20 +80,24 @@ export class NodesService {
       privateKey = encodeKey(priv);
       publicKey = encodeKey(publicKeyOf(priv));
     }
-    const node = this.store.registerNode(
-      {
-        nodeId,
-        description,
-        centralServerUrl,
-        publicKey,
-        privateKey,
-        presharedKey: encodeKey(generatePresharedKey()),
-        range: this.config.workerRange,
-        exclude: new Set([this.config.hubAddressInt]),
-      },
-      actor,
-    );
-    const token = this.store.createInstallToken(nodeId, { ttlSeconds: this.config.installTokenTtl, uses: this.config.installTokenUses }, actor);
+    // The node and its install link commit together: no node is left without a link by a crash.
+    const { node, token } = this.store.atomically(() => {
+      const node = this.store.registerNode(
+        {
+          nodeId,
+          description,
+          centralServerUrl,
+          publicKey,
+          privateKey,
+          presharedKey: encodeKey(generatePresharedKey()),
+          range: this.config.workerRange,
+          exclude: new Set([this.config.hubAddressInt]),
+        },
+        actor,
+      );
+      const token = this.store.createInstallToken(nodeId, { ttlSeconds: this.config.installTokenTtl, uses: this.config.installTokenUses }, actor);
+      return { node, token };
+    });
     this.changed();
     return { node, installToken: token.token, installExpiresAt: token.expiresAt };
   }
@@ -126,13 +130,16 @@ export class NodesService {
       throw new RegistryError('invalid', 'this worker holds its own private key: delete the node and register it again with its new public key');
     }
     const priv = generatePrivateKey();
-    const node = this.store.replaceKeys(
-      nodeId,
-      { publicKey: encodeKey(publicKeyOf(priv)), privateKey: encodeKey(priv), presharedKey: encodeKey(generatePresharedKey()) },
-      actor,
-    )!;
-    this.store.revokeTokens(nodeId, actor);
-    const token = this.store.createInstallToken(nodeId, { ttlSeconds: this.config.installTokenTtl, uses: this.config.installTokenUses }, actor);
+    const { node, token } = this.store.atomically(() => {
+      const node = this.store.replaceKeys(
+        nodeId,
+        { publicKey: encodeKey(publicKeyOf(priv)), privateKey: encodeKey(priv), presharedKey: encodeKey(generatePresharedKey()) },
+        actor,
+      )!;
+      this.store.revokeTokens(nodeId, actor);
+      const token = this.store.createInstallToken(nodeId, { ttlSeconds: this.config.installTokenTtl, uses: this.config.installTokenUses }, actor);
+      return { node, token };
+    });
     this.changed();
     return { node, installToken: token.token, installExpiresAt: token.expiresAt };
   }

@@ -14,7 +14,9 @@
 //   createInstallToken(nodeId, { ttlSeconds, uses, now? }, actor?): { token, expiresAt }
 //   redeemInstallToken(token, now?, actor?): { nodeId, usesLeft, expiresAt } | { error: unknown | expired | used_up }
 //   checkInstallToken(token, now?): same answer, without taking a use
-//   revokeTokens(nodeId, actor?): number
+//   revokeTokens(nodeId, actor?): number             purgeInstallTokens(now?): number
+//                                                        (tokens are bounded per node and in total: RegistryError limit)
+//   atomically(fn): T                                    (several calls, one transaction)
 //   audit(action, nodeId, detail, actor): void           listAudit(limit): AuditEntry[]  (newest first)
 //   getSetting(key): string | null                       setSetting(key, value, { sealed? }, actor?): void
 //   importNodes(nodes: ImportNodeInput[], options, actor?): ImportNodesResult
@@ -29,14 +31,15 @@ import { DATABASE_FILE, openDatabase, type Db } from './db.js';
 import { NodeRepository, type NodeKeys, type NodeSecrets, type RegisterNodeInput, type StatusUpdate } from './nodes.js';
 import { loadSecretKey, Sealer, SECRET_KEY_FILE } from './sealing.js';
 import { Settings, type SetSettingOptions } from './settings.js';
-import { TokenRepository, type CreatedToken, type CreateTokenOptions, type TokenCheck } from './tokens.js';
+import { TokenRepository, TOKEN_LIMITS, type CreatedToken, type CreateTokenOptions, type TokenCheck, type TokenLimits } from './tokens.js';
 import type { RegistryBackup } from './backup.js';
 import { RegistryTransfer, type ImportNodeInput, type ImportNodesOptions, type ImportNodesResult, type RestoreResult } from './transfer.js';
 
 export type { AuditEntry } from './audit.js';
 export type { NodeKeys, NodeSecrets, RegisterNodeInput, StatusUpdate } from './nodes.js';
 export type { SetSettingOptions } from './settings.js';
-export type { CreatedToken, CreateTokenOptions, TokenCheck, TokenRejection } from './tokens.js';
+export type { CreatedToken, CreateTokenOptions, TokenCheck, TokenLimits, TokenRejection } from './tokens.js';
+export { TOKEN_LIMITS, TOKEN_PURGE_AFTER_MS } from './tokens.js';
 export { DATABASE_FILE } from './db.js';
 export { LATEST_VERSION } from './migrations.js';
 export { SECRET_KEY_FILE } from './sealing.js';
@@ -48,6 +51,8 @@ export type { ImportConflict, ImportConflictKind, ImportNodeInput, ImportNodesOp
 export interface StoreOptions {
   /** The time written into rows; tests pass a fixed clock. */
   clock?: () => Date;
+  /** Bounds on outstanding install tokens (TOKEN_LIMITS unless given). */
+  tokenLimits?: TokenLimits;
 }
 
 const DEFAULT_ACTOR = 'system';
@@ -87,11 +92,11 @@ export class Store {
   readonly #settings: Settings;
   readonly #transfer: RegistryTransfer;
 
-  private constructor(db: Db, sealer: Sealer, clock: () => Date) {
+  private constructor(db: Db, sealer: Sealer, clock: () => Date, tokenLimits: TokenLimits) {
     this.#db = db;
     this.#auditLog = new AuditLog(db, clock);
     this.#nodes = new NodeRepository(db, sealer, this.#auditLog, clock);
-    this.#tokens = new TokenRepository(db, this.#auditLog, clock);
+    this.#tokens = new TokenRepository(db, this.#auditLog, clock, tokenLimits);
     this.#settings = new Settings(db, sealer, this.#auditLog);
     this.#transfer = new RegistryTransfer(db, sealer, this.#auditLog, clock, new Set([SEALING_CHECK_KEY]), (id) => this.#nodes.get(id));
   }
@@ -101,7 +106,7 @@ export class Store {
     const db = openDatabase(dataDir);
     try {
       const sealer = openSealer(db, dataDir);
-      return new Store(db, sealer, options.clock ?? (() => new Date()));
+      return new Store(db, sealer, options.clock ?? (() => new Date()), options.tokenLimits ?? TOKEN_LIMITS);
     } catch (err) {
       db.close();
       throw err;
@@ -110,6 +115,14 @@ export class Store {
 
   close(): void {
     if (this.#db.open) this.#db.close();
+  }
+
+  /**
+   * Runs `fn` as one transaction: the store calls it makes commit together or not at all (a crash
+   * in between leaves none of them).
+   */
+  atomically<T>(fn: () => T): T {
+    return this.#db.transaction(fn).immediate();
   }
 
   /** Moves the WAL into the main file and truncates it (tests read the file bytes after this). */
@@ -167,6 +180,11 @@ export class Store {
 
   revokeTokens(nodeId: string, actor = DEFAULT_ACTOR): number {
     return this.#tokens.revoke(nodeId, actor);
+  }
+
+  /** Deletes install tokens that expired over TOKEN_PURGE_AFTER_MS ago; returns how many. */
+  purgeInstallTokens(now?: Date): number {
+    return this.#tokens.purge(now);
   }
 
   // Audit log

@@ -55,6 +55,12 @@ export const MIGRATIONS: readonly Migration[] = [
       ) STRICT;
     `,
   },
+  {
+    version: 2,
+    name: 'install token expiry index',
+    // Purging expired tokens and counting live ones go by expiry.
+    sql: 'CREATE INDEX install_tokens_by_expiry ON install_tokens (expires_at);',
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

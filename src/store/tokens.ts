@@ -22,6 +22,22 @@ export type TokenRejection = 'unknown' | 'expired' | 'used_up';
 
 export type TokenCheck = { nodeId: string; usesLeft: number; expiresAt: string } | { error: TokenRejection };
 
+/** Bounds on the token table: it cannot be grown without limit, whoever holds the API token. */
+export interface TokenLimits {
+  /** Unexpired, not used-up tokens one node may have at once. */
+  perNode: number;
+  /** Unexpired, not used-up tokens of all nodes together. */
+  total: number;
+}
+
+export const TOKEN_LIMITS: TokenLimits = { perNode: 10, total: 100_000 };
+
+/**
+ * Expired tokens are kept this long past their expiry (so that a refusal can say "expired", not
+ * "unknown"), then purged. A node's expired and used-up tokens also go whenever it gets a new one.
+ */
+export const TOKEN_PURGE_AFTER_MS = 24 * 3600 * 1000;
+
 // Ten years: beyond that an "expiring" token is a mistake (and ISO timestamps keep four-digit years).
 const MAX_TTL_SECONDS = 10 * 365 * 24 * 3600;
 
@@ -48,11 +64,16 @@ export class TokenRepository {
   readonly #consume: Statement;
   readonly #find: Statement;
   readonly #revoke: Statement;
+  readonly #purge: Statement;
+  readonly #purgeNode: Statement;
+  readonly #liveOfNode: Statement;
+  readonly #liveTotal: Statement;
 
   constructor(
     private readonly db: Db,
     private readonly auditLog: AuditLog,
     private readonly clock: () => Date,
+    private readonly limits: TokenLimits = TOKEN_LIMITS,
   ) {
     this.#nodeExists = db.prepare('SELECT 1 FROM nodes WHERE node_id = ?').pluck();
     this.#insert = db.prepare(
@@ -65,6 +86,16 @@ export class TokenRepository {
       RETURNING node_id, expires_at, uses_left`);
     this.#find = db.prepare('SELECT node_id, expires_at, uses_left FROM install_tokens WHERE token_hash = ?');
     this.#revoke = db.prepare('DELETE FROM install_tokens WHERE node_id = ?');
+    // Expired (used up or not) a while ago: such rows no longer even explain a refusal.
+    this.#purge = db.prepare('DELETE FROM install_tokens WHERE expires_at <= ?');
+    this.#purgeNode = db.prepare('DELETE FROM install_tokens WHERE node_id = @nodeId AND (uses_left = 0 OR expires_at <= @at)');
+    this.#liveOfNode = db.prepare('SELECT COUNT(*) FROM install_tokens WHERE node_id = ? AND uses_left > 0 AND expires_at > ?').pluck();
+    this.#liveTotal = db.prepare('SELECT COUNT(*) FROM install_tokens WHERE uses_left > 0 AND expires_at > ?').pluck();
+  }
+
+  /** Deletes tokens that expired over TOKEN_PURGE_AFTER_MS ago; returns how many. */
+  purge(now: Date = this.clock()): number {
+    return this.#purge.run(new Date(now.getTime() - TOKEN_PURGE_AFTER_MS).toISOString()).changes;
   }
 
   create(nodeId: string, options: CreateTokenOptions, actor: string): CreatedToken {
@@ -78,8 +109,21 @@ export class TokenRepository {
     const now = options.now ?? this.clock();
     const expiresAt = new Date(now.getTime() + ttlSeconds * 1000).toISOString();
     const token = randomBytes(32).toString('base64url');
+    const at = now.toISOString();
     this.db.transaction(() => {
       if (!this.#nodeExists.get(nodeId)) throw new RegistryError('not_found', `no node ${nodeId}`);
+      this.purge(now);
+      // The node's dead tokens go now: a node never holds more than `perNode` rows.
+      this.#purgeNode.run({ nodeId, at });
+      if ((this.#liveOfNode.get(nodeId, at) as number) >= this.limits.perNode) {
+        throw new RegistryError(
+          'limit',
+          `node ${nodeId} already has ${this.limits.perNode} unexpired install links: rotate its keys (which revokes them) or wait for one to expire`,
+        );
+      }
+      if ((this.#liveTotal.get(at) as number) >= this.limits.total) {
+        throw new RegistryError('limit', `there are already ${this.limits.total} unexpired install links; wait for some to expire`);
+      }
       this.#insert.run(hashToken(token), nodeId, now.toISOString(), expiresAt, uses);
       this.auditLog.record('token.create', nodeId, `expires_at=${expiresAt} uses=${uses}`, actor);
     }).immediate();

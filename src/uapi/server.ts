@@ -26,12 +26,16 @@ export interface UapiServerOptions {
   writable?: boolean;
   onError?: (message: string) => void;
   dir?: string;
+  /** A client that sends nothing for this long is dropped (IDLE_TIMEOUT_MS). */
+  idleTimeoutMs?: number;
+  /** Clients connected at once (MAX_CONNECTIONS); more are closed at once. */
+  maxConnections?: number;
 }
 
 const EPERM = 1;
 const EIO = 5;
 const EINVAL = 22;
-const MAX_REQUEST = 4 << 20; // a full setconf for 10,000 peers fits comfortably
+export const MAX_REQUEST = 4 << 20; // a full setconf for 10,000 peers fits comfortably
 
 export function socketPath(iface: string, dir = SOCKET_DIR): string {
   return join(dir, `${iface}.sock`);
@@ -66,7 +70,8 @@ export function handleRequest(target: UapiTarget, request: string, writable: boo
   return { reply: `errno=-${EINVAL}\n\n`, error: `unknown operation "${op.slice(0, 40)}"` };
 }
 
-const IDLE_TIMEOUT_MS = 30_000; // a client that never finishes its request is dropped
+export const IDLE_TIMEOUT_MS = 30_000; // a client that never finishes its request is dropped
+export const MAX_CONNECTIONS = 64; // `wg` opens one at a time; more at once is a runaway client
 
 // A device that fails (closed under us, an internal error) answers EIO instead of crashing the daemon.
 function safeHandle(target: UapiTarget, request: string, writable: boolean): { reply: string; error?: string } {
@@ -77,10 +82,10 @@ function safeHandle(target: UapiTarget, request: string, writable: boolean): { r
   }
 }
 
-function serve(socket: Socket, target: UapiTarget, writable: boolean, onError: (m: string) => void): void {
+function serve(socket: Socket, target: UapiTarget, writable: boolean, onError: (m: string) => void, idleTimeoutMs: number): void {
   let buffered = '';
   socket.setEncoding('utf8');
-  socket.setTimeout(IDLE_TIMEOUT_MS, () => socket.destroy());
+  socket.setTimeout(idleTimeoutMs, () => socket.destroy());
   socket.on('data', (chunk: string) => {
     buffered += chunk;
     if (buffered.length > MAX_REQUEST) {
@@ -116,8 +121,9 @@ export async function startUapiServer(iface: string, target: UapiTarget, options
   const server = createServer((s) => {
     connections.add(s);
     s.once('close', () => connections.delete(s));
-    serve(s, target, options.writable ?? true, onError);
+    serve(s, target, options.writable ?? true, onError, options.idleTimeoutMs ?? IDLE_TIMEOUT_MS);
   });
+  server.maxConnections = options.maxConnections ?? MAX_CONNECTIONS;
   openConnections.set(server, connections);
   // Created under umask 077, as wireguard-go does, so the socket is never reachable by others.
   const previousUmask = process.umask(0o077);

@@ -515,3 +515,21 @@ TEST(rate_limiter_shares_one_bucket_across_an_ipv6_slash_64) {
   e.addr[7] = 2;  // the next /64 has its own bucket
   CHECK(limiter.allow(e, t));
 }
+
+TEST(rate_limiter_tracks_at_most_kMaxRateLimiterSources_and_refuses_new_sources_beyond) {
+  RateLimiter limiter;
+  const Nanos t = 7 * kSecond;
+  auto source = [](size_t i) {
+    return Endpoint::v4(10, static_cast<uint8_t>(i >> 16), static_cast<uint8_t>(i >> 8), static_cast<uint8_t>(i), 51820);
+  };
+  for (size_t i = 0; i < kMaxRateLimiterSources; ++i) CHECK(limiter.allow(source(i), t));
+  CHECK_EQ(limiter.tracked(), kMaxRateLimiterSources);
+  // Full: a new source gets no bucket, and so no handshake; the table does not grow.
+  CHECK(!limiter.allow(source(kMaxRateLimiterSources), t + kMillisecond));
+  CHECK_EQ(limiter.tracked(), kMaxRateLimiterSources);
+  // A source it already tracks keeps its bucket.
+  CHECK(limiter.allow(source(3), t + kMillisecond));
+  // Once the flood is over its entries are forgotten, and new sources are served again.
+  CHECK(limiter.allow(source(kMaxRateLimiterSources), t + 2 * kSecond + kMillisecond));
+  CHECK_EQ(limiter.tracked(), size_t(1));
+}

@@ -1,7 +1,9 @@
 // End to end, as an admin and two workers would: `wgvm serve` in a hub namespace; workers register
 // over the API, fetch their config with the install token, and bring it up with Debian's
-// wireguard-go + wg (worker 1) and with wgvm (worker 2) using exactly that file.
+// wireguard-go + wg (worker 1) and with wgvm (worker 2) using exactly that file. Everything the
+// hub writes to stdout and stderr is kept: no private or preshared key may appear in it.
 import { join } from 'node:path';
+import { HUB_PRIVATE_KEY_SETTING, Store } from '../../src/store/index.js';
 import { describe, expect, it } from 'vitest';
 import { isRoot, waitFor, type Namespace } from '../helpers/netns.js';
 import { inCI, skipWithout } from '../helpers/tools.js';
@@ -32,8 +34,10 @@ describe.skipIf(skip)('the hub end to end', () => {
       API_PORT: '8090',
       DASHBOARD_PORT: '5000',
     };
+    let output = '';
     const startHub = async () => {
       const hub = t.world.spawn(nsHub, process.execPath, [wgvmEntry, 'serve'], env);
+      for (const stream of [hub.stdout!, hub.stderr!]) stream.setEncoding('utf8').on('data', (d: string) => (output += d));
       await waitFor('the API', () => http(nsHub, 'GET', 'http://127.0.0.1:8090/health').status === 200, 15_000);
       return hub;
     };
@@ -81,5 +85,20 @@ describe.skipIf(skip)('the hub end to end', () => {
     hub = await startHub();
     await waitFor('worker-01 back', () => received(ns1, '10.100.0.1', 1) === 1, 15_000);
     expect(api(ns1, 'GET', '/api/nodes/list').json.nodes.map((n: { node_id: string }) => n.node_id)).toEqual(['worker-01']);
+
+    // The hub's whole output, both runs and the shutdown, against every key it has held.
+    hub.kill('SIGTERM');
+    await new Promise((r) => hub.once('exit', r));
+    expect(output).toMatch(/shutting down: SIGTERM/); // the capture works
+    const store = Store.open(env.DATA_DIR);
+    const keys = [store.getSetting(HUB_PRIVATE_KEY_SETTING)!, store.getSecrets('worker-01')!.privateKey!, store.getSecrets('worker-01')!.presharedKey];
+    store.close();
+    // worker-02 is deleted: its keys are in the config it downloaded.
+    for (const m of conf2.text.matchAll(/^(?:PrivateKey|PresharedKey) = (\S+)$/gm)) keys.push(m[1]!);
+    expect(keys).toHaveLength(5);
+    for (const k of keys) {
+      expect(output.includes(k), 'a key in base64 in the hub output').toBe(false);
+      expect(output.toLowerCase().includes(Buffer.from(k, 'base64').toString('hex')), 'a key in hex in the hub output').toBe(false);
+    }
   }, 120_000);
 });

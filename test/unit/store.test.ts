@@ -10,7 +10,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { intToIp, ipToInt, parseRange, type AddressRange } from '../../src/ipam.js';
 import { encodeKey, generateKeyPair, generatePresharedKey } from '../../src/keys.js';
 import { RegistryError } from '../../src/nodes/model.js';
-import { LATEST_VERSION, Store, type RegisterNodeInput, type StoreOptions } from '../../src/store/index.js';
+import { DATABASE_FILE, LATEST_VERSION, Store, TOKEN_LIMITS, TOKEN_PURGE_AFTER_MS, type RegisterNodeInput, type StoreOptions } from '../../src/store/index.js';
 import { SMALL_ORDER_POINTS } from '../../src/store/weak-keys.js';
 
 const HUB = ipToInt('10.100.0.1');
@@ -464,7 +464,8 @@ describe('install tokens', () => {
   it('hands out long random tokens and stores only their hash', () => {
     const store = open();
     store.registerNode(input('worker-01'));
-    const tokens = Array.from({ length: 20 }, () => store.createInstallToken('worker-01', { ttlSeconds: 3600, uses: 1, now: t0 }));
+    store.registerNode(input('worker-02'));
+    const tokens = Array.from({ length: 20 }, (_, i) => store.createInstallToken(`worker-0${1 + (i % 2)}`, { ttlSeconds: 3600, uses: 1, now: t0 }));
     expect(tokens[0]!.expiresAt).toBe('2025-03-01T13:00:00.000Z');
     for (const { token } of tokens) expect(token).toMatch(/^[A-Za-z0-9_-]{43}$/); // 256 bits, base64url
     expect(new Set(tokens.map((t) => t.token)).size).toBe(20);
@@ -536,6 +537,73 @@ describe('install tokens', () => {
       expect(registryError(() => store.createInstallToken('worker-01', options)).code).toBe('invalid');
     }
     expect(counts(store).audit).toBe(1); // the registration only
+  });
+
+  /** The token table as on disk. */
+  const rows = () => {
+    const db = new Database(join(dataDir, DATABASE_FILE), { readonly: true });
+    try {
+      return db.prepare('SELECT node_id, uses_left, expires_at FROM install_tokens ORDER BY node_id, expires_at').all() as { node_id: string; uses_left: number; expires_at: string }[];
+    } finally {
+      db.close();
+    }
+  };
+
+  it(`a node holds at most ${TOKEN_LIMITS.perNode} live tokens; the next is refused with a clear error and nothing written`, () => {
+    const store = open();
+    store.registerNode(input('worker-01'));
+    store.registerNode(input('worker-02'));
+    const live = Array.from({ length: TOKEN_LIMITS.perNode }, () => store.createInstallToken('worker-01', { ttlSeconds: 3600, uses: 1, now: t0 }));
+    const before = { ...counts(store), rows: rows() };
+    const err = registryError(() => store.createInstallToken('worker-01', { ttlSeconds: 3600, uses: 1, now: t0 }));
+    expect(err.code).toBe('limit');
+    expect(err.message).toMatch(new RegExp(`worker-01 already has ${TOKEN_LIMITS.perNode} unexpired install links: rotate its keys`));
+    expect({ ...counts(store), rows: rows() }).toEqual(before);
+    // Another node is not affected.
+    store.createInstallToken('worker-02', { ttlSeconds: 3600, uses: 1, now: t0 });
+    // A used-up token no longer counts: its row goes, and a new token takes its place.
+    expect(store.redeemInstallToken(live[0]!.token, at(1))).toMatchObject({ nodeId: 'worker-01' });
+    store.createInstallToken('worker-01', { ttlSeconds: 3600, uses: 1, now: at(2) });
+    expect(rows().filter((r) => r.node_id === 'worker-01')).toHaveLength(TOKEN_LIMITS.perNode);
+    expect(rows().filter((r) => r.uses_left === 0)).toEqual([]);
+    // Once they expire, the node may have new ones, and the expired rows are gone.
+    for (let i = 0; i < TOKEN_LIMITS.perNode; i++) store.createInstallToken('worker-01', { ttlSeconds: 3600, uses: 1, now: at(3700) });
+    expect(rows().filter((r) => r.node_id === 'worker-01').map((r) => r.expires_at)).toEqual(Array(TOKEN_LIMITS.perNode).fill(at(7300).toISOString()));
+  });
+
+  it('all nodes together hold at most the total limit of live tokens', () => {
+    const store = open({ tokenLimits: { perNode: 3, total: 5 } });
+    for (const id of ['worker-01', 'worker-02']) store.registerNode(input(id));
+    for (let i = 0; i < 3; i++) store.createInstallToken('worker-01', { ttlSeconds: 60, uses: 1, now: t0 });
+    for (let i = 0; i < 2; i++) store.createInstallToken('worker-02', { ttlSeconds: 60, uses: 1, now: t0 });
+    const before = counts(store);
+    const err = registryError(() => store.createInstallToken('worker-02', { ttlSeconds: 60, uses: 1, now: t0 }));
+    expect(err.code).toBe('limit');
+    expect(err.message).toMatch(/already 5 unexpired install links/);
+    expect(counts(store)).toEqual(before);
+    // Expired tokens stop counting at once.
+    expect(() => store.createInstallToken('worker-02', { ttlSeconds: 60, uses: 1, now: at(61) })).not.toThrow();
+  });
+
+  it(`purges tokens that expired over ${TOKEN_PURGE_AFTER_MS / 3_600_000} hours ago; until then they still answer "expired"`, () => {
+    const store = open();
+    store.registerNode(input('worker-01'));
+    store.registerNode(input('worker-02'));
+    const old = store.createInstallToken('worker-01', { ttlSeconds: 60, uses: 1, now: t0 });
+    const used = store.createInstallToken('worker-01', { ttlSeconds: 120, uses: 1, now: t0 });
+    store.redeemInstallToken(used.token, at(1));
+    // Another node's new token, an hour after: both old ones are kept, to explain a refusal.
+    store.createInstallToken('worker-02', { ttlSeconds: 60, uses: 1, now: at(3600) });
+    expect(store.redeemInstallToken(old.token, at(3600))).toEqual({ error: 'expired' });
+    expect(store.redeemInstallToken(used.token, at(3600))).toEqual({ error: 'used_up' });
+    // A day after their expiry any new token purges them.
+    store.createInstallToken('worker-02', { ttlSeconds: 60, uses: 1, now: at(120 + TOKEN_PURGE_AFTER_MS / 1000) });
+    expect(rows().filter((r) => r.node_id === 'worker-01')).toEqual([]);
+    expect(store.redeemInstallToken(old.token)).toEqual({ error: 'unknown' });
+    // And so does the hub's own purge (at start-up); worker-02's first token went when its second
+    // was made (a node's dead tokens go whenever it gets a new one).
+    expect(store.purgeInstallTokens(at(10 * 86_400))).toBe(1);
+    expect(rows()).toEqual([]);
   });
 });
 

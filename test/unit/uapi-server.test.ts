@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { uapiCounters, uapiGet, uapiSet, UapiError } from '../../src/uapi/client.js';
-import { handleRequest, startUapiServer, stopUapiServer, type UapiTarget } from '../../src/uapi/server.js';
+import { handleRequest, IDLE_TIMEOUT_MS, MAX_CONNECTIONS, MAX_REQUEST, startUapiServer, stopUapiServer, type UapiTarget } from '../../src/uapi/server.js';
 
 class FakeDevice implements UapiTarget {
   sets: string[] = [];
@@ -122,5 +122,59 @@ describe('UAPI socket', () => {
     const server = await startUapiServer('t2', device, { dir });
     await expect(startUapiServer('t2', device, { dir })).rejects.toThrow(/in use/);
     await stopUapiServer(server, 't2', dir);
+  });
+
+  describe('bounds', () => {
+    const open = async (path: string) => {
+      const s = createConnection(path);
+      s.on('error', () => {});
+      await new Promise((r) => s.once('connect', r));
+      const closed = new Promise<number>((r) => {
+        const t = Date.now();
+        s.once('close', () => r(Date.now() - t));
+      });
+      return { s, closed };
+    };
+
+    it(`drops a client that stops mid-request after the idle timeout (${IDLE_TIMEOUT_MS / 1000} s by default)`, async () => {
+      expect(IDLE_TIMEOUT_MS).toBe(30_000);
+      const server = await startUapiServer('t6', device, { dir, idleTimeoutMs: 300 });
+      const c = await open(join(dir, 't6.sock'));
+      c.s.write('set=1\nlisten_port=1\n'); // never finished
+      const ms = await c.closed;
+      expect(ms).toBeGreaterThanOrEqual(250);
+      expect(ms).toBeLessThan(2000);
+      expect(device.sets).toEqual([]);
+      await stopUapiServer(server, 't6', dir);
+    });
+
+    it(`closes a connection whose request grows past ${MAX_REQUEST >> 20} MiB without applying any of it`, async () => {
+      const server = await startUapiServer('t7', device, { dir, onError: (m) => errors.push(m) });
+      const c = await open(join(dir, 't7.sock'));
+      const line = `allowed_ip=10.0.0.1/32\n`;
+      const chunk = line.repeat(Math.ceil((1 << 20) / line.length));
+      c.s.write('set=1\n');
+      for (let i = 0; i < 5 && !c.s.destroyed; i++) c.s.write(chunk);
+      await c.closed;
+      expect(device.sets).toEqual([]);
+      expect(errors).toEqual(['UAPI request too large; connection closed']);
+      await stopUapiServer(server, 't7', dir);
+    });
+
+    it(`serves at most ${MAX_CONNECTIONS} clients at once by default; more are closed at once`, async () => {
+      const server = await startUapiServer('t8', device, { dir });
+      expect(server.maxConnections).toBe(MAX_CONNECTIONS);
+      const held = await Promise.all(Array.from({ length: MAX_CONNECTIONS }, () => open(join(dir, 't8.sock'))));
+      await new Promise((r) => setTimeout(r, 50));
+      const extra = await open(join(dir, 't8.sock'));
+      expect(await extra.closed).toBeLessThan(1000);
+      // The held ones still work, and once one leaves a new client is served.
+      held[0]!.s.destroy();
+      await held[0]!.closed;
+      await new Promise((r) => setTimeout(r, 50));
+      expect(await uapiGet('t8', dir)).toBe('listen_port=51820\n');
+      for (const h of held) h.s.destroy();
+      await stopUapiServer(server, 't8', dir);
+    });
   });
 });
