@@ -72,7 +72,7 @@ const builtAddon = fileURLToPath(new URL('../build/Release/wgvm_native.node', im
  * The addon to load: the one `npm run build:native` makes, or WGVM_ADDON (an absolute path to another
  * build of it, e.g. the ASan/UBSan one of `npm run test:sanitize`).
  */
-function addonPath(env: NodeJS.ProcessEnv = process.env): string {
+export function resolveAddonPath(env: NodeJS.ProcessEnv = process.env): string {
   const chosen = env.WGVM_ADDON;
   if (chosen === undefined || chosen === '') {
     if (!existsSync(builtAddon)) {
@@ -99,6 +99,6 @@ let cached: NativeAddon | undefined;
 
 export function loadNative(): NativeAddon {
   if (cached) return cached;
-  cached = createRequire(import.meta.url)(addonPath()) as NativeAddon;
+  cached = createRequire(import.meta.url)(resolveAddonPath()) as NativeAddon;
   return cached;
 }

@@ -15,6 +15,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 out="$PWD/build/asan"
+npm run build:ts --silent  # the daemons the tests start run dist/, which must know WGVM_ADDON
 npx cmake-js compile --out "$out" --config RelWithDebInfo --CDWGVM_SANITIZE=ON --target wgvm_native >"$out.log" 2>&1 || {
   cat "$out.log"
   echo "test:sanitize: building the sanitized addon failed" >&2
@@ -36,6 +37,17 @@ export WGVM_ADDON="$addon"
 export LD_PRELOAD="$libasan $libubsan"
 export ASAN_OPTIONS="detect_leaks=0:abort_on_error=1:log_path=$reports/asan"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:log_path=$reports/ubsan"
+
+# The daemons load the addon through dist/native.js: make sure that is the sanitized one.
+node -e '
+  import("./dist/native.js").then((m) => {
+    m.loadNative();
+    const maps = require("node:fs").readFileSync("/proc/self/maps", "utf8");
+    if (!maps.includes(process.env.WGVM_ADDON) || !maps.includes("libasan.so")) {
+      console.error("test:sanitize: dist/native.js did not load " + process.env.WGVM_ADDON + " under ASan");
+      process.exit(1);
+    }
+  });'
 
 status=0
 npx vitest run test/native test/netns/interop.test.ts test/netns/relay.test.ts "$@" || status=$?
