@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { intToIp, ipToInt, parseRange } from '../../src/ipam.js';
+import { ipToInt, parseRange } from '../../src/ipam.js';
 import { decodeKey, encodeKey, generateKeyPair, generatePresharedKey, publicKeyOf, type KeyPair } from '../../src/keys.js';
 import { runExport, runImport, runRestore, CommandError, type CommandIo } from '../../src/migrate/index.js';
 import { nameFromComment, toNodeId } from '../../src/migrate/source.js';
