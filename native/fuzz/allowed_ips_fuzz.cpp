@@ -77,7 +77,7 @@ struct Model {
 };
 
 [[noreturn]] void mismatch(const char* what) {
-  std::fprintf(stderr, "allowed-IPs trie disagrees with the model: %s\n", what);
+  std::fprintf(stderr, "fuzz check failed: the allowed-IPs trie disagrees with the model: %s\n", what);
   std::abort();
 }
 

@@ -17,7 +17,7 @@ void check_delivered(wgvm::test::Node& node, const Peer* expected_sender) {
     if (p.size() >= 20 && p[0] >> 4 == 4) owner = node.core.allowed_ips().lookup_v4(p.data() + 12);
     if (p.size() >= 40 && p[0] >> 4 == 6) owner = node.core.allowed_ips().lookup_v6(p.data() + 8);
     if (owner != expected_sender) {
-      std::fprintf(stderr, "delivered a %zu-byte packet whose source does not route to its sender\n", p.size());
+      std::fprintf(stderr, "fuzz check failed: delivered a %zu-byte packet whose source does not route to its sender\n", p.size());
       std::abort();
     }
   }

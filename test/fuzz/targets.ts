@@ -79,7 +79,7 @@ function runLibFuzzer(target: Exclude<Target, 'wgquick'>, seconds: number): Fuzz
   const ok = r.status === 0 && reproducer === null && !/ERROR: (AddressSanitizer|LeakSanitizer|libFuzzer)|runtime error:/.test(output);
   const failure = ok
     ? null
-    : (/^(==\d+==ERROR: .*|.*runtime error: .*|.*disagrees with the model.*|a rejected set .*|an error message .*|delivered a .*|SUMMARY: .*)$/m.exec(output)?.[0] ??
+    : (/^(==\d+==ERROR: .*|.*runtime error: .*|fuzz check failed: .*|SUMMARY: .*)$/m.exec(output)?.[0] ??
       (r.error ? `libFuzzer did not finish: ${r.error.message}` : `libFuzzer exited with ${r.status ?? r.signal}`));
   return {
     target,
