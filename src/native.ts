@@ -1,6 +1,8 @@
-// Loads the C++ addon built by cmake-js. Everything native is reached through this module.
+// Loads the C++ addon built by cmake-js (or the build WGVM_ADDON names). Everything native is reached
+// through this module.
 import { createRequire } from 'node:module';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { isAbsolute } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export interface NativeCrypto {
@@ -68,15 +70,39 @@ export interface NativeAddon {
   Device: new (name: string, options?: { mtu?: number; onEvent?: (e: DeviceEvent) => void }) => NativeDevice;
 }
 
-const addonPath = fileURLToPath(new URL('../build/Release/wgvm_native.node', import.meta.url));
+const builtAddon = fileURLToPath(new URL('../build/Release/wgvm_native.node', import.meta.url));
+
+/**
+ * The addon to load: the one `npm run build:native` makes, or WGVM_ADDON (an absolute path to another
+ * build of it, e.g. the ASan/UBSan one of `npm run test:sanitize`).
+ */
+export function resolveAddonPath(env: NodeJS.ProcessEnv = process.env): string {
+  const chosen = env.WGVM_ADDON;
+  if (chosen === undefined || chosen === '') {
+    if (!existsSync(builtAddon)) {
+      throw new Error(`the native addon is not built (${builtAddon} is missing): run "npm run build:native"`);
+    }
+    return builtAddon;
+  }
+  if (!isAbsolute(chosen) || !chosen.endsWith('.node')) {
+    throw new Error(`WGVM_ADDON=${chosen}: expected the absolute path of a wgvm_native.node file`);
+  }
+  if (!existsSync(chosen) || !statSync(chosen).isFile()) throw new Error(`WGVM_ADDON=${chosen}: no such file`);
+  // An addon built with AddressSanitizer needs its runtime loaded before anything else; without it,
+  // the runtime would abort the whole process with a less helpful message.
+  if (readFileSync(chosen).includes('libasan.so') && !/libasan\.so/.test(env.LD_PRELOAD ?? '')) {
+    throw new Error(
+      `WGVM_ADDON=${chosen} is built with AddressSanitizer: start node with LD_PRELOAD=$(g++ -print-file-name=libasan.so) ` +
+        '(npm run test:sanitize does)',
+    );
+  }
+  return chosen;
+}
 
 let cached: NativeAddon | undefined;
 
 export function loadNative(): NativeAddon {
   if (cached) return cached;
-  if (!existsSync(addonPath)) {
-    throw new Error(`the native addon is not built (${addonPath} is missing): run "npm run build:native"`);
-  }
-  cached = createRequire(import.meta.url)(addonPath) as NativeAddon;
+  cached = createRequire(import.meta.url)(resolveAddonPath()) as NativeAddon;
   return cached;
 }

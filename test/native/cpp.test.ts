@@ -10,7 +10,9 @@ const plain = `${root}build/wgvm_tests`;
 const sanitizedDir = `${root}build/sanitize`;
 
 function runNative(binary: string, names: string[] = []) {
-  const r = spawnSync(binary, names, { encoding: 'utf8', env: { ...process.env, UBSAN_OPTIONS: 'print_stacktrace=1' } });
+  // Leak detection on, and reports on stderr, also when `npm run test:sanitize` set other options.
+  const env = { ...process.env, UBSAN_OPTIONS: 'print_stacktrace=1', ASAN_OPTIONS: 'detect_leaks=1' };
+  const r = spawnSync(binary, names, { encoding: 'utf8', env });
   return { code: r.status, output: `${r.stdout}${r.stderr}` };
 }
 

@@ -7,11 +7,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { intToIp, ipToInt, parseRange } from '../../src/ipam.js';
+import { ipToInt, parseRange } from '../../src/ipam.js';
 import { decodeKey, encodeKey, generateKeyPair, generatePresharedKey, publicKeyOf, type KeyPair } from '../../src/keys.js';
 import { runExport, runImport, runRestore, CommandError, type CommandIo } from '../../src/migrate/index.js';
 import { nameFromComment, toNodeId } from '../../src/migrate/source.js';
 import { HUB_PRIVATE_KEY_SETTING, NO_PRESHARED_KEY, Store } from '../../src/store/index.js';
+import { samplePeers, serverConf, type SamplePeer } from '../helpers/wgquick-samples.js';
 
 const wgvm = fileURLToPath(new URL('../../bin/wgvm.js', import.meta.url));
 const KEY_SHAPED = /[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=/g;
@@ -60,43 +61,6 @@ function withStore<T>(fn: (store: Store) => T, dir = dataDir): T {
 /** Rows in every table a command could write (install tokens counted through the nodes' cascade). */
 function rowCounts(dir = dataDir) {
   return withStore((s) => ({ nodes: s.listNodes().length, audit: s.listAudit(1e6).length, hubKey: s.getSetting(HUB_PRIVATE_KEY_SETTING) }), dir);
-}
-
-interface SamplePeer {
-  keys: KeyPair;
-  psk: string | null;
-  comment: string | null;
-  address: string;
-}
-
-/** A hub key pair and `count` peers: every third with a PSK, every fifth named by a comment. */
-function samplePeers(count: number): { hub: KeyPair; peers: SamplePeer[] } {
-  const peers = Array.from({ length: count }, (_, i): SamplePeer => ({
-    keys: generateKeyPair(),
-    psk: i % 3 === 0 ? encodeKey(generatePresharedKey()) : null,
-    comment: i % 5 === 0 ? `Worker Box #${i}` : null,
-    address: intToIp(ipToInt('10.100.1.2') + i),
-  }));
-  return { hub: generateKeyPair(), peers };
-}
-
-function serverConf(hub: KeyPair, peers: readonly SamplePeer[], listenPort = 41820): string {
-  const lines = [
-    '# wg0.conf of the old server',
-    '[Interface]',
-    'Address = 10.100.0.1/16',
-    `ListenPort = ${listenPort}`,
-    `PrivateKey = ${hub.privateKey}`,
-    'PostUp = iptables -A FORWARD -i %i -j ACCEPT',
-    '',
-  ];
-  for (const p of peers) {
-    if (p.comment !== null) lines.push(`# ${p.comment}`);
-    lines.push('[Peer]', `PublicKey = ${p.keys.publicKey}`);
-    if (p.psk !== null) lines.push(`PresharedKey = ${p.psk}  # a trailing comment`);
-    lines.push(`AllowedIPs = ${p.address}/32`, '');
-  }
-  return lines.join('\n');
 }
 
 /** The node IDs import gives: the comment's, else peer-1, peer-2, … in file order. */
