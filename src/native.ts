@@ -38,6 +38,8 @@ export interface PeerSnapshot {
 export interface DeviceCounters {
   drops: Record<string, number>;
   tunWriteErrors: number;
+  /** TUN frames with a virtio-net header that could not be segmented (dropped). */
+  tunMalformed: number;
   udpSendErrors: number;
   relayed: number;
 }

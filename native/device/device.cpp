@@ -21,7 +21,7 @@ Nanos clock_ns(clockid_t id) {
   return Nanos(ts.tv_sec) * protocol::kSecond + ts.tv_nsec;
 }
 
-constexpr size_t kMaxPacket = 65535;
+constexpr size_t kMaxPacket = io::kVnetHeaderLen + 65535;
 constexpr int kBatch = 64;              // TUN packets taken per turn, for fairness between descriptors
 constexpr int kUdpRounds = 2;           // recvmmsg calls per socket per turn
 constexpr Nanos kMaxSleep = 250 * protocol::kMillisecond;
@@ -126,6 +126,7 @@ DeviceCounters Device::counters() {
   for (size_t i = 0; i < static_cast<size_t>(protocol::Drop::kCount); ++i)
     c.drops[i] = core_.drops(static_cast<protocol::Drop>(i));
   c.tun_write_errors = tun_write_errors_;
+  c.tun_malformed = tun_malformed_;
   c.udp_send_errors = udp_send_errors_;
   c.relayed = relayed_;
   return c;
@@ -173,7 +174,17 @@ void Device::deliver(protocol::Peer& from, Bytes packet) {
       return;
     }
   }
-  if (!tun_.write(packet)) ++tun_write_errors_;
+  if (!tun_.vnet_header()) {
+    if (!tun_.write(packet)) ++tun_write_errors_;
+    return;
+  }
+  coalescer_.add(packet);  // written, merged where it can be, when the batch it came in ends
+}
+
+void Device::flush_tun() {
+  coalescer_.flush([this](Bytes frame) {
+    if (!tun_.write_frame(frame)) ++tun_write_errors_;
+  });
 }
 
 void Device::handshake_completed(protocol::Peer& peer) {
@@ -227,7 +238,14 @@ void Device::loop() {
             const long len = tun_.read(buf.data(), buf.size());
             if (len < 0) return stop_with("interface " + tun_.name() + " was removed");
             if (len == 0) break;
-            core_.send(Bytes(buf.data(), size_t(len)), t, *this);
+            const Bytes frame(buf.data(), size_t(len));
+            if (!tun_.vnet_header()) {
+              core_.send(frame, t, *this);
+            } else if (segmenter_.split(frame)) {
+              for (const Bytes packet : segmenter_.packets()) core_.send(packet, t, *this);
+            } else {
+              ++tun_malformed_;
+            }
           }
           break;
         case kTagUdp4:
@@ -244,7 +262,8 @@ void Device::loop() {
             }
             core_.set_handshake_backlog(handshakes, t.mono);
             for (int k = 0; k < n; ++k) core_.receive(rx_batch_.datagram(k), rx_batch_.from(k), t, *this);
-            if (n < io::kBatch) break;
+            flush_tun();
+            if (!rx_batch_.was_full()) break;
           }
           break;
         }

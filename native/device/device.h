@@ -35,6 +35,7 @@ struct DeviceEvent {
 struct DeviceCounters {
   uint64_t drops[static_cast<size_t>(protocol::Drop::kCount)];
   uint64_t tun_write_errors, udp_send_errors, relayed;
+  uint64_t tun_malformed;  // frames from the TUN with a virtio header we cannot segment
 };
 
 class Device final : public UapiHost, private protocol::Output {
@@ -80,6 +81,7 @@ class Device final : public UapiHost, private protocol::Output {
   void register_sockets();
   void stop_with(const std::string& reason);
   void flush_sends() { udp_send_errors_ += tx_batch_.flush(udp_); }
+  void flush_tun();
 
   std::mutex mu_;
   protocol::SystemRandom rng_;
@@ -91,7 +93,9 @@ class Device final : public UapiHost, private protocol::Output {
   uint32_t fwmark_ = 0;
   bool relay_ = true;
   std::function<void(const DeviceEvent&)> on_event_;
-  uint64_t tun_write_errors_ = 0, udp_send_errors_ = 0, relayed_ = 0;
+  uint64_t tun_write_errors_ = 0, udp_send_errors_ = 0, relayed_ = 0, tun_malformed_ = 0;
+  io::Segmenter segmenter_;  // TSO super-packets from the TUN, split before encryption
+  io::Coalescer coalescer_;  // decrypted packets of one batch, merged into GRO super-packets
 
   int epoll_fd_ = -1;
   int wake_fd_ = -1;  // eventfd: wakes the loop for shutdown and socket changes
