@@ -22,8 +22,12 @@ Nanos clock_ns(clockid_t id) {
 }
 
 constexpr size_t kMaxPacket = io::kVnetHeaderLen + 65535;
-constexpr int kBatch = 64;              // TUN packets taken per turn, for fairness between descriptors
+// Work taken from one descriptor per turn of the loop. A turn must stay short: a ping waiting in
+// the other direction waits for the turn to end (TSO and GRO make each read worth many packets).
+constexpr int kTunFrames = 64;          // TUN reads per turn
+constexpr size_t kTunBytes = 128 << 10; // … or this much TUN data, whichever comes first
 constexpr int kUdpRounds = 2;           // recvmmsg calls per socket per turn
+constexpr int kUdpDatagrams = 256;      // … or this many datagrams, whichever comes first
 constexpr Nanos kMaxSleep = 250 * protocol::kMillisecond;
 
 enum : uint64_t { kTagWake = 1, kTagTun = 2, kTagUdp4 = 3, kTagUdp6 = 4 };
@@ -234,11 +238,12 @@ void Device::loop() {
           break;
         }
         case kTagTun:
-          for (int k = 0; k < kBatch; ++k) {
+          for (size_t k = 0, bytes = 0; k < kTunFrames && bytes < kTunBytes; ++k) {
             const long len = tun_.read(buf.data(), buf.size());
             if (len < 0) return stop_with("interface " + tun_.name() + " was removed");
             if (len == 0) break;
             const Bytes frame(buf.data(), size_t(len));
+            bytes += frame.size();
             if (!tun_.vnet_header()) {
               core_.send(frame, t, *this);
             } else if (segmenter_.split(frame)) {
@@ -252,8 +257,9 @@ void Device::loop() {
         case kTagUdp6: {
           const int fd = events[i].data.u64 == kTagUdp4 ? udp_.fd4() : udp_.fd6();
           if (fd < 0) break;
-          for (int round = 0; round < kUdpRounds; ++round) {
+          for (int round = 0, datagrams = 0; round < kUdpRounds && datagrams < kUdpDatagrams; ++round) {
             const int n = rx_batch_.receive(fd);
+            datagrams += n;
             // Handshakes waiting in this batch are the backlog that turns cookies on (under load).
             size_t handshakes = 0;
             for (int k = 0; k < n; ++k) {
