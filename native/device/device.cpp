@@ -22,10 +22,12 @@ Nanos clock_ns(clockid_t id) {
 }
 
 constexpr size_t kMaxPacket = io::kVnetHeaderLen + 65535;
+constexpr size_t kSpareFrames = 64;  // frame buffers kept for reuse
 // Work taken from one descriptor per turn of the loop. A turn must stay short: a ping waiting in
 // the other direction waits for the turn to end (TSO and GRO make each read worth many packets).
-constexpr int kTunFrames = 64;          // TUN reads per turn
-constexpr size_t kTunBytes = 128 << 10; // … or this much TUN data, whichever comes first
+constexpr size_t kTunBytes = 128 << 10;       // backlogged TUN data encrypted per turn
+constexpr size_t kMaxBacklog = 4 << 20;        // read no more from the TUN while this much waits
+constexpr size_t kSmallFrame = 256;            // pings, pure ACKs, DNS: sent as soon as they are read
 constexpr int kUdpRounds = 2;           // recvmmsg calls per socket per turn
 constexpr int kUdpDatagrams = 256;      // … or this many datagrams, whichever comes first
 constexpr Nanos kMaxSleep = 250 * protocol::kMillisecond;
@@ -201,6 +203,53 @@ void Device::endpoint_changed(protocol::Peer& peer) {
 
 // --- the event loop
 
+// Empties the TUN queue: small frames are encrypted and sent at once, large ones (TSO super-packets,
+// full-size packets) wait in the backlog, so a ping never queues behind megabytes of a TCP stream.
+// False when the interface is gone.
+bool Device::read_tun(const protocol::Now& t) {
+  while (backlog_bytes_ < kMaxBacklog) {
+    if (spare_.empty()) spare_.emplace_back(kMaxPacket);
+    std::vector<uint8_t>& buf = spare_.back();
+    buf.resize(kMaxPacket);
+    const long len = tun_.read(buf.data(), buf.size());
+    if (len < 0) return false;
+    if (len == 0) break;
+    buf.resize(size_t(len));
+    const size_t header = tun_.vnet_header() ? io::kVnetHeaderLen : 0;
+    const Bytes packet = Bytes(buf).subspan(header);
+    if (buf.size() <= header + kSmallFrame && (header == 0 || buf[1] == io::kGsoNone) && !io::carries_tcp_data(packet)) {
+      send_frame(buf, t);
+      continue;
+    }
+    backlog_bytes_ += buf.size();
+    backlog_.push_back(std::move(buf));
+    spare_.pop_back();
+  }
+  return true;
+}
+
+// Encrypts and sends up to kTunBytes of the backlog, oldest first.
+void Device::send_backlog(const protocol::Now& t) {
+  for (size_t bytes = 0; !backlog_.empty() && bytes < kTunBytes;) {
+    std::vector<uint8_t> frame = std::move(backlog_.front());
+    backlog_.pop_front();
+    bytes += frame.size();
+    backlog_bytes_ -= frame.size();
+    send_frame(frame, t);
+    if (spare_.size() < kSpareFrames) spare_.push_back(std::move(frame));
+  }
+}
+
+void Device::send_frame(Bytes frame, const protocol::Now& t) {
+  if (!tun_.vnet_header()) {
+    core_.send(frame, t, *this);
+  } else if (segmenter_.split(frame)) {
+    for (const Bytes packet : segmenter_.packets()) core_.send(packet, t, *this);
+  } else {
+    ++tun_malformed_;
+  }
+}
+
 void Device::stop_with(const std::string& reason) {
   stopping_ = true;
   if (on_event_) on_event_({DeviceEvent::Kind::kStopped, {}, {}, reason});
@@ -217,7 +266,6 @@ void Device::run() {
 }
 
 void Device::loop() {
-  std::vector<uint8_t> buf(kMaxPacket);
   epoll_event events[8];
   while (!stopping_) {
     Nanos sleep = kMaxSleep;
@@ -225,6 +273,7 @@ void Device::loop() {
       std::lock_guard lock(mu_);
       const Nanos deadline = core_.next_deadline();
       if (deadline != protocol::kNever) sleep = std::clamp<Nanos>(deadline - now().mono, 0, kMaxSleep);
+      if (!backlog_.empty()) sleep = 0;
     }
     const int n = ::epoll_wait(epoll_fd_, events, 8, static_cast<int>((sleep + 999'999) / 1'000'000));
     if (stopping_) break;
@@ -238,20 +287,7 @@ void Device::loop() {
           break;
         }
         case kTagTun:
-          for (size_t k = 0, bytes = 0; k < kTunFrames && bytes < kTunBytes; ++k) {
-            const long len = tun_.read(buf.data(), buf.size());
-            if (len < 0) return stop_with("interface " + tun_.name() + " was removed");
-            if (len == 0) break;
-            const Bytes frame(buf.data(), size_t(len));
-            bytes += frame.size();
-            if (!tun_.vnet_header()) {
-              core_.send(frame, t, *this);
-            } else if (segmenter_.split(frame)) {
-              for (const Bytes packet : segmenter_.packets()) core_.send(packet, t, *this);
-            } else {
-              ++tun_malformed_;
-            }
-          }
+          if (!read_tun(t)) return stop_with("interface " + tun_.name() + " was removed");
           break;
         case kTagUdp4:
         case kTagUdp6: {
@@ -275,6 +311,7 @@ void Device::loop() {
         }
       }
     }
+    send_backlog(t);
     core_.tick(now(), *this);
     flush_sends();
   }

@@ -122,6 +122,22 @@ uint64_t pseudo_header_sum(const uint8_t* ip, uint8_t protocol, size_t l4_len) {
   return sum + htons(protocol) + htons(uint16_t(l4_len)) + (v4 ? 0 : htons(uint16_t(l4_len >> 16)));
 }
 
+bool carries_tcp_data(Bytes p) {
+  if (p.size() < 20) return false;
+  size_t l4;
+  if (p[0] >> 4 == 4) {
+    l4 = size_t(p[0] & 15) * 4;
+    if (p[9] != kProtoTcp) return false;
+  } else if (p[0] >> 4 == 6 && p.size() >= 40) {
+    l4 = 40;
+    if (p[6] != kProtoTcp) return true;  // extension headers: assume the worst, keep it in order
+  } else {
+    return false;
+  }
+  if (p.size() < l4 + 13) return true;
+  return p.size() > l4 + size_t(p[l4 + 12] >> 4) * 4;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Segmenter
 

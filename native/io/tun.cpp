@@ -4,7 +4,6 @@
 #include <linux/if.h>
 #include <linux/if_tun.h>
 #include <sys/ioctl.h>
-#include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -48,23 +47,6 @@ Tun::Tun(const std::string& name) {
   // empty virtio header and packets move one by one.
   vnet_ = ifr.ifr_flags & IFF_VNET_HDR;
   if (vnet_) offloads_ = ::ioctl(fd_, TUNSETOFFLOAD, TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6) == 0;
-  if (offloads_) shorten_queue();
-}
-
-// The kernel queues up to txqueuelen packets for us to read, 500 by default: with TSO each may be
-// 64 KB, and a TCP stream keeps that queue full, so a ping behind it would wait for megabytes.
-// 32 super-packets still absorb any burst between two turns of the event loop.
-void Tun::shorten_queue() {
-  constexpr int kQueueLength = 32;
-  const int sock = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (sock < 0) return;
-  ifreq ifr{};
-  std::memcpy(ifr.ifr_name, name_.c_str(), name_.size());
-  if (::ioctl(sock, SIOCGIFTXQLEN, &ifr) == 0 && ifr.ifr_qlen > kQueueLength) {
-    ifr.ifr_qlen = kQueueLength;
-    ::ioctl(sock, SIOCSIFTXQLEN, &ifr);  // best effort: the default queue works, only slower to drain
-  }
-  ::close(sock);
 }
 
 Tun::~Tun() { close(); }

@@ -38,8 +38,6 @@ class Tun {
   void close();
 
  private:
-  void shorten_queue();
-
   int fd_ = -1;
   std::string name_;
   bool vnet_ = false;

@@ -451,3 +451,22 @@ TEST(gro_stops_below_the_ip_length_limit) {
   CHECK_EQ(total, 140000u);
   CHECK_EQ(frames.size(), 3u);  // 46 + 46 + 8 segments
 }
+
+TEST(only_tcp_segments_with_payload_must_keep_their_place_in_the_tunnel_queue) {
+  Tcp t;
+  CHECK(carries_tcp_data(tcp_packet(t)));
+  t.version = 6;
+  CHECK(carries_tcp_data(tcp_packet(t)));
+  t.payload = 0;  // a pure ACK
+  CHECK(!carries_tcp_data(tcp_packet(t)));
+  t.version = 4;
+  CHECK(!carries_tcp_data(tcp_packet(t)));
+  Packet icmp(84, 0);
+  icmp[0] = 0x45;
+  icmp[9] = 1;
+  CHECK(!carries_tcp_data(icmp));
+  CHECK(!carries_tcp_data(Packet(3, 0x45)));
+  Packet truncated = tcp_packet(Tcp{});
+  truncated.resize(25);
+  CHECK(carries_tcp_data(truncated));  // cannot tell: keep it in order
+}
