@@ -65,6 +65,7 @@ class Coalescer {
   void flush(Write&& write) {
     for (size_t i = 0; i < count_; ++i) write(finish(items_[i]));
     count_ = 0;
+    if (items_.size() > kKeptItems) items_.resize(kKeptItems);  // a burst's buffers are not kept for ever
   }
 
  private:
@@ -78,6 +79,7 @@ class Coalescer {
     uint16_t mss = 0;
     uint16_t segments = 0;
   };
+  static constexpr size_t kKeptItems = 64;
   bool try_merge(Item&, Bytes packet, size_t l4, size_t headers);
   Bytes finish(Item&);
 
