@@ -216,6 +216,10 @@ bool Device::read_tun(const protocol::Now& t) {
     if (len == 0) break;
     buf.resize(size_t(len));
     const size_t header = tun_.vnet_header() ? io::kVnetHeaderLen : 0;
+    if (buf.size() <= header) {  // not even a virtio header and a byte of packet
+      ++tun_malformed_;
+      continue;
+    }
     const Bytes packet = Bytes(buf).subspan(header);
     if (buf.size() <= header + kSmallFrame && (header == 0 || buf[1] == io::kGsoNone) && !io::carries_tcp_data(packet)) {
       send_frame(buf, t);
