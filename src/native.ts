@@ -40,6 +40,8 @@ export interface PeerSnapshot {
 export interface DeviceCounters {
   drops: Record<string, number>;
   tunWriteErrors: number;
+  /** TUN frames with a virtio-net header that could not be segmented (dropped). */
+  tunMalformed: number;
   udpSendErrors: number;
   relayed: number;
   /** Handshake messages that were given a Diffie-Hellman (under load, most get a cookie instead). */

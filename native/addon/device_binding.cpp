@@ -144,6 +144,7 @@ class DeviceWrap : public Napi::ObjectWrap<DeviceWrap> {
     auto obj = Napi::Object::New(env);
     obj.Set("drops", drops);
     obj.Set("tunWriteErrors", Napi::Number::New(env, double(c.tun_write_errors)));
+    obj.Set("tunMalformed", Napi::Number::New(env, double(c.tun_malformed)));
     obj.Set("udpSendErrors", Napi::Number::New(env, double(c.udp_send_errors)));
     obj.Set("relayed", Napi::Number::New(env, double(c.relayed)));
     obj.Set("handshakesAdmitted", Napi::Number::New(env, double(c.handshakes_admitted)));

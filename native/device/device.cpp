@@ -21,9 +21,15 @@ Nanos clock_ns(clockid_t id) {
   return Nanos(ts.tv_sec) * protocol::kSecond + ts.tv_nsec;
 }
 
-constexpr size_t kMaxPacket = 65535;
-constexpr int kBatch = 64;              // TUN packets taken per turn, for fairness between descriptors
+constexpr size_t kMaxPacket = io::kVnetHeaderLen + 65535;
+constexpr size_t kSpareFrames = 64;  // frame buffers kept for reuse
+// Work taken from one descriptor per turn of the loop. A turn must stay short: a ping waiting in
+// the other direction waits for the turn to end (TSO and GRO make each read worth many packets).
+constexpr size_t kTunBytes = 128 << 10;       // backlogged TUN data encrypted per turn
+constexpr size_t kMaxBacklog = 4 << 20;        // read no more from the TUN while this much waits
+constexpr size_t kSmallFrame = 256;            // pings, pure ACKs, DNS: sent as soon as they are read
 constexpr int kUdpRounds = 2;           // recvmmsg calls per socket per turn
+constexpr int kUdpDatagrams = 256;      // … or this many datagrams, whichever comes first
 constexpr Nanos kMaxSleep = 250 * protocol::kMillisecond;
 
 enum : uint64_t { kTagWake = 1, kTagTun = 2, kTagUdp4 = 3, kTagUdp6 = 4 };
@@ -126,6 +132,7 @@ DeviceCounters Device::counters() {
   for (size_t i = 0; i < static_cast<size_t>(protocol::Drop::kCount); ++i)
     c.drops[i] = core_.drops(static_cast<protocol::Drop>(i));
   c.tun_write_errors = tun_write_errors_;
+  c.tun_malformed = tun_malformed_;
   c.udp_send_errors = udp_send_errors_;
   c.relayed = relayed_;
   c.handshakes_admitted = core_.handshakes_admitted();
@@ -175,7 +182,17 @@ void Device::deliver(protocol::Peer& from, Bytes packet) {
       return;
     }
   }
-  if (!tun_.write(packet)) ++tun_write_errors_;
+  if (!tun_.vnet_header()) {
+    if (!tun_.write(packet)) ++tun_write_errors_;
+    return;
+  }
+  coalescer_.add(packet);  // written, merged where it can be, when the batch it came in ends
+}
+
+void Device::flush_tun() {
+  coalescer_.flush([this](Bytes frame) {
+    if (!tun_.write_frame(frame)) ++tun_write_errors_;
+  });
 }
 
 void Device::handshake_completed(protocol::Peer& peer) {
@@ -187,6 +204,57 @@ void Device::endpoint_changed(protocol::Peer& peer) {
 }
 
 // --- the event loop
+
+// Empties the TUN queue: small frames are encrypted and sent at once, large ones (TSO super-packets,
+// full-size packets) wait in the backlog, so a ping never queues behind megabytes of a TCP stream.
+// False when the interface is gone.
+bool Device::read_tun(const protocol::Now& t) {
+  while (backlog_bytes_ < kMaxBacklog) {
+    if (spare_.empty()) spare_.emplace_back(kMaxPacket);
+    std::vector<uint8_t>& buf = spare_.back();
+    buf.resize(kMaxPacket);
+    const long len = tun_.read(buf.data(), buf.size());
+    if (len < 0) return false;
+    if (len == 0) break;
+    buf.resize(size_t(len));
+    const size_t header = tun_.vnet_header() ? io::kVnetHeaderLen : 0;
+    if (buf.size() <= header) {  // not even a virtio header and a byte of packet
+      ++tun_malformed_;
+      continue;
+    }
+    const Bytes packet = Bytes(buf).subspan(header);
+    if (buf.size() <= header + kSmallFrame && (header == 0 || buf[1] == io::kGsoNone) && !io::carries_tcp_data(packet)) {
+      send_frame(buf, t);
+      continue;
+    }
+    backlog_bytes_ += buf.size();
+    backlog_.push_back(std::move(buf));
+    spare_.pop_back();
+  }
+  return true;
+}
+
+// Encrypts and sends up to kTunBytes of the backlog, oldest first.
+void Device::send_backlog(const protocol::Now& t) {
+  for (size_t bytes = 0; !backlog_.empty() && bytes < kTunBytes;) {
+    std::vector<uint8_t> frame = std::move(backlog_.front());
+    backlog_.pop_front();
+    bytes += frame.size();
+    backlog_bytes_ -= frame.size();
+    send_frame(frame, t);
+    if (spare_.size() < kSpareFrames) spare_.push_back(std::move(frame));
+  }
+}
+
+void Device::send_frame(Bytes frame, const protocol::Now& t) {
+  if (!tun_.vnet_header()) {
+    core_.send(frame, t, *this);
+  } else if (segmenter_.split(frame)) {
+    for (const Bytes packet : segmenter_.packets()) core_.send(packet, t, *this);
+  } else {
+    ++tun_malformed_;
+  }
+}
 
 void Device::stop_with(const std::string& reason) {
   stopping_ = true;
@@ -204,7 +272,6 @@ void Device::run() {
 }
 
 void Device::loop() {
-  std::vector<uint8_t> buf(kMaxPacket);
   epoll_event events[8];
   while (!stopping_) {
     Nanos sleep = kMaxSleep;
@@ -212,6 +279,7 @@ void Device::loop() {
       std::lock_guard lock(mu_);
       const Nanos deadline = core_.next_deadline();
       if (deadline != protocol::kNever) sleep = std::clamp<Nanos>(deadline - now().mono, 0, kMaxSleep);
+      if (!backlog_.empty()) sleep = 0;
     }
     const int n = ::epoll_wait(epoll_fd_, events, 8, static_cast<int>((sleep + 999'999) / 1'000'000));
     if (stopping_) break;
@@ -225,19 +293,15 @@ void Device::loop() {
           break;
         }
         case kTagTun:
-          for (int k = 0; k < kBatch; ++k) {
-            const long len = tun_.read(buf.data(), buf.size());
-            if (len < 0) return stop_with("interface " + tun_.name() + " was removed");
-            if (len == 0) break;
-            core_.send(Bytes(buf.data(), size_t(len)), t, *this);
-          }
+          if (!read_tun(t)) return stop_with("interface " + tun_.name() + " was removed");
           break;
         case kTagUdp4:
         case kTagUdp6: {
           const int fd = events[i].data.u64 == kTagUdp4 ? udp_.fd4() : udp_.fd6();
           if (fd < 0) break;
-          for (int round = 0; round < kUdpRounds; ++round) {
+          for (int round = 0, datagrams = 0; round < kUdpRounds && datagrams < kUdpDatagrams; ++round) {
             const int n = rx_batch_.receive(fd);
+            datagrams += n;
             // Handshakes waiting in this batch are the backlog that turns cookies on (under load).
             size_t handshakes = 0;
             for (int k = 0; k < n; ++k) {
@@ -246,12 +310,14 @@ void Device::loop() {
             }
             core_.set_handshake_backlog(handshakes, t.mono);
             for (int k = 0; k < n; ++k) core_.receive(rx_batch_.datagram(k), rx_batch_.from(k), t, *this);
-            if (n < io::kBatch) break;
+            flush_tun();
+            if (!rx_batch_.was_full()) break;
           }
           break;
         }
       }
     }
+    send_backlog(t);
     core_.tick(now(), *this);
     flush_sends();
   }

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <atomic>
+#include <deque>
 #include <functional>
 #include <mutex>
 #include <string>
@@ -35,6 +36,7 @@ struct DeviceEvent {
 struct DeviceCounters {
   uint64_t drops[static_cast<size_t>(protocol::Drop::kCount)];
   uint64_t tun_write_errors, udp_send_errors, relayed;
+  uint64_t tun_malformed;        // frames from the TUN with a virtio header we cannot segment
   uint64_t handshakes_admitted;  // handshake messages that got a Diffie-Hellman
   bool under_load;               // cookies are being asked for
 };
@@ -82,6 +84,10 @@ class Device final : public UapiHost, private protocol::Output {
   void register_sockets();
   void stop_with(const std::string& reason);
   void flush_sends() { udp_send_errors_ += tx_batch_.flush(udp_); }
+  void flush_tun();
+  bool read_tun(const protocol::Now&);
+  void send_backlog(const protocol::Now&);
+  void send_frame(Bytes frame, const protocol::Now&);
 
   std::mutex mu_;
   protocol::SystemRandom rng_;
@@ -93,7 +99,12 @@ class Device final : public UapiHost, private protocol::Output {
   uint32_t fwmark_ = 0;
   bool relay_ = true;
   std::function<void(const DeviceEvent&)> on_event_;
-  uint64_t tun_write_errors_ = 0, udp_send_errors_ = 0, relayed_ = 0;
+  uint64_t tun_write_errors_ = 0, udp_send_errors_ = 0, relayed_ = 0, tun_malformed_ = 0;
+  io::Segmenter segmenter_;  // TSO super-packets from the TUN, split before encryption
+  std::deque<std::vector<uint8_t>> backlog_;  // large TUN frames waiting to be encrypted
+  size_t backlog_bytes_ = 0;
+  std::vector<std::vector<uint8_t>> spare_;   // frame buffers for reuse
+  io::Coalescer coalescer_;  // decrypted packets of one batch, merged into GRO super-packets
 
   int epoll_fd_ = -1;
   int wake_fd_ = -1;  // eventfd: wakes the loop for shutdown and socket changes

@@ -4,6 +4,7 @@
 #include <linux/if.h>
 #include <linux/if_tun.h>
 #include <sys/ioctl.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -25,9 +26,14 @@ Tun::Tun(const std::string& name) {
     throw std::system_error(err, std::generic_category(), "cannot open /dev/net/tun for " + name + hint);
   }
   ifreq ifr{};
-  ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+  ifr.ifr_flags = IFF_TUN | IFF_NO_PI | IFF_VNET_HDR;
   std::memcpy(ifr.ifr_name, name.c_str(), name.size());
-  if (::ioctl(fd_, TUNSETIFF, &ifr) < 0) {
+  int created = ::ioctl(fd_, TUNSETIFF, &ifr);
+  if (created < 0 && errno == EINVAL) {  // a kernel (or an existing interface) without virtio headers
+    ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+    created = ::ioctl(fd_, TUNSETIFF, &ifr);
+  }
+  if (created < 0) {
     const int err = errno;
     ::close(fd_);
     fd_ = -1;
@@ -37,6 +43,10 @@ Tun::Tun(const std::string& name) {
     throw std::system_error(err, std::generic_category(), "cannot create TUN interface " + name + hint);
   }
   name_ = ifr.ifr_name;
+  // Offloads are asked for, not assumed: when the kernel refuses, every frame simply carries an
+  // empty virtio header and packets move one by one.
+  vnet_ = ifr.ifr_flags & IFF_VNET_HDR;
+  if (vnet_) offloads_ = ::ioctl(fd_, TUNSETOFFLOAD, TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6) == 0;
 }
 
 Tun::~Tun() { close(); }
@@ -57,8 +67,21 @@ long Tun::read(uint8_t* buf, size_t capacity) {
 }
 
 bool Tun::write(Bytes packet) {
+  static const uint8_t empty_header[kVnetHeaderLen] = {};
+  iovec iov[2] = {{const_cast<uint8_t*>(empty_header), kVnetHeaderLen},
+                  {const_cast<uint8_t*>(packet.data()), packet.size()}};
+  const int first = vnet_ ? 0 : 1;
   for (;;) {
-    const ssize_t n = ::write(fd_, packet.data(), packet.size());
+    const ssize_t n = ::writev(fd_, iov + first, 2 - first);
+    if (n >= 0) return true;
+    if (errno != EINTR) return false;
+  }
+}
+
+bool Tun::write_frame(Bytes frame) {
+  if (!vnet_) return write(frame.subspan(kVnetHeaderLen));  // only ever an empty header then
+  for (;;) {
+    const ssize_t n = ::write(fd_, frame.data(), frame.size());
     if (n >= 0) return true;
     if (errno != EINTR) return false;
   }

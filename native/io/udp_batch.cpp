@@ -1,11 +1,27 @@
 #include "io/udp_batch.h"
 
+#include <netinet/in.h>
+#include <netinet/udp.h>
+
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
-namespace wgvm::io {
+#ifndef UDP_SEGMENT
+#define UDP_SEGMENT 103
+#endif
+#ifndef UDP_GRO
+#define UDP_GRO 104
+#endif
 
-ReceiveBatch::ReceiveBatch() : storage_(size_t(kBatch) * kSlot) {}
+namespace wgvm::io {
+namespace {
+
+constexpr size_t kMaxGsoBytes = 65000;  // below the 65,507-byte UDP payload limit of IPv4
+
+}  // namespace
+
+ReceiveBatch::ReceiveBatch() : storage_(size_t(kBatch) * kSlot) { datagrams_.reserve(size_t(kBatch) * 8); }
 
 int ReceiveBatch::receive(int fd) {
   for (int i = 0; i < kBatch; ++i) {
@@ -15,24 +31,42 @@ int ReceiveBatch::receive(int fd) {
     msgs_[i].msg_hdr.msg_iovlen = 1;
     msgs_[i].msg_hdr.msg_name = &addrs_[i];
     msgs_[i].msg_hdr.msg_namelen = sizeof addrs_[i];
+    msgs_[i].msg_hdr.msg_control = control_[i].data();
+    msgs_[i].msg_hdr.msg_controllen = control_[i].size();
   }
+  datagrams_.clear();
+  full_ = false;
   int n;
   do {
     n = ::recvmmsg(fd, msgs_.data(), kBatch, MSG_DONTWAIT, nullptr);
   } while (n < 0 && errno == EINTR);
   if (n <= 0) return 0;
-  int kept = 0;
+  full_ = n == kBatch;
   for (int i = 0; i < n; ++i) {
-    if (msgs_[i].msg_hdr.msg_flags & MSG_TRUNC) continue;
-    if (kept != i) std::memmove(storage_.data() + size_t(kept) * kSlot, storage_.data() + size_t(i) * kSlot, msgs_[i].msg_len);
-    lengths_[kept] = msgs_[i].msg_len;
-    from_[kept] = from_sockaddr(addrs_[i]);
-    ++kept;
+    msghdr& h = msgs_[i].msg_hdr;
+    if (h.msg_flags & MSG_TRUNC) continue;
+    // A GRO message is a run of datagrams of `segment` bytes each (the last may be shorter).
+    size_t segment = 0;
+    for (cmsghdr* c = CMSG_FIRSTHDR(&h); c; c = CMSG_NXTHDR(&h, c)) {
+      if (c->cmsg_level == IPPROTO_UDP && c->cmsg_type == UDP_GRO && c->cmsg_len >= CMSG_LEN(sizeof(int))) {
+        int size;
+        std::memcpy(&size, CMSG_DATA(c), sizeof size);
+        if (size > 0) segment = size_t(size);
+      }
+    }
+    from_[i] = from_sockaddr(addrs_[i]);
+    const size_t base = size_t(i) * kSlot, total = msgs_[i].msg_len;
+    if (segment == 0 || segment >= total) {
+      datagrams_.push_back({base, total, i});
+      continue;
+    }
+    for (size_t off = 0; off < total; off += segment)
+      datagrams_.push_back({base + off, std::min(segment, total - off), i});
   }
-  return kept;
+  return int(datagrams_.size());
 }
 
-SendBatch::SendBatch() : storage_(size_t(2 * kBatch) * kSlot) {}
+SendBatch::SendBatch() : storage_(size_t(2 * kSendQueue) * kSlot) {}
 
 void SendBatch::add(UdpSockets& sockets, const protocol::Endpoint& to, Bytes d) {
   if (d.size() > kSlot || !to.valid()) {
@@ -43,16 +77,12 @@ void SendBatch::add(UdpSockets& sockets, const protocol::Endpoint& to, Bytes d) 
   const bool v4 = to.family == 4;
   Queue& q = v4 ? q4_ : q6_;
   int& count = v4 ? count4_ : count6_;
-  if (count == kBatch) refused_ += flush_queue(sockets.fd_for(to), q, count);
-  const size_t slot = size_t(v4 ? 0 : kBatch) + size_t(count);
+  if (count == kSendQueue) refused_ += flush_queue(sockets.fd_for(to), q, count);
+  const size_t slot = size_t(v4 ? 0 : kSendQueue) + size_t(count);
   uint8_t* buf = storage_.data() + slot * kSlot;
   std::memcpy(buf, d.data(), d.size());
   q.iov[count] = {buf, d.size()};
-  q.msgs[count] = {};
-  q.msgs[count].msg_hdr.msg_iov = &q.iov[count];
-  q.msgs[count].msg_hdr.msg_iovlen = 1;
-  q.msgs[count].msg_hdr.msg_name = &q.addrs[count];
-  q.msgs[count].msg_hdr.msg_namelen = to_sockaddr(to, &q.addrs[count]);
+  q.addr_len[count] = to_sockaddr(to, &q.addrs[count]);
   ++count;
 }
 
@@ -62,24 +92,83 @@ uint64_t SendBatch::flush(UdpSockets& sockets) {
   return refused;
 }
 
-uint64_t SendBatch::flush_queue(int fd, Queue& q, int& count) {
-  uint64_t refused = 0;
-  int sent = 0;
-  while (sent < count) {
-    if (fd < 0) {
-      refused += uint64_t(count - sent);
-      break;
+// Runs of datagrams to one address, all of the first one's size but the last (which may be
+// shorter), become one message with a UDP_SEGMENT size; everything else one message each.
+int SendBatch::group(Queue& q, int count) {
+  int m = 0;
+  for (int i = 0; i < count;) {
+    const size_t size = q.iov[i].iov_len;
+    size_t total = size;
+    int j = i + 1;
+    while (gso_ && j < count && j - i < kMaxGsoSegments && q.iov[j].iov_len <= size &&
+           total + q.iov[j].iov_len <= kMaxGsoBytes && q.addr_len[j] == q.addr_len[i] &&
+           std::memcmp(&q.addrs[j], &q.addrs[i], q.addr_len[i]) == 0) {
+      total += q.iov[j].iov_len;
+      if (q.iov[j++].iov_len < size) break;
     }
-    const int n = ::sendmmsg(fd, q.msgs.data() + sent, unsigned(count - sent), MSG_DONTWAIT);
+    msghdr& h = q.msgs[m].msg_hdr;
+    h = {};
+    h.msg_name = &q.addrs[i];
+    h.msg_namelen = q.addr_len[i];
+    h.msg_iov = &q.iov[i];
+    h.msg_iovlen = size_t(j - i);
+    if (j - i > 1) {
+      h.msg_control = q.control[m].data();
+      h.msg_controllen = CMSG_SPACE(sizeof(uint16_t));
+      cmsghdr* c = CMSG_FIRSTHDR(&h);
+      c->cmsg_level = IPPROTO_UDP;
+      c->cmsg_type = UDP_SEGMENT;
+      c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+      const uint16_t segment = uint16_t(size);
+      std::memcpy(CMSG_DATA(c), &segment, sizeof segment);
+    }
+    q.first[m] = i;
+    q.size[m] = j - i;
+    ++m;
+    i = j;
+  }
+  return m;
+}
+
+uint64_t SendBatch::flush_queue(int fd, Queue& q, int& count) {
+  if (count == 0) return 0;
+  uint64_t refused = 0;
+  if (fd < 0) {
+    refused = uint64_t(count);
+    count = 0;
+    return refused;
+  }
+  const int messages = group(q, count);
+  int sent = 0;
+  while (sent < messages) {
+    const int n = ::sendmmsg(fd, q.msgs.data() + sent, unsigned(messages - sent), MSG_DONTWAIT);
     if (n > 0) {
       sent += n;
-    } else if (n < 0 && errno == EINTR) {
       continue;
-    } else {
-      // The message at `sent` was refused (unreachable, buffer full …): count it, go on past it.
-      ++refused;
-      ++sent;
     }
+    if (n < 0 && errno == EINTR) continue;
+    const int err = errno;
+    const int first = q.first[sent], size = q.size[sent];
+    ++sent;
+    if (size > 1 && (err == EIO || err == EINVAL || err == ENOPROTOOPT)) {
+      // The kernel (or the route's device) cannot segment: send these singly, and from now on all.
+      gso_ = false;
+      for (int k = first; k < first + size; ++k) {
+        msghdr h{};
+        h.msg_name = &q.addrs[k];
+        h.msg_namelen = q.addr_len[k];
+        h.msg_iov = &q.iov[k];
+        h.msg_iovlen = 1;
+        ssize_t r;
+        do {
+          r = ::sendmsg(fd, &h, MSG_DONTWAIT);
+        } while (r < 0 && errno == EINTR);
+        refused += r < 0;
+      }
+      continue;
+    }
+    // Refused (unreachable, buffer full …): count its datagrams, go on past it.
+    refused += uint64_t(size);
   }
   count = 0;
   return refused;

@@ -1,4 +1,7 @@
-// Batched UDP I/O: recvmmsg and sendmmsg move up to kBatch datagrams per system call.
+// Batched UDP I/O: recvmmsg and sendmmsg move many datagrams per system call, and where the kernel
+// offers it, UDP GRO (many datagrams of one flow received as one buffer) and UDP GSO (runs of equal
+// datagrams to one address sent as one buffer with a UDP_SEGMENT size) cut the per-datagram work
+// in the kernel's stack as well.
 #pragma once
 
 #include <sys/socket.h>
@@ -10,25 +13,35 @@
 
 namespace wgvm::io {
 
-constexpr int kBatch = 32;
+constexpr int kBatch = 32;          // messages per recvmmsg
+constexpr int kSendQueue = 64;      // datagrams queued per address family before a flush
+constexpr int kMaxGsoSegments = 64; // UDP_MAX_SEGMENTS of older kernels
 
 class ReceiveBatch {
  public:
   ReceiveBatch();
-  // Receives up to kBatch waiting datagrams from `fd`; returns how many (0 when none waits).
-  // Truncated datagrams (larger than a slot) are skipped.
+  // Receives up to kBatch waiting messages from `fd` and returns how many datagrams they held (a GRO
+  // message holds several); 0 when none waits. Truncated messages are skipped.
   int receive(int fd);
-  Bytes datagram(int i) const { return Bytes(storage_.data() + size_t(i) * kSlot, lengths_[i]); }
-  const protocol::Endpoint& from(int i) const { return from_[i]; }
+  // Whether the last receive() filled every message slot (more may be waiting).
+  bool was_full() const { return full_; }
+  Bytes datagram(int i) const { return Bytes(storage_.data() + datagrams_[i].offset, datagrams_[i].length); }
+  const protocol::Endpoint& from(int i) const { return from_[datagrams_[i].message]; }
 
  private:
-  static constexpr size_t kSlot = 65536;  // the largest UDP payload
+  static constexpr size_t kSlot = 65536;  // the largest UDP payload, or GRO message
+  struct Datagram {
+    size_t offset, length;
+    int message;
+  };
   std::vector<uint8_t> storage_;
   std::array<mmsghdr, kBatch> msgs_{};
   std::array<iovec, kBatch> iov_{};
   std::array<sockaddr_storage, kBatch> addrs_{};
-  std::array<size_t, kBatch> lengths_{};
+  std::array<std::array<uint8_t, 64>, kBatch> control_{};
   std::array<protocol::Endpoint, kBatch> from_{};
+  std::vector<Datagram> datagrams_;
+  bool full_ = false;
 };
 
 class SendBatch {
@@ -44,16 +57,22 @@ class SendBatch {
  private:
   static constexpr size_t kSlot = 2048;  // transport packets of a 1420-byte MTU fit; larger go singly
   struct Queue {
-    std::array<mmsghdr, kBatch> msgs{};
-    std::array<iovec, kBatch> iov{};
-    std::array<sockaddr_storage, kBatch> addrs{};
+    std::array<iovec, kSendQueue> iov{};
+    std::array<sockaddr_storage, kSendQueue> addrs{};
+    std::array<socklen_t, kSendQueue> addr_len{};
+    // One message per run of datagrams sent together.
+    std::array<mmsghdr, kSendQueue> msgs{};
+    std::array<std::array<uint8_t, 32>, kSendQueue> control{};
+    std::array<int, kSendQueue> first{}, size{};
   };
-  static uint64_t flush_queue(int fd, Queue&, int& count);
+  uint64_t flush_queue(int fd, Queue&, int& count);
+  int group(Queue&, int count);  // fills msgs: returns how many messages
 
-  std::vector<uint8_t> storage_;  // 2 × kBatch slots: IPv4 queue first, then IPv6
+  std::vector<uint8_t> storage_;  // 2 × kSendQueue slots: IPv4 queue first, then IPv6
   Queue q4_, q6_;
   int count4_ = 0, count6_ = 0;
   uint64_t refused_ = 0;
+  bool gso_ = true;  // until the kernel refuses a UDP_SEGMENT message
 };
 
 }  // namespace wgvm::io

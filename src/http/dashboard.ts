@@ -106,6 +106,7 @@ export async function buildDashboard(o: DashboardOptions): Promise<Dashboard> {
       for (const [reason, n] of Object.entries(c.drops)) counters[`drop_${reason}`] = n;
       counters.relayed = c.relayed;
       counters.tun_write_errors = c.tunWriteErrors;
+      counters.tun_malformed = c.tunMalformed;
       counters.udp_send_errors = c.udpSendErrors;
       counters.handshakes_admitted = c.handshakesAdmitted;
       counters.under_load = c.underLoad ? 1 : 0;

@@ -22,6 +22,7 @@ export function prometheusText(nodes: Node[], counters: DeviceCounters | null, n
       Object.entries(counters.drops).map(([reason, v]) => [`{reason="${label(reason)}"}`, v]));
     metric('wgvm_device_relayed_total', 'Packets relayed between peers inside the device.', 'counter', [['', counters.relayed]]);
     metric('wgvm_device_udp_send_errors_total', 'Datagrams the kernel refused to send.', 'counter', [['', counters.udpSendErrors]]);
+    metric('wgvm_device_tun_malformed_total', 'TUN frames with an offload header that could not be segmented.', 'counter', [['', counters.tunMalformed]]);
     metric('wgvm_device_handshakes_admitted_total', 'Handshake messages given a Diffie-Hellman.', 'counter', [['', counters.handshakesAdmitted]]);
     metric('wgvm_device_under_load', '1 while the device answers initiations with cookies (a handshake flood).', 'gauge', [['', counters.underLoad ? 1 : 0]]);
   }

@@ -8,6 +8,7 @@ const COUNTER_LABELS: Record<string, string> = {
   relayed: 'Relayed between peers',
   udp_send_errors: 'UDP send errors',
   tun_write_errors: 'TUN write errors',
+  tun_malformed: 'TUN frames that could not be segmented',
   handshakes_admitted: 'Handshake messages given a Diffie-Hellman',
   under_load: 'Under load: asking for cookies (1 = yes)',
 };
