@@ -11,6 +11,7 @@ import { ApiAuth, FailureLimiter } from './auth.js';
 import { answerErrors, docsCsp, harden, httpStatusOf, SERVER_LIMITS, serverOptions, type ServerLimits } from './hardening.js';
 import { installPage, pageAssets, setupPage } from './pages.js';
 import { prometheusText } from './metrics.js';
+import { nodeIdParam, registerBody, type RegisterBody } from './schemas.js';
 import { hubSummary, type HubInfo } from './views.js';
 
 export type { HubInfo } from './views.js';
@@ -38,12 +39,6 @@ const nodeSchema = {
     updated_at: { type: 'string' },
     server_holds_private_key: { type: 'boolean' },
   },
-} as const;
-
-const nodeIdParam = {
-  type: 'object',
-  required: ['node_id'],
-  properties: { node_id: { type: 'string', maxLength: 63 } },
 } as const;
 
 /** The API's view of a node: snake_case as the seed's API, never a secret. */
@@ -131,22 +126,12 @@ export async function buildApi(
     {
       onRequest: requireToken,
       schema: {
-        body: {
-          type: 'object',
-          required: ['node_id'],
-          additionalProperties: false,
-          properties: {
-            node_id: { type: 'string', minLength: 1, maxLength: 63 },
-            description: { type: 'string', maxLength: 200 },
-            central_server_url: { type: 'string', maxLength: 2000 },
-            public_key: { type: 'string', maxLength: 64 },
-          },
-        },
+        body: registerBody,
         response: { 201: { type: 'object', properties: { node: nodeSchema, install_url: { type: 'string' }, install_expires_at: { type: 'string' } } }, '4xx': errorBody },
       },
     },
     async (req, reply) => {
-      const b = req.body as { node_id: string; description?: string; central_server_url?: string; public_key?: string };
+      const b = req.body as RegisterBody;
       const r = nodes.register(
         { nodeId: b.node_id, description: b.description, centralServerUrl: b.central_server_url, publicKey: b.public_key },
         actor(req),

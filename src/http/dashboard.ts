@@ -15,6 +15,7 @@ import { DEFAULT_LIVE_LIMITS, LiveFeed, type LiveLimits } from './live.js';
 import { DEFAULT_SESSION_LIMITS, SESSION_COOKIE, Sessions, type SessionLimits } from './sessions.js';
 import { loadStaticFiles, type StaticFile } from './static-files.js';
 import { answerErrors, harden, SERVER_LIMITS, serverOptions, type ServerLimits } from './hardening.js';
+import { nodeIdParam, registerBody, type RegisterBody } from './schemas.js';
 import { hubSummary, type HubInfo } from './views.js';
 
 export const WEB_DIR = fileURLToPath(new URL('../../dist/web', import.meta.url));
@@ -45,12 +46,6 @@ const STREAM_HEADERS: Record<string, string> = {
   'cross-origin-opener-policy': 'same-origin',
   'cross-origin-resource-policy': 'same-origin',
 };
-
-const nodeIdParam = {
-  type: 'object',
-  required: ['node_id'],
-  properties: { node_id: { type: 'string', maxLength: 63 } },
-} as const;
 
 export interface DashboardOptions {
   config: Config;
@@ -236,21 +231,11 @@ export async function buildDashboard(o: DashboardOptions): Promise<Dashboard> {
     {
       onRequest: signedIn,
       schema: {
-        body: {
-          type: 'object',
-          required: ['node_id'],
-          additionalProperties: false,
-          properties: {
-            node_id: { type: 'string', minLength: 1, maxLength: 63 },
-            description: { type: 'string', maxLength: 200 },
-            central_server_url: { type: 'string', maxLength: 2000 },
-            public_key: { type: 'string', maxLength: 64 },
-          },
-        },
+        body: registerBody,
       },
     },
     async (req, reply) => {
-      const b = req.body as { node_id: string; description?: string; central_server_url?: string; public_key?: string };
+      const b = req.body as RegisterBody;
       const r = nodes.register(
         { nodeId: b.node_id, description: b.description, centralServerUrl: b.central_server_url || undefined, publicKey: b.public_key || undefined },
         actor(req),
