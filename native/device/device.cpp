@@ -21,12 +21,11 @@ Nanos clock_ns(clockid_t id) {
   return Nanos(ts.tv_sec) * protocol::kSecond + ts.tv_nsec;
 }
 
-constexpr size_t kMaxPacket = io::kVnetHeaderLen + 65535;
-constexpr size_t kSpareFrames = 64;  // frame buffers kept for reuse
 // Work taken from one descriptor per turn of the loop. A turn must stay short: a ping waiting in
 // the other direction waits for the turn to end (TSO and GRO make each read worth many packets).
 constexpr size_t kTunBytes = 128 << 10;       // backlogged TUN data encrypted per turn
 constexpr size_t kMaxBacklog = 4 << 20;        // read no more from the TUN while this much waits
+constexpr size_t kTunFrames = 256;             // frames read from the TUN per turn (small ones included)
 constexpr size_t kSmallFrame = 256;            // pings, pure ACKs, DNS: sent as soon as they are read
 constexpr int kUdpRounds = 2;           // recvmmsg calls per socket per turn
 constexpr int kUdpDatagrams = 256;      // … or this many datagrams, whichever comes first
@@ -205,31 +204,29 @@ void Device::endpoint_changed(protocol::Peer& peer) {
 
 // --- the event loop
 
-// Empties the TUN queue: small frames are encrypted and sent at once, large ones (TSO super-packets,
-// full-size packets) wait in the backlog, so a ping never queues behind megabytes of a TCP stream.
-// False when the interface is gone.
+// Reads up to kTunFrames frames from the TUN: small frames are encrypted and sent at once, large
+// ones (TSO super-packets, full-size packets) wait in the backlog, so a ping never queues behind
+// megabytes of a TCP stream. What is left stays in the kernel's queue for the next turn (epoll is
+// level-triggered), so a flood of small packets cannot hold the loop. False when the interface is gone.
 bool Device::read_tun(const protocol::Now& t) {
-  while (backlog_bytes_ < kMaxBacklog) {
-    if (spare_.empty()) spare_.emplace_back(kMaxPacket);
-    std::vector<uint8_t>& buf = spare_.back();
-    buf.resize(kMaxPacket);
-    const long len = tun_.read(buf.data(), buf.size());
+  for (size_t frames = 0; frames < kTunFrames && backlog_bytes_ < kMaxBacklog; ++frames) {
+    const long len = tun_.read(tun_scratch_.data(), tun_scratch_.size());
     if (len < 0) return false;
     if (len == 0) break;
-    buf.resize(size_t(len));
+    const Bytes frame(tun_scratch_.data(), size_t(len));
     const size_t header = tun_.vnet_header() ? io::kVnetHeaderLen : 0;
-    if (buf.size() <= header) {  // not even a virtio header and a byte of packet
+    if (frame.size() <= header) {  // not even a virtio header and a byte of packet
       ++tun_malformed_;
       continue;
     }
-    const Bytes packet = Bytes(buf).subspan(header);
-    if (buf.size() <= header + kSmallFrame && (header == 0 || buf[1] == io::kGsoNone) && !io::carries_tcp_data(packet)) {
-      send_frame(buf, t);
+    const Bytes packet = frame.subspan(header);
+    if (frame.size() <= header + kSmallFrame && (header == 0 || frame[1] == io::kGsoNone) && !io::carries_tcp_data(packet)) {
+      send_frame(frame, t);
       continue;
     }
-    backlog_bytes_ += buf.size();
-    backlog_.push_back(std::move(buf));
-    spare_.pop_back();
+    // A copy of the frame's own size: the backlog's bound is then the memory it holds.
+    backlog_bytes_ += frame.size();
+    backlog_.emplace_back(frame.begin(), frame.end());
   }
   return true;
 }
@@ -237,12 +234,11 @@ bool Device::read_tun(const protocol::Now& t) {
 // Encrypts and sends up to kTunBytes of the backlog, oldest first.
 void Device::send_backlog(const protocol::Now& t) {
   for (size_t bytes = 0; !backlog_.empty() && bytes < kTunBytes;) {
-    std::vector<uint8_t> frame = std::move(backlog_.front());
+    const std::vector<uint8_t> frame = std::move(backlog_.front());
     backlog_.pop_front();
     bytes += frame.size();
     backlog_bytes_ -= frame.size();
     send_frame(frame, t);
-    if (spare_.size() < kSpareFrames) spare_.push_back(std::move(frame));
   }
 }
 

@@ -103,7 +103,7 @@ class Device final : public UapiHost, private protocol::Output {
   io::Segmenter segmenter_;  // TSO super-packets from the TUN, split before encryption
   std::deque<std::vector<uint8_t>> backlog_;  // large TUN frames waiting to be encrypted
   size_t backlog_bytes_ = 0;
-  std::vector<std::vector<uint8_t>> spare_;   // frame buffers for reuse
+  std::vector<uint8_t> tun_scratch_ = std::vector<uint8_t>(io::kVnetHeaderLen + 65535);  // one TUN read
   io::Coalescer coalescer_;  // decrypted packets of one batch, merged into GRO super-packets
 
   int epoll_fd_ = -1;

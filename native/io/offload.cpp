@@ -11,7 +11,7 @@ namespace {
 constexpr uint8_t kProtoTcp = 6;
 constexpr uint8_t kFin = 0x01, kSyn = 0x02, kRst = 0x04, kPsh = 0x08, kAck = 0x10, kUrg = 0x20, kCwr = 0x80;
 constexpr size_t kMaxIpPacket = 65535;
-constexpr size_t kMaxSegments = 512;      // a 64 KB super-packet at an MSS of 128 bytes
+constexpr size_t kMaxSegments = 65535 / 48 + 1;  // a 64 KB super-packet at Linux's smallest MSS (48)
 constexpr size_t kCoalesceLookback = 16;  // items searched for a packet's flow
 
 uint16_t load16(const uint8_t* p) {

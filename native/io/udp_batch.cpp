@@ -151,8 +151,9 @@ uint64_t SendBatch::flush_queue(int fd, Queue& q, int& count) {
     const int first = q.first[sent], size = q.size[sent];
     ++sent;
     if (size > 1 && (err == EIO || err == EINVAL || err == ENOPROTOOPT)) {
-      // The kernel (or the route's device) cannot segment: send these singly, and from now on all.
-      gso_ = false;
+      // Send these singly. EIO/ENOPROTOOPT: the kernel or device cannot segment at all, so stop
+      // asking. EINVAL can be one route's smaller path MTU: other peers keep segmentation.
+      if (err != EINVAL) gso_ = false;
       for (int k = first; k < first + size; ++k) {
         msghdr h{};
         h.msg_name = &q.addrs[k];

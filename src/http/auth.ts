@@ -56,6 +56,12 @@ export class FailureLimiter {
     }
   }
 
+  /** Takes back one failure: for an attempt counted before its (slow) check, which then passed. */
+  forgive(source: string): void {
+    const f = this.failures.get(sourceKey(source));
+    if (f && f.count > 0) f.count--;
+  }
+
   /** Sources currently tracked. */
   get tracked(): number {
     return this.failures.size;

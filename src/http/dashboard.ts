@@ -20,6 +20,9 @@ import { hubSummary, type HubInfo } from './views.js';
 
 export const WEB_DIR = fileURLToPath(new URL('../../dist/web', import.meta.url));
 
+/** Password checks (scrypt, 32 MiB each) running at once; more sign-ins wait (429). */
+const MAX_CONCURRENT_VERIFICATIONS = 2;
+
 /** Sign-in and registration bodies are small; nothing here takes the API's 64 KiB. */
 const BODY_LIMIT = 16 * 1024;
 
@@ -92,6 +95,7 @@ export async function buildDashboard(o: DashboardOptions): Promise<Dashboard> {
   const sessions = new Sessions(o.sessionLimits ?? DEFAULT_SESSION_LIMITS);
   const token = new ApiAuth(o.apiToken);
   const signIns = new FailureLimiter(o.maxSignInFailures ?? 10);
+  let verifying = 0;
   const password: PasswordHash | null = config.adminPasswordHash ? parsePasswordHash(config.adminPasswordHash) : null;
 
   const hubView = (): DashboardHub => {
@@ -176,13 +180,29 @@ export async function buildDashboard(o: DashboardOptions): Promise<Dashboard> {
       },
     },
     async (req, reply) => {
-      if (signIns.blocked(req.ip)) return reply.code(429).send({ error: 'rate_limited', message: 'too many failed sign-ins from this address; wait a minute' });
-      const { secret } = req.body as { secret: string };
-      const ok = token.matches(secret) || (password !== null && (await verifyPassword(secret, password)));
-      if (!ok) {
-        signIns.recordFailure(req.ip);
-        return reply.code(401).send({ error: 'unauthorized', message: password ? 'wrong password or API token' : 'wrong API token' });
+      if (signIns.blocked(req.ip)) {
+        return reply.code(429).header('retry-after', '60').send({ error: 'rate_limited', message: 'too many failed sign-ins from this address; wait a minute' });
       }
+      const { secret } = req.body as { secret: string };
+      let ok = token.matches(secret);
+      if (!ok && password !== null) {
+        // scrypt takes a while and 32 MiB: attempts in flight count as failures until they pass (so
+        // parallel guesses meet the limit too), and only a few run at once.
+        if (verifying >= MAX_CONCURRENT_VERIFICATIONS) {
+          return reply.code(429).header('retry-after', '1').send({ error: 'rate_limited', message: 'too many sign-ins at once; try again in a moment' });
+        }
+        signIns.recordFailure(req.ip);
+        verifying++;
+        try {
+          ok = await verifyPassword(secret, password);
+        } finally {
+          verifying--;
+        }
+        if (ok) signIns.forgive(req.ip);
+      } else if (!ok) {
+        signIns.recordFailure(req.ip);
+      }
+      if (!ok) return reply.code(401).send({ error: 'unauthorized', message: password ? 'wrong password or API token' : 'wrong API token' });
       const id = sessions.create();
       return reply
         .code(204)
@@ -193,6 +213,7 @@ export async function buildDashboard(o: DashboardOptions): Promise<Dashboard> {
 
   app.delete('/api/session', async (req, reply) => {
     sessions.end(sessionOf(req));
+    live.revalidate(); // that session's open streams end now
     return reply.code(204).header('set-cookie', `${SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0`).send();
   });
 
@@ -213,7 +234,8 @@ export async function buildDashboard(o: DashboardOptions): Promise<Dashboard> {
 
   app.get('/api/events', { onRequest: signedIn }, async (req, reply) => {
     reply.hijack();
-    if (!live.attach(reply.raw, STREAM_HEADERS)) {
+    const id = sessionOf(req)!;
+    if (!live.attach(reply.raw, STREAM_HEADERS, () => sessions.isLive(id))) {
       reply.raw.writeHead(503, { ...STREAM_HEADERS, 'content-type': 'application/json', 'retry-after': '10' });
       reply.raw.end(JSON.stringify({ error: 'busy', message: 'too many live dashboard connections; close another tab' }));
     }
@@ -289,7 +311,8 @@ export async function buildDashboard(o: DashboardOptions): Promise<Dashboard> {
     async (req, reply) => {
       const { node_id: id, file } = req.params as { node_id: string; file: string };
       const d = downloads[file]!;
-      return reply.type(d.type).header('content-disposition', `attachment; filename="${id}-${file}"`).send(d.render(id));
+      const body = d.render(id); // first: an unknown node is a 404 before any header names it
+      return reply.type(d.type).header('content-disposition', `attachment; filename="${id}-${file}"`).send(body);
     },
   );
 

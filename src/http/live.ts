@@ -21,7 +21,8 @@ export const DEFAULT_LIVE_LIMITS: LiveLimits = { maxClients: 32, maxBufferedByte
 const frame = (event: string, data: unknown) => `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
 
 export class LiveFeed<N extends { node_id: string }, H> {
-  private readonly clients = new Set<ServerResponse>();
+  /** Each open stream, with what says whether it may still receive (its session is alive). */
+  private readonly clients = new Map<ServerResponse, () => boolean>();
   /** The JSON of each node as last published, to send only what changed. */
   private sentNodes = new Map<string, string>();
   private sentHub = '';
@@ -33,7 +34,10 @@ export class LiveFeed<N extends { node_id: string }, H> {
     private readonly state: () => LiveState<N, H>,
     private readonly limits: LiveLimits = DEFAULT_LIVE_LIMITS,
   ) {
-    this.heartbeat = setInterval(() => this.broadcast(': keep-alive\n\n'), limits.heartbeatMs);
+    this.heartbeat = setInterval(() => {
+      this.revalidate();
+      this.broadcast(': keep-alive\n\n');
+    }, limits.heartbeatMs);
     this.heartbeat.unref();
   }
 
@@ -42,7 +46,7 @@ export class LiveFeed<N extends { node_id: string }, H> {
   }
 
   /** Starts the stream on `res` (headers included); false when the client limit is reached. */
-  attach(res: ServerResponse, headers: Record<string, string> = {}): boolean {
+  attach(res: ServerResponse, headers: Record<string, string> = {}, allowed: () => boolean = () => true): boolean {
     if (this.clients.size >= this.limits.maxClients) return false;
     res.writeHead(200, {
       ...headers,
@@ -57,7 +61,7 @@ export class LiveFeed<N extends { node_id: string }, H> {
       this.sentNodes = new Map(nodes.map((n) => [n.node_id, JSON.stringify(n)]));
       this.sentHub = JSON.stringify(hub);
     }
-    this.clients.add(res);
+    this.clients.set(res, allowed);
     res.on('close', () => this.clients.delete(res));
     this.send(res, `retry: 3000\n\n${frame('snapshot', { nodes, hub })}`);
     return true;
@@ -90,14 +94,23 @@ export class LiveFeed<N extends { node_id: string }, H> {
     if (out) this.broadcast(out);
   }
 
+  /** Ends the streams that may no longer receive (signed out, session expired). */
+  revalidate(): void {
+    for (const [res, allowed] of this.clients) {
+      if (allowed()) continue;
+      this.clients.delete(res);
+      res.end();
+    }
+  }
+
   close(): void {
     clearInterval(this.heartbeat);
-    for (const res of this.clients) res.end();
+    for (const res of this.clients.keys()) res.end();
     this.clients.clear();
   }
 
   private broadcast(text: string): void {
-    for (const res of this.clients) this.send(res, text);
+    for (const res of this.clients.keys()) this.send(res, text);
   }
 
   private send(res: ServerResponse, text: string): void {

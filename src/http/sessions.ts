@@ -49,6 +49,12 @@ export class Sessions {
     return true;
   }
 
+  /** True for a live session, without counting as a use (an open event stream is not activity). */
+  isLive(id: string, now = Date.now()): boolean {
+    const s = this.sessions.get(id);
+    return s !== undefined && !this.expired(s, now);
+  }
+
   end(id: string | undefined): void {
     if (id) this.sessions.delete(id);
   }

@@ -255,9 +255,13 @@ TEST(malformed_virtio_frames_are_refused) {
   f[kVnetHeaderLen + 20 + 12] = 0xf0;  // 60-byte TCP header, longer than the packet holds
   f.resize(kVnetHeaderLen + 20 + 40);
   CHECK(refused(f));
-  f = good;
-  f[4] = 1, f[5] = 0;  // gso_size 1: thousands of segments
+  Tcp big;
+  big.payload = 60000;
+  f = tso_frame(big, 1);  // gso_size 1: 60,000 segments, more than any real MSS (≥ 48) makes
   CHECK(refused(f));
+  f = tso_frame(big, 48);  // Linux's smallest MSS: 1,250 segments, still split
+  REQUIRE(s.split(f));
+  CHECK_EQ(s.packets().size(), size_t(1250));
   VnetHeader h;
   h.flags = kNeedsCsum;
   h.csum_start = 2000;  // past the end

@@ -131,6 +131,19 @@ describe('signing in', () => {
     expect(blocked.json().message).toMatch(/too many failed sign-ins/);
   });
 
+  it('parallel password guesses meet the same limit: at most 10 are checked, the rest are refused at once', async () => {
+    const h = await harness({ password: true });
+    const guesses = await Promise.all(
+      Array.from({ length: 30 }, (_, i) =>
+        h.dashboard.app.inject({ method: 'POST', url: '/api/session', headers: { origin: ORIGIN, host: HOST }, payload: { secret: `guess-${i}` } }),
+      ),
+    );
+    const codes = guesses.map((r) => r.statusCode);
+    expect(codes.filter((c) => c === 401).length).toBeLessThanOrEqual(10);
+    expect(codes.filter((c) => c === 429).length).toBeGreaterThanOrEqual(20);
+    expect(codes.every((c) => c === 401 || c === 429)).toBe(true);
+  });
+
   it('signing out ends the session on the server, not just in the browser', async () => {
     const h = await harness();
     const cookie = await signIn(h);
@@ -385,6 +398,26 @@ describe('live events', () => {
     expect(h.dashboard.live.clientCount).toBe(1);
     b.close();
     c.close();
+  });
+});
+
+describe('signing out with a live stream open', () => {
+  it('ends that session’s event stream at once; another session’s stays', async () => {
+    const h = await harness();
+    const mine = await signIn(h);
+    const other = await signIn(h);
+    await h.dashboard.app.listen({ port: 0, host: '127.0.0.1' });
+    const port = (h.dashboard.app.server.address() as { port: number }).port;
+    const a = events(port, mine);
+    const b = events(port, other);
+    const resA = await a.ready;
+    await a.next('snapshot');
+    await b.next('snapshot');
+    const ended = new Promise((r) => resA.once('end', r));
+    await h.dashboard.app.inject({ method: 'DELETE', url: '/api/session', headers: post(mine) });
+    await ended;
+    expect(h.dashboard.live.clientCount).toBe(1);
+    b.close();
   });
 });
 

@@ -34,6 +34,8 @@ export class LiveNodes {
 
   start(url = '/api/events'): void {
     this.stop();
+    // Shown as connecting again, so that a refusal of this attempt is reported too.
+    this.setConnection('connecting');
     const source = this.open(url);
     this.source = source;
     source.addEventListener('snapshot', (e) => this.onSnapshot(e.data));

@@ -115,6 +115,14 @@ describe('LiveNodes', () => {
     expect(t.connections).toEqual(['closed']);
   });
 
+  it('a retry that is refused again is reported again (the page keeps retrying)', () => {
+    const t = setup();
+    t.source().fail(2);
+    t.live.start();
+    t.source().fail(2);
+    expect(t.connections).toEqual(['closed', 'connecting', 'closed']);
+  });
+
   it('restarting closes the old stream; local changes apply at once', () => {
     const t = setup();
     const first = t.source();
