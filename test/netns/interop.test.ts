@@ -75,6 +75,28 @@ describe.skipIf(skip)('interop with wireguard-go (namespaces)', () => {
     expect(down.end.sum_received.bytes).toBeGreaterThan(1_000_000);
   }, 60_000);
 
+  it('stays responsive while a local sender floods the tunnel with small UDP datagrams', async () => {
+    requireTools('iperf3');
+    const { nsA, nsB, a, b } = await pair('wgvm', 'wgvm');
+    expect(received(nsA, b.inner, 1)).toBe(1);
+    t.world.spawn(nsB, 'iperf3', ['-s', '-1', '-B', b.inner]);
+    await waitFor('iperf3 server', () => nsB.exec('ss', ['-ltn']).includes(`${b.inner}:5201`));
+    // 64-byte datagrams as fast as iperf3 can write them: each is a "small frame" the device sends at
+    // once, so only the per-turn frame limit keeps its loop turning.
+    const flood = t.world.spawn(nsA, 'iperf3', ['-c', b.inner, '-u', '-l', '64', '-b', '0', '-t', '6']);
+    await new Promise((r) => setTimeout(r, 1500));
+    const slowest = { ms: 0 };
+    for (let i = 0; i < 5; i++) {
+      const start = performance.now();
+      nsA.exec('wg', ['show', a.iface, 'dump']); // the UAPI get takes the device's lock
+      slowest.ms = Math.max(slowest.ms, performance.now() - start);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(slowest.ms).toBeLessThan(2000);
+    await new Promise((r) => flood.once('exit', r));
+    expect(received(nsA, b.inner, 3)).toBe(3);
+  }, 60_000);
+
   it('makes no handshake with a wrong public key or preshared key, and stops carrying a removed peer', async () => {
     const { nsA, nsB, a, b } = await pair('wgvm', 'wireguard-go');
     // B knows A under a wrong key: A's initiations are refused, nothing gets through either way.
