@@ -26,7 +26,7 @@ Nanos clock_ns(clockid_t id) {
 constexpr size_t kTunBytes = 128 << 10;       // backlogged TUN data encrypted per turn
 constexpr size_t kMaxBacklog = 4 << 20;        // read no more from the TUN while this much waits
 constexpr size_t kTunFrames = 256;             // frames read from the TUN per turn (small ones included)
-constexpr size_t kSmallFrame = 256;            // pings, pure ACKs, DNS: sent as soon as they are read
+constexpr size_t kSmallFrame = 256;            // pings and pure ACKs: sent as soon as they are read
 constexpr int kUdpRounds = 2;           // recvmmsg calls per socket per turn
 constexpr int kUdpDatagrams = 256;      // … or this many datagrams, whichever comes first
 constexpr Nanos kMaxSleep = 250 * protocol::kMillisecond;
@@ -220,7 +220,7 @@ bool Device::read_tun(const protocol::Now& t) {
       continue;
     }
     const Bytes packet = frame.subspan(header);
-    if (frame.size() <= header + kSmallFrame && (header == 0 || frame[1] == io::kGsoNone) && !io::carries_tcp_data(packet)) {
+    if (frame.size() <= header + kSmallFrame && (header == 0 || frame[1] == io::kGsoNone) && io::may_overtake(packet)) {
       send_frame(frame, t);
       continue;
     }

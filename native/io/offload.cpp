@@ -8,7 +8,7 @@
 namespace wgvm::io {
 namespace {
 
-constexpr uint8_t kProtoTcp = 6;
+constexpr uint8_t kProtoTcp = 6, kProtoIcmp = 1, kProtoIcmpv6 = 58;
 constexpr uint8_t kFin = 0x01, kSyn = 0x02, kRst = 0x04, kPsh = 0x08, kAck = 0x10, kUrg = 0x20, kCwr = 0x80;
 constexpr size_t kMaxIpPacket = 65535;
 constexpr size_t kMaxSegments = 65535 / 48 + 1;  // a 64 KB super-packet at Linux's smallest MSS (48)
@@ -122,20 +122,24 @@ uint64_t pseudo_header_sum(const uint8_t* ip, uint8_t protocol, size_t l4_len) {
   return sum + htons(protocol) + htons(uint16_t(l4_len)) + (v4 ? 0 : htons(uint16_t(l4_len >> 16)));
 }
 
-bool carries_tcp_data(Bytes p) {
+bool may_overtake(Bytes p) {
   if (p.size() < 20) return false;
   size_t l4;
+  uint8_t proto;
   if (p[0] >> 4 == 4) {
     l4 = size_t(p[0] & 15) * 4;
-    if (p[9] != kProtoTcp) return false;
+    proto = p[9];
+    if (proto == kProtoIcmp) return true;
   } else if (p[0] >> 4 == 6 && p.size() >= 40) {
     l4 = 40;
-    if (p[6] != kProtoTcp) return true;  // extension headers: assume the worst, keep it in order
+    proto = p[6];  // an extension header first: not one of ours, keep it in order
+    if (proto == kProtoIcmpv6) return true;
   } else {
     return false;
   }
-  if (p.size() < l4 + 13) return true;
-  return p.size() > l4 + size_t(p[l4 + 12] >> 4) * 4;
+  if (proto != kProtoTcp || p.size() < l4 + 20) return false;
+  const bool no_data = p.size() <= l4 + size_t(p[l4 + 12] >> 4) * 4;
+  return no_data && (p[l4 + 13] & (kFin | kRst)) == 0;  // a FIN or RST must follow its flow's data
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -31,9 +31,10 @@ uint16_t checksum_fold(const uint8_t* data, size_t len, uint64_t initial);
 // The unfolded sum of the IPv4/IPv6 pseudo-header of a transport segment of `l4_len` bytes.
 uint64_t pseudo_header_sum(const uint8_t* ip_packet, uint8_t protocol, size_t l4_len);
 
-// Whether an IP packet is a TCP segment with payload: such packets must keep their order in the flow,
-// while others (pings, pure ACKs, DNS) may overtake a backlog without harm.
-bool carries_tcp_data(Bytes ip_packet);
+// Whether an IP packet may overtake the backlog of large frames without reordering anything that
+// minds: pings (ICMP, ICMPv6) and TCP segments that carry no data and end nothing (pure ACKs, SYN).
+// Everything else keeps its place, UDP included (a QUIC flow mixes sizes and counts reordering as loss).
+bool may_overtake(Bytes ip_packet);
 
 // Turns what a TUN read returned (virtio header, then the packet) into plain IP packets with complete
 // checksums: a TSO super-packet becomes its segments (sequence numbers, lengths, IPv4 IDs, flags and

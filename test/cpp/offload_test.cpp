@@ -14,7 +14,7 @@ namespace {
 
 using Packet = std::vector<uint8_t>;
 
-constexpr uint8_t kFin = 0x01, kSyn = 0x02, kPsh = 0x08, kAck = 0x10, kCwr = 0x80;
+constexpr uint8_t kFin = 0x01, kSyn = 0x02, kRst = 0x04, kPsh = 0x08, kAck = 0x10, kCwr = 0x80;
 
 uint16_t be16(const uint8_t* p) { return uint16_t(p[0] << 8 | p[1]); }
 uint32_t be32(const uint8_t* p) { return uint32_t(p[0]) << 24 | uint32_t(p[1]) << 16 | uint32_t(p[2]) << 8 | p[3]; }
@@ -456,21 +456,35 @@ TEST(gro_stops_below_the_ip_length_limit) {
   CHECK_EQ(frames.size(), 3u);  // 46 + 46 + 8 segments
 }
 
-TEST(only_tcp_segments_with_payload_must_keep_their_place_in_the_tunnel_queue) {
+TEST(only_pings_and_dataless_tcp_segments_may_overtake_the_tunnel_queue) {
   Tcp t;
-  CHECK(carries_tcp_data(tcp_packet(t)));
+  CHECK(!may_overtake(tcp_packet(t)));  // data keeps its place in the flow
   t.version = 6;
-  CHECK(carries_tcp_data(tcp_packet(t)));
+  CHECK(!may_overtake(tcp_packet(t)));
   t.payload = 0;  // a pure ACK
-  CHECK(!carries_tcp_data(tcp_packet(t)));
+  CHECK(may_overtake(tcp_packet(t)));
   t.version = 4;
-  CHECK(!carries_tcp_data(tcp_packet(t)));
+  CHECK(may_overtake(tcp_packet(t)));
+  t.flags = kAck | kFin;  // a FIN must not arrive before its flow's data
+  CHECK(!may_overtake(tcp_packet(t)));
+  t.flags = kRst;
+  CHECK(!may_overtake(tcp_packet(t)));
   Packet icmp(84, 0);
   icmp[0] = 0x45;
   icmp[9] = 1;
-  CHECK(!carries_tcp_data(icmp));
-  CHECK(!carries_tcp_data(Packet(3, 0x45)));
+  CHECK(may_overtake(icmp));
+  Packet icmp6(48, 0);
+  icmp6[0] = 0x60;
+  icmp6[6] = 58;
+  CHECK(may_overtake(icmp6));  // IPv6 pings are as quick as IPv4 ones
+  Packet udp = icmp;
+  udp[9] = 17;  // UDP keeps its order: a QUIC flow mixes small and large datagrams
+  CHECK(!may_overtake(udp));
+  Packet udp6 = icmp6;
+  udp6[6] = 17;
+  CHECK(!may_overtake(udp6));
+  CHECK(!may_overtake(Packet(3, 0x45)));
   Packet truncated = tcp_packet(Tcp{});
   truncated.resize(25);
-  CHECK(carries_tcp_data(truncated));  // cannot tell: keep it in order
+  CHECK(!may_overtake(truncated));  // cannot tell: keep it in order
 }
