@@ -52,13 +52,28 @@ export interface UdpResult {
   lossPercent: number;
 }
 
+const UDP_DATAGRAM = 1400;
+
 /** iperf3 UDP with 1,400-byte datagrams, sent as fast as the sender can. */
 export async function udp(world: World, client: Namespace, server: Namespace, address: string, seconds: number): Promise<UdpResult> {
   await iperfServer(world, server, address);
-  const out = JSON.parse(await runAsync(client, 'iperf3', ['-c', address, '-u', '-l', '1400', '-b', '0', '-t', String(seconds), '-J']));
-  const sum = out.end.sum;
-  const packets = (sum.packets as number) - (sum.lost_packets as number);
-  return { pps: packets / (sum.seconds as number), lossPercent: sum.lost_percent as number };
+  const args = ['-c', address, '-u', '-l', String(UDP_DATAGRAM), '-b', '0', '-t', String(seconds), '-J'];
+  return udpResult(JSON.parse(await runAsync(client, 'iperf3', args)));
+}
+
+/**
+ * Datagrams per second that arrived, and the share of those sent that did not. Counted from the
+ * bytes the server received: iperf3's own `packets`/`lost_packets` are the sender's count and 0
+ * when nothing arrives at all (a stalled tunnel would read as no loss).
+ */
+export function udpResult(report: { end: { sum_sent: { packets: number }; sum_received: { bytes: number; seconds: number } } }): UdpResult {
+  const sent = report.end.sum_sent.packets;
+  const received = Math.floor(report.end.sum_received.bytes / UDP_DATAGRAM);
+  if (!(sent > 0)) throw new Error('iperf3 sent no UDP datagrams');
+  return {
+    pps: report.end.sum_received.seconds > 0 ? received / report.end.sum_received.seconds : 0,
+    lossPercent: (100 * Math.max(0, sent - received)) / sent,
+  };
 }
 
 export interface PingResult {
