@@ -22,9 +22,9 @@ Key x25519_public_key(const uint8_t private_key[kKeyLen]);
 // the result is all zeros — a small-order public key — which WireGuard must refuse.
 [[nodiscard]] bool x25519(uint8_t out[kKeyLen], const uint8_t private_key[kKeyLen], const uint8_t public_key[kKeyLen]);
 
-// A private key held in libcrypto's own form. libcrypto derives the public key whenever it loads a
-// raw private key, so loading it once and keeping it makes each Diffie-Hellman one scalar
-// multiplication instead of two. Copies share the key; the last one frees (and erases) it.
+// A private key held in libcrypto's own form, loaded once with its public key, so that each
+// Diffie-Hellman is one scalar multiplication and nothing more.
+// Copies share the key; the last one frees (and erases) it.
 class X25519PrivateKey {
  public:
   X25519PrivateKey() = default;
