@@ -66,7 +66,9 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /app
+# OPENSSL_ia32cap: OpenSSL without its AVX-512 IFMA Poly1305, slower per packet (src/dataplane/openssl-env.ts)
 ENV NODE_ENV=production \
+    OPENSSL_ia32cap=:~0x200000 \
     DATA_DIR=/data
 
 COPY --from=build /app/package.json ./package.json

@@ -6,6 +6,7 @@ import type { Server } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { openDevice } from './dataplane/device.js';
 import { socketPath, startUapiServer, stopUapiServer } from './uapi/server.js';
+import { dataPlaneEnv } from './dataplane/openssl-env.js';
 
 const READY_FD = 3;
 
@@ -80,7 +81,7 @@ export async function runDaemon(iface: string): Promise<number> {
   const child = spawn(process.execPath, [entry, 'up', '--foreground', iface], {
     detached: true,
     stdio: ['ignore', 'ignore', 'ignore', 'pipe'],
-    env: { ...process.env, WGVM_READY_FD: String(READY_FD) },
+    env: { ...dataPlaneEnv(process.env), WGVM_READY_FD: String(READY_FD) },
   });
   const pipe = child.stdio[READY_FD] as NodeJS.ReadableStream & { destroy(): void };
   const answer = await new Promise<string>((resolve) => {

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { cpuSeconds, pingTimes, pingUnderLoad, tcp, udp } from './measure.js';
+import { dataPlaneEnv } from '../dataplane/openssl-env.js';
 import { World } from './netns.js';
 import { PAIR_NAMES, PAIRS, setUpPair, type PairName } from './pairs.js';
 import { markdownTable, svgChart, type BenchResult, type PairResult, type WgvmResult } from './report.js';
@@ -161,7 +162,7 @@ function opensslGbps(seconds: number): number | null {
 async function measureWgvm(o: Options, step: () => string): Promise<WgvmResult> {
   if (!existsSync(nativeBench)) throw new BenchError(`${nativeBench} is missing: run "npm run build"`);
   const native = (what: string) =>
-    JSON.parse(execFileSync(nativeBench, ['--seconds', String(o.quick ? 0.5 : 3), what], { encoding: 'utf8' }));
+    JSON.parse(execFileSync(nativeBench, ['--seconds', String(o.quick ? 0.5 : 3), what], { encoding: 'utf8', env: dataPlaneEnv(process.env) }));
   const handshakes: number[] = [];
   const rss: number[] = [];
   const delta: number[] = [];

@@ -3,6 +3,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { dataPlaneEnv } from '../dataplane/openssl-env.js';
 import { stderrOf, waitFor, type Namespace, type World } from './netns.js';
 
 export const wgvmEntry = fileURLToPath(new URL('../../bin/wgvm.js', import.meta.url));
@@ -13,7 +14,7 @@ export type Implementation = 'wgvm' | 'wireguard-go';
 export async function startImplementation(world: World, ns: Namespace, iface: string, implementation: Implementation): Promise<ChildProcess> {
   const child =
     implementation === 'wgvm'
-      ? world.spawn(ns, process.execPath, [wgvmEntry, 'up', '--foreground', iface])
+      ? world.spawn(ns, process.execPath, [wgvmEntry, 'up', '--foreground', iface], dataPlaneEnv(process.env))
       : world.spawn(ns, 'wireguard-go', ['-f', iface], { LOG_LEVEL: 'error' });
   await waitFor(
     `${implementation} socket for ${iface}`,
