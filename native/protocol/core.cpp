@@ -479,10 +479,14 @@ void Core::encrypt_and_send(Peer& peer, Keypair& kp, Bytes packet, const Now& no
   store_le32(d + transport::kReceiver, kp.remote_index);
   store_le64(d + transport::kCounter, counter);
   uint8_t* body = d + transport::kHeaderSize;
-  if (!packet.empty()) std::memcpy(body, packet.data(), packet.size());
-  std::memset(body + packet.size(), 0, padded - packet.size());
+  Bytes plain = packet;  // a full-size packet is sealed from where it lies, without a copy
+  if (padded != packet.size()) {  // the padding is encrypted too: the packet moves in front of it
+    if (!packet.empty()) std::memcpy(body, packet.data(), packet.size());
+    std::memset(body + packet.size(), 0, padded - packet.size());
+    plain = Bytes(body, padded);
+  }
   const auto nonce = crypto::counter_nonce(counter);
-  crypto::aead_seal(kp.send_key.data(), nonce.data(), Bytes(body, padded), {}, body);
+  crypto::aead_seal(kp.send_key.data(), nonce.data(), plain, {}, body);
 
   out.send(peer.endpoint, Bytes(d, tx_buffer_.size()));
   peer.tx_bytes += tx_buffer_.size();
