@@ -6,6 +6,8 @@
 #include <stdexcept>
 #include <vector>
 
+#include <openssl/evp.h>
+
 #include "bench/bench.h"
 #include "crypto/aead.h"
 #include "protocol/messages.h"
@@ -97,8 +99,27 @@ std::string run_crypto(double seconds) {
   std::fprintf(stderr, "wgvm_bench: crypto decrypt (%.2f s)\n", seconds);
   const Rate decrypt = timed(seconds, decrypt_batch);
 
+  // (c) stream: OpenSSL encrypting one endless message under one key and nonce, 1,420 bytes per call,
+  // as `openssl speed -evp` times it, here in this process with its CPU mask. Each WireGuard packet
+  // pays for its own nonce, Poly1305 key and tag on top: this is the ceiling (a) is measured against.
+  EVP_CIPHER* cipher = EVP_CIPHER_fetch(nullptr, "ChaCha20-Poly1305", nullptr);
+  EVP_CIPHER_CTX* ctx = EVP_CIPHER_CTX_new();
+  const auto nonce = crypto::counter_nonce(0);
+  if (!cipher || !ctx || EVP_EncryptInit_ex2(ctx, cipher, key.data(), nonce.data(), nullptr) != 1)
+    throw std::runtime_error("crypto: ChaCha20-Poly1305 unavailable for the stream reference");
+  auto stream_batch = [&](uint64_t) {
+    int len = 0;
+    for (int i = 0; i < kClockEvery; ++i)
+      if (EVP_EncryptUpdate(ctx, body, &len, body, int(kPacketBytes)) != 1) throw std::runtime_error("crypto: stream update failed");
+  };
+  stream_batch(0);
+  std::fprintf(stderr, "wgvm_bench: crypto stream reference (%.2f s)\n", seconds);
+  const Rate stream = timed(seconds, stream_batch);
+  EVP_CIPHER_CTX_free(ctx);
+  EVP_CIPHER_free(cipher);
+
   return "{\"packet_bytes\": " + std::to_string(kPacketBytes) + ", \"encrypt\": " + encrypt.json() +
-         ", \"decrypt\": " + decrypt.json() + "}";
+         ", \"decrypt\": " + decrypt.json() + ", \"stream\": " + stream.json() + "}";
 }
 
 }  // namespace wgvm::bench

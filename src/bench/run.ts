@@ -176,7 +176,8 @@ async function measureWgvm(o: Options, step: () => string): Promise<WgvmResult> 
   const crypto = native('crypto').crypto;
   const openssl = opensslGbps(o.quick ? 1 : 3);
   const encryptGbps = crypto.encrypt.gbit_per_second as number;
-  progress(`${step()} crypto: encrypt ${encryptGbps.toFixed(2)} Gbit/s, openssl ${openssl?.toFixed(2) ?? 'n/a'} Gbit/s`);
+  const streamGbps = crypto.stream.gbit_per_second as number;
+  progress(`${step()} crypto: encrypt ${encryptGbps.toFixed(2)} Gbit/s, one stream ${streamGbps.toFixed(2)} Gbit/s, openssl ${openssl?.toFixed(2) ?? 'n/a'} Gbit/s`);
   return {
     handshakesPerSecond: summarize(handshakes),
     rss10kPeersMB: summarize(rss),
@@ -184,6 +185,7 @@ async function measureWgvm(o: Options, step: () => string): Promise<WgvmResult> 
     crypto: {
       encryptGbps,
       decryptGbps: crypto.decrypt.gbit_per_second,
+      streamGbps,
       opensslGbps: openssl,
       encryptToOpenssl: openssl ? encryptGbps / openssl : null,
     },
