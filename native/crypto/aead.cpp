@@ -69,6 +69,8 @@ Cipher load_cipher() {
     }
     break;
   }
+  // The functions themselves stay valid while the provider is loaded; the list is handed back.
+  if (algorithms) OSSL_PROVIDER_unquery_operation(provider, OSSL_OP_CIPHER, algorithms);
   return c;
 }
 
