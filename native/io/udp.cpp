@@ -14,8 +14,6 @@ namespace {
 
 using protocol::Endpoint;
 
-constexpr int kUdpGro = 104;  // UDP_GRO (linux/udp.h), absent from older libc headers
-
 int open_socket(int family, uint16_t port, uint32_t fwmark, std::string* error) {
   const int fd = ::socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) {
@@ -31,7 +29,7 @@ int open_socket(int family, uint16_t port, uint32_t fwmark, std::string* error) 
   if (fwmark) ::setsockopt(fd, SOL_SOCKET, SO_MARK, &fwmark, sizeof fwmark);
   // UDP GRO: a run of datagrams of one flow arrives as one message (io/udp_batch.cpp splits it).
   // Kernels without it refuse the option and deliver datagrams one by one, as before.
-  ::setsockopt(fd, IPPROTO_UDP, kUdpGro, &one, sizeof one);
+  ::setsockopt(fd, IPPROTO_UDP, UDP_GRO, &one, sizeof one);
 
   sockaddr_storage ss{};
   socklen_t len;

@@ -1,6 +1,7 @@
 // The device's UDP sockets: one IPv4 and (where the host has IPv6) one IPv6 socket on the same port.
 #pragma once
 
+#include <netinet/udp.h>
 #include <sys/socket.h>
 
 #include <string>
@@ -8,6 +9,14 @@
 
 #include "crypto/bytes.h"
 #include "protocol/endpoint.h"
+
+// Older libc headers lack the UDP offload options (linux/udp.h).
+#ifndef UDP_SEGMENT
+#define UDP_SEGMENT 103
+#endif
+#ifndef UDP_GRO
+#define UDP_GRO 104
+#endif
 
 namespace wgvm::io {
 

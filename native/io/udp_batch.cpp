@@ -1,18 +1,10 @@
 #include "io/udp_batch.h"
 
 #include <netinet/in.h>
-#include <netinet/udp.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-
-#ifndef UDP_SEGMENT
-#define UDP_SEGMENT 103
-#endif
-#ifndef UDP_GRO
-#define UDP_GRO 104
-#endif
 
 namespace wgvm::io {
 namespace {
