@@ -1,56 +1,105 @@
 #include "crypto/x25519.h"
 
+#include <openssl/core_dispatch.h>
 #include <openssl/core_names.h>
-#include <openssl/evp.h>
+#include <openssl/err.h>
 #include <openssl/params.h>
 
+#include <cstdlib>
 #include <memory>
 #include <stdexcept>
+
+#include "crypto/provider.h"
 
 namespace wgvm::crypto {
 namespace {
 
-struct PkeyDeleter {
-  void operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); }
-};
-struct PkeyCtxDeleter {
-  void operator()(EVP_PKEY_CTX* c) const { EVP_PKEY_CTX_free(c); }
-};
-using Pkey = std::unique_ptr<EVP_PKEY, PkeyDeleter>;
-using PkeyCtx = std::unique_ptr<EVP_PKEY_CTX, PkeyCtxDeleter>;
+// X25519 called through the default provider's key management and key exchange functions
+// (crypto/provider.h). Through EVP, each Diffie-Hellman fetched the algorithm by name and loaded
+// the peer's key by walking libcrypto's whole name table; measured at a fifth of a responder's
+// handshake. The arithmetic and its all-zero check are OpenSSL's.
+struct Functions {
+  void* provider_ctx = nullptr;
+  OSSL_FUNC_keymgmt_new_fn* new_key = nullptr;
+  OSSL_FUNC_keymgmt_free_fn* free_key = nullptr;
+  OSSL_FUNC_keymgmt_import_fn* import_key = nullptr;
+  OSSL_FUNC_keyexch_newctx_fn* newctx = nullptr;
+  OSSL_FUNC_keyexch_freectx_fn* freectx = nullptr;
+  OSSL_FUNC_keyexch_init_fn* init = nullptr;
+  OSSL_FUNC_keyexch_set_peer_fn* set_peer = nullptr;
+  OSSL_FUNC_keyexch_derive_fn* derive = nullptr;
 
-// libcrypto computes the public key of every raw private key it loads, with fixed-base code that
-// costs more than its Montgomery ladder (about 80 against 50 µs here). So keys are loaded together
-// with their public key, computed by the ladder on the base point, or with a placeholder where only
-// the private half is used: a derivation never reads its own public key.
-const uint8_t kBasePoint[kKeyLen] = {9};
+  bool complete() const {
+    return new_key && free_key && import_key && newctx && freectx && init && set_peer && derive;
+  }
+};
 
-Pkey load_private(const uint8_t private_key[kKeyLen], const uint8_t public_key[kKeyLen]) {
-  thread_local const PkeyCtx importer = [] {
-    PkeyCtx ctx(EVP_PKEY_CTX_new_from_name(nullptr, "X25519", nullptr));
-    if (!ctx || EVP_PKEY_fromdata_init(ctx.get()) != 1) throw std::runtime_error("X25519 unavailable in libcrypto");
-    return ctx;
-  }();
-  OSSL_PARAM params[] = {
-      OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PRIV_KEY, const_cast<uint8_t*>(private_key), kKeyLen),
-      OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, const_cast<uint8_t*>(public_key), kKeyLen),
-      OSSL_PARAM_construct_end()};
-  EVP_PKEY* k = nullptr;
-  if (EVP_PKEY_fromdata(importer.get(), &k, EVP_PKEY_KEYPAIR, params) != 1) throw std::runtime_error("X25519 unavailable in libcrypto");
-  return Pkey(k);
+Functions load_functions() {
+  Functions x;
+  x.provider_ctx = provider::context();
+  provider::load_functions(OSSL_OP_KEYMGMT, "X25519", [&x](const OSSL_DISPATCH& f) {
+    switch (f.function_id) {
+      case OSSL_FUNC_KEYMGMT_NEW: x.new_key = OSSL_FUNC_keymgmt_new(&f); break;
+      case OSSL_FUNC_KEYMGMT_FREE: x.free_key = OSSL_FUNC_keymgmt_free(&f); break;
+      case OSSL_FUNC_KEYMGMT_IMPORT: x.import_key = OSSL_FUNC_keymgmt_import(&f); break;
+      default: break;
+    }
+  });
+  provider::load_functions(OSSL_OP_KEYEXCH, "X25519", [&x](const OSSL_DISPATCH& f) {
+    switch (f.function_id) {
+      case OSSL_FUNC_KEYEXCH_NEWCTX: x.newctx = OSSL_FUNC_keyexch_newctx(&f); break;
+      case OSSL_FUNC_KEYEXCH_FREECTX: x.freectx = OSSL_FUNC_keyexch_freectx(&f); break;
+      case OSSL_FUNC_KEYEXCH_INIT: x.init = OSSL_FUNC_keyexch_init(&f); break;
+      case OSSL_FUNC_KEYEXCH_SET_PEER: x.set_peer = OSSL_FUNC_keyexch_set_peer(&f); break;
+      case OSSL_FUNC_KEYEXCH_DERIVE: x.derive = OSSL_FUNC_keyexch_derive(&f); break;
+      default: break;
+    }
+  });
+  return x;
 }
 
-bool derive(EVP_PKEY* self, uint8_t out[kKeyLen], const uint8_t public_key[kKeyLen]) {
-  Pkey peer(EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, nullptr, public_key, kKeyLen));
-  PkeyCtx ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, self, nullptr));
-  size_t len = kKeyLen;
+const Functions& fn() {
+  static const Functions x = load_functions();
+  if (!x.complete()) std::abort();  // libcrypto without X25519 cannot run WireGuard at all
+  return x;
+}
+
+struct KeyFree {
+  void operator()(void* key) const { fn().free_key(key); }  // erases a private key's bytes
+};
+using ProviderKey = std::unique_ptr<void, KeyFree>;
+
+// Loads a public key, or a key pair when `private_key` is given. libcrypto would compute the public
+// key of a private key loaded alone with its fixed-base code, which costs more than its Montgomery
+// ladder (about 80 against 50 µs here); so a private key is loaded with its public key, or with a
+// placeholder where only the private half is used: a derivation never reads its own public key.
+ProviderKey load_key(const uint8_t* private_key, const uint8_t public_key[kKeyLen]) {
+  ProviderKey key(fn().new_key(fn().provider_ctx));
+  if (!key) throw std::bad_alloc();
+  OSSL_PARAM params[] = {
+      OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, const_cast<uint8_t*>(public_key), kKeyLen),
+      OSSL_PARAM_construct_end(), OSSL_PARAM_construct_end()};
+  if (private_key)
+    params[1] = OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PRIV_KEY, const_cast<uint8_t*>(private_key), kKeyLen);
+  const int selection = private_key ? OSSL_KEYMGMT_SELECT_KEYPAIR : OSSL_KEYMGMT_SELECT_PUBLIC_KEY;
+  if (fn().import_key(key.get(), selection, params) != 1) throw std::runtime_error("X25519 key import failed in libcrypto");
+  return key;
+}
+
+const uint8_t kBasePoint[kKeyLen] = {9};
+
+bool derive(void* self, uint8_t out[kKeyLen], const uint8_t public_key[kKeyLen]) {
+  const ProviderKey peer = load_key(nullptr, public_key);
+  // A context per derivation (a small allocation): one kept per thread would hold the last keys.
+  std::unique_ptr<void, void (*)(void*)> ctx(fn().newctx(fn().provider_ctx), [](void* c) { fn().freectx(c); });
+  size_t len = 0;
   // libcrypto itself fails the derivation on an all-zero result; the explicit check below makes
   // the refusal independent of that detail.
-  const bool derived = peer && ctx && EVP_PKEY_derive_init(ctx.get()) == 1 &&
-                       EVP_PKEY_derive_set_peer_ex(ctx.get(), peer.get(), 0) == 1 &&
-                       EVP_PKEY_derive(ctx.get(), out, &len) == 1 && len == kKeyLen;
+  const bool derived = ctx && fn().init(ctx.get(), self, nullptr) == 1 && fn().set_peer(ctx.get(), peer.get()) == 1 &&
+                       fn().derive(ctx.get(), out, &len, kKeyLen) == 1 && len == kKeyLen;
   static const uint8_t zero[kKeyLen] = {};
   if (!derived || equal_ct(Bytes(out, kKeyLen), Bytes(zero, kKeyLen))) {
+    ERR_clear_error();  // a refused peer key is an answer, not an error to leave queued
     secure_zero(out, kKeyLen);
     return false;
   }
@@ -68,25 +117,27 @@ void clamp_private_key(uint8_t key[kKeyLen]) {
 Key x25519_public_key(const uint8_t private_key[kKeyLen]) {
   Key pub;
   // Never all zeros: the base point has prime order and a clamped scalar is not a multiple of it.
-  if (!derive(load_private(private_key, kBasePoint).get(), pub.data(), kBasePoint))
+  if (!derive(load_key(private_key, kBasePoint).get(), pub.data(), kBasePoint))
     throw std::runtime_error("X25519 public key derivation failed in libcrypto");
   return pub;
 }
 
 bool x25519(uint8_t out[kKeyLen], const uint8_t private_key[kKeyLen], const uint8_t public_key[kKeyLen]) {
-  return derive(load_private(private_key, kBasePoint).get(), out, public_key);
+  return derive(load_key(private_key, kBasePoint).get(), out, public_key);
 }
 
-X25519PrivateKey::X25519PrivateKey(const uint8_t private_key[kKeyLen]) : public_(x25519_public_key(private_key)) {
-  pkey_ = std::shared_ptr<EVP_PKEY>(load_private(private_key, public_.data()).release(), EVP_PKEY_free);
+X25519PrivateKey::X25519PrivateKey(const uint8_t private_key[kKeyLen])
+    : key_(load_key(private_key, kBasePoint).release(), KeyFree()) {
+  if (!derive(key_.get(), public_.data(), kBasePoint))
+    throw std::runtime_error("X25519 public key derivation failed in libcrypto");
 }
 
 bool X25519PrivateKey::dh(uint8_t out[kKeyLen], const uint8_t peer_public[kKeyLen]) const {
-  if (!pkey_) {
+  if (!key_) {
     secure_zero(out, kKeyLen);
     return false;
   }
-  return derive(pkey_.get(), out, peer_public);
+  return derive(key_.get(), out, peer_public);
 }
 
 }  // namespace wgvm::crypto

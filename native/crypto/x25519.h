@@ -5,8 +5,6 @@
 
 #include "crypto/bytes.h"
 
-struct evp_pkey_st;
-
 namespace wgvm::crypto {
 
 constexpr size_t kKeyLen = 32;
@@ -22,22 +20,22 @@ Key x25519_public_key(const uint8_t private_key[kKeyLen]);
 // the result is all zeros — a small-order public key — which WireGuard must refuse.
 [[nodiscard]] bool x25519(uint8_t out[kKeyLen], const uint8_t private_key[kKeyLen], const uint8_t public_key[kKeyLen]);
 
-// A private key held in libcrypto's own form, loaded once with its public key, so that each
-// Diffie-Hellman is one scalar multiplication and nothing more.
+// A private key held in libcrypto's own form, loaded once, so that each Diffie-Hellman is one
+// scalar multiplication and little more.
 // Copies share the key; the last one frees (and erases) it.
 class X25519PrivateKey {
  public:
   X25519PrivateKey() = default;
   explicit X25519PrivateKey(const uint8_t private_key[kKeyLen]);
 
-  bool valid() const { return pkey_ != nullptr; }
+  bool valid() const { return key_ != nullptr; }
   const Key& public_key() const { return public_; }
   // As x25519(): false (and `out` zeroed) for an all-zero result.
   [[nodiscard]] bool dh(uint8_t out[kKeyLen], const uint8_t peer_public[kKeyLen]) const;
-  void reset() { pkey_.reset(); public_ = {}; }
+  void reset() { key_.reset(); public_ = {}; }
 
  private:
-  std::shared_ptr<evp_pkey_st> pkey_;
+  std::shared_ptr<void> key_;  // the provider's key object
   Key public_{};
 };
 
