@@ -71,8 +71,9 @@ using ProviderKey = std::unique_ptr<void, KeyFree>;
 
 // Loads a public key, or a key pair when `private_key` is given. libcrypto would compute the public
 // key of a private key loaded alone with its fixed-base code, which costs more than its Montgomery
-// ladder (about 80 against 50 µs here); so a private key is loaded with its public key, or with a
-// placeholder where only the private half is used: a derivation never reads its own public key.
+// ladder (about 80 against 50 µs on an Intel Xeon); so a private key is loaded with its public key,
+// or with a placeholder where only the private half is used: a derivation never reads its own
+// public key.
 ProviderKey load_key(const uint8_t* private_key, const uint8_t public_key[kKeyLen]) {
   ProviderKey key(fn().new_key(fn().provider_ctx));
   if (!key) throw std::bad_alloc();

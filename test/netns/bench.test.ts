@@ -52,6 +52,7 @@ describe.skipIf(skip)('benchmark harness', () => {
     expect(w.crypto.encryptGbps).toBeGreaterThan(0);
     expect(w.crypto.decryptGbps).toBeGreaterThan(0);
     expect(w.crypto.streamGbps).toBeGreaterThan(0);
+    expect(w.crypto.evpPacketGbps).toBeGreaterThan(0);
     expect(readFileSync(join(out, json.replace('.json', '.svg')), 'utf8')).toMatch(/^<svg[\s\S]*wgvm ↔ wgvm[\s\S]*<\/svg>\n$/);
 
     expect(namespaces().filter((n) => !before.namespaces.has(n))).toEqual([]);
