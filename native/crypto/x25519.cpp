@@ -95,12 +95,14 @@ bool derive(void* self, uint8_t out[kKeyLen], const uint8_t public_key[kKeyLen])
   std::unique_ptr<void, void (*)(void*)> ctx(fn().newctx(fn().provider_ctx), [](void* c) { fn().freectx(c); });
   size_t len = 0;
   // libcrypto itself fails the derivation on an all-zero result; the explicit check below makes
-  // the refusal independent of that detail.
+  // the refusal independent of that detail. A refused peer key is an answer, not an error to leave
+  // in the thread's queue: what libcrypto queued is dropped, and only that.
+  ERR_set_mark();
   const bool derived = ctx && fn().init(ctx.get(), self, nullptr) == 1 && fn().set_peer(ctx.get(), peer.get()) == 1 &&
                        fn().derive(ctx.get(), out, &len, kKeyLen) == 1 && len == kKeyLen;
+  ERR_pop_to_mark();
   static const uint8_t zero[kKeyLen] = {};
   if (!derived || equal_ct(Bytes(out, kKeyLen), Bytes(zero, kKeyLen))) {
-    ERR_clear_error();  // a refused peer key is an answer, not an error to leave queued
     secure_zero(out, kKeyLen);
     return false;
   }
