@@ -16,8 +16,8 @@ namespace {
 
 // X25519 called through the default provider's key management and key exchange functions
 // (crypto/provider.h). Through EVP, each Diffie-Hellman fetched the algorithm by name and loaded
-// the peer's key by walking libcrypto's whole name table; measured at a fifth of a responder's
-// handshake. The arithmetic and its all-zero check are OpenSSL's.
+// the peer's key by walking libcrypto's whole name table: a sixth of a responder's time per
+// handshake (4,170 → 4,970 handshakes/s without it). The arithmetic and its checks are OpenSSL's.
 struct Functions {
   void* provider_ctx = nullptr;
   OSSL_FUNC_keymgmt_new_fn* new_key = nullptr;
