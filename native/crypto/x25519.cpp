@@ -117,13 +117,7 @@ void clamp_private_key(uint8_t key[kKeyLen]) {
   key[31] |= 64;
 }
 
-Key x25519_public_key(const uint8_t private_key[kKeyLen]) {
-  Key pub;
-  // Never all zeros: the base point has prime order and a clamped scalar is not a multiple of it.
-  if (!derive(load_key(private_key, kBasePoint).get(), pub.data(), kBasePoint))
-    throw std::runtime_error("X25519 public key derivation failed in libcrypto");
-  return pub;
-}
+Key x25519_public_key(const uint8_t private_key[kKeyLen]) { return X25519PrivateKey(private_key).public_key(); }
 
 bool x25519(uint8_t out[kKeyLen], const uint8_t private_key[kKeyLen], const uint8_t public_key[kKeyLen]) {
   return derive(load_key(private_key, kBasePoint).get(), out, public_key);
@@ -131,6 +125,7 @@ bool x25519(uint8_t out[kKeyLen], const uint8_t private_key[kKeyLen], const uint
 
 X25519PrivateKey::X25519PrivateKey(const uint8_t private_key[kKeyLen])
     : key_(load_key(private_key, kBasePoint).release(), KeyFree()) {
+  // Never all zeros: the base point has prime order and a clamped scalar is not a multiple of it.
   if (!derive(key_.get(), public_.data(), kBasePoint))
     throw std::runtime_error("X25519 public key derivation failed in libcrypto");
 }
