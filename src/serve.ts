@@ -17,6 +17,7 @@ import { NodesService, type HubIdentity } from './nodes/service.js';
 import { Store } from './store/index.js';
 import { HUB_PRIVATE_KEY_SETTING } from './store/transfer.js';
 import { startUapiServer, stopUapiServer } from './uapi/server.js';
+import { StopSignals } from './stop-signals.js';
 
 const log = (message: string) => process.stderr.write(`wgvm serve: ${message}\n`);
 const hex = (b64: string) => Buffer.from(b64, 'base64').toString('hex');
@@ -42,7 +43,21 @@ function apiToken(config: Config): string {
   return token;
 }
 
+/**
+ * Runs the hub until SIGINT or SIGTERM (exit status 0) or until its data plane fails (1). The signals
+ * are caught before anything is opened; one that comes during start-up ends it at the next step, and
+ * everything opened so far is closed again.
+ */
 export async function serve(): Promise<number> {
+  const signals = new StopSignals();
+  try {
+    return await runHub(signals);
+  } finally {
+    signals.dispose();
+  }
+}
+
+async function runHub(signals: StopSignals): Promise<number> {
   const config = loadConfig();
   for (const warning of config.warnings) log(warning);
   const store = Store.open(config.dataDir);
@@ -50,18 +65,25 @@ export async function serve(): Promise<number> {
   const hub = hubIdentity(store);
   const token = apiToken(config);
 
-  // Declared up front: a stop can be asked for (the data plane failing) before start-up finished.
+  // Declared up front: a stop can be asked for (a signal, the data plane failing) before start-up finished.
   let poller: NodeJS.Timeout | undefined;
   let uapi: Server | undefined;
   let api: FastifyInstance | undefined;
   let dashboard: Dashboard | undefined;
   let done: (code: number) => void = () => {};
   const finished = new Promise<number>((r) => (done = r));
-  let stopping = false;
-  async function shutdown(reason: string, code: number): Promise<void> {
-    if (stopping) return;
-    stopping = true;
-    log(`shutting down: ${reason}`);
+  let starting = true;
+  let stop: { reason: string; code: number } | undefined;
+  let closing = false;
+  // A stop during start-up waits for the step under way to end (start-up then calls close()).
+  function shutdown(reason: string, code: number): void {
+    stop ??= { reason, code };
+    if (!starting) void close();
+  }
+  async function close(): Promise<void> {
+    if (closing) return;
+    closing = true;
+    log(`shutting down: ${stop!.reason}`);
     clearInterval(poller);
     await api?.close().catch(() => {});
     await dashboard?.app.close().catch(() => {});
@@ -73,8 +95,9 @@ export async function serve(): Promise<number> {
     }
     device.close();
     store.close();
-    done(code);
+    done(stop!.code);
   }
+  signals.onStop((signal) => shutdown(signal, 0));
 
   let device: NativeDevice;
   let handshakes = 0;
@@ -83,7 +106,7 @@ export async function serve(): Promise<number> {
       mtu: config.mtu,
       onEvent: (e) => {
         if (e.type === 'handshake') handshakes++;
-        else if (e.type === 'stopped') void shutdown(`the data plane stopped: ${e.reason}`, 1);
+        else if (e.type === 'stopped') shutdown(`the data plane stopped: ${e.reason}`, 1);
       },
     });
   } catch (err) {
@@ -151,21 +174,35 @@ export async function serve(): Promise<number> {
     }
   }, 1000);
 
-  uapi = await startUapiServer(config.wgInterface, device, { writable: false, onError: log });
   const hubInfo = { publicKey: hub.publicKey, startedAt: Date.now(), counters: () => device.counters(), handshakes: () => handshakes };
-  api = await buildApi(config, nodes, hubInfo, token);
-  await api.listen({ port: config.apiPort, host: '::' }).catch(async (err: Error) => {
-    await shutdown(`cannot listen on API_PORT ${config.apiPort}: ${err.message}`, 1);
+  const steps: Array<() => Promise<unknown>> = [
+    async () => (uapi = await startUapiServer(config.wgInterface, device, { writable: false, onError: log })),
+    async () => {
+      api = await buildApi(config, nodes, hubInfo, token);
+      await api.listen({ port: config.apiPort, host: '::' }).catch((err: Error) => {
+        throw new Error(`cannot listen on API_PORT ${config.apiPort}: ${err.message}`);
+      });
+    },
+    async () => {
+      dashboard = await buildDashboard({ config, nodes, hub: hubInfo, history, apiToken: token });
+      await dashboard.app.listen({ port: config.dashboardPort, host: '::' }).catch((err: Error) => {
+        throw new Error(`cannot listen on DASHBOARD_PORT ${config.dashboardPort}: ${err.message}`);
+      });
+    },
+  ];
+  try {
+    for (const step of steps) {
+      if (stop) break;
+      await step();
+    }
+  } catch (err) {
+    shutdown(err instanceof Error ? err.message : String(err), 1);
+    starting = false;
+    await close();
     throw err;
-  });
-  dashboard = await buildDashboard({ config, nodes, hub: hubInfo, history, apiToken: token });
-  await dashboard.app.listen({ port: config.dashboardPort, host: '::' }).catch(async (err: Error) => {
-    await shutdown(`cannot listen on DASHBOARD_PORT ${config.dashboardPort}: ${err.message}`, 1);
-    throw err;
-  });
-  log(`hub ${hub.publicKey} on UDP ${config.serverPort}, ${config.wgInterface} ${config.hubAddress}/${config.internalSubnet.prefix}; API on :${config.apiPort}, dashboard on :${config.dashboardPort}`);
-
-  process.on('SIGINT', () => void shutdown('SIGINT', 0));
-  process.on('SIGTERM', () => void shutdown('SIGTERM', 0));
+  }
+  starting = false;
+  if (stop) await close();
+  else log(`hub ${hub.publicKey} on UDP ${config.serverPort}, ${config.wgInterface} ${config.hubAddress}/${config.internalSubnet.prefix}; API on :${config.apiPort}, dashboard on :${config.dashboardPort}`);
   return finished;
 }

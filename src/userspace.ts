@@ -4,7 +4,8 @@ import { spawn } from 'node:child_process';
 import { closeSync, existsSync, writeSync } from 'node:fs';
 import type { Server } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { openDevice } from './dataplane/device.js';
+import { openDevice, type NativeDevice } from './dataplane/device.js';
+import { signalExitCode, StopSignals } from './stop-signals.js';
 import { socketPath, startUapiServer, stopUapiServer } from './uapi/server.js';
 import { dataPlaneEnv } from './dataplane/openssl-env.js';
 
@@ -14,16 +15,21 @@ function log(iface: string, message: string): void {
   process.stderr.write(`wgvm (${iface}): ${message}\n`);
 }
 
-/** Runs the interface in this process until a signal, the interface's removal or the socket's deletion. */
+/**
+ * Runs the interface in this process until a signal, the interface's removal or the socket's deletion.
+ * SIGINT and SIGTERM are caught before the interface exists; one that comes during start-up stops
+ * the daemon as soon as what start-up made can be removed again. Ends with 0 once everything is gone.
+ */
 export async function runForeground(iface: string): Promise<number> {
+  const signals = new StopSignals();
   const path = socketPath(iface);
+  let device: NativeDevice | undefined;
   let server: Server | undefined;
   let watch: NodeJS.Timeout | undefined;
   let stopReason: string | undefined; // set once; a stop asked for before start-up finished waits for it
   let resolveDone: (code: number) => void = () => {};
   const done = new Promise<number>((r) => (resolveDone = r));
 
-  const device = openDevice(iface, { onEvent: (e) => e.type === 'stopped' && stop(e.reason) });
   function stop(reason: string): void {
     if (stopReason !== undefined) return;
     stopReason = reason;
@@ -33,15 +39,19 @@ export async function runForeground(iface: string): Promise<number> {
     clearInterval(watch);
     log(iface, `shutting down: ${stopReason}`);
     void stopUapiServer(server!, iface).finally(() => {
-      device.close();
+      device!.close();
+      signals.dispose();
       resolveDone(0);
     });
   }
+  signals.onStop(stop);
 
   try {
+    device = openDevice(iface, { onEvent: (e) => e.type === 'stopped' && stop(e.reason) });
     server = await startUapiServer(iface, device, { writable: true, onError: (m) => log(iface, m) });
   } catch (err) {
-    device.close();
+    device?.close();
+    signals.dispose();
     throw err;
   }
   // The interface or the socket file disappearing means someone (wg-quick down, an admin) wants us gone.
@@ -49,8 +59,6 @@ export async function runForeground(iface: string): Promise<number> {
     if (!existsSync(path)) stop('control socket removed');
     else if (!existsSync(`/sys/class/net/${iface}`)) stop('interface removed');
   }, 500);
-  process.on('SIGINT', () => stop('SIGINT'));
-  process.on('SIGTERM', () => stop('SIGTERM'));
   if (stopReason !== undefined) finish();
   else signalReady();
   return done;
@@ -75,13 +83,22 @@ export function reportStartupFailure(message: string): void {
   tellParent(`error ${message}`);
 }
 
-/** Starts the interface in a detached child and returns once it is ready, as wireguard-go does. */
+/**
+ * Starts the interface in a detached child and returns once it is ready, as wireguard-go does. A
+ * SIGINT or SIGTERM before then is passed on to the child; once it has cleaned up and exited, so do
+ * we, with 130 or 143.
+ */
 export async function runDaemon(iface: string): Promise<number> {
+  const signals = new StopSignals();
   const entry = fileURLToPath(new URL('../bin/wgvm.js', import.meta.url));
   const child = spawn(process.execPath, [entry, 'up', '--foreground', iface], {
     detached: true,
     stdio: ['ignore', 'ignore', 'ignore', 'pipe'],
     env: { ...dataPlaneEnv(process.env), WGVM_READY_FD: String(READY_FD) },
+  });
+  const exited = new Promise<void>((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) resolve();
+    else child.once('exit', () => resolve());
   });
   const pipe = child.stdio[READY_FD] as NodeJS.ReadableStream & { destroy(): void };
   const answer = await new Promise<string>((resolve) => {
@@ -93,11 +110,18 @@ export async function runDaemon(iface: string): Promise<number> {
     });
     child.once('exit', (code) => resolve(text.trim() || `exited with code ${code} before it was ready`));
     child.once('error', (err) => resolve(`error cannot start the daemon: ${err.message}`));
+    signals.onStop((signal) => resolve(`signal ${signal}`));
     setTimeout(() => resolve('error the daemon did not become ready within 30 s'), 30_000).unref();
   });
   pipe.destroy();
-  if (answer !== 'ready') {
-    if (child.exitCode === null) child.kill('SIGTERM');
+  signals.dispose();
+  if (answer !== 'ready' || signals.signal !== undefined) {
+    // The child removes what it made on SIGTERM; wait for that, so nothing outlives this command.
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    const stuck = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    await exited;
+    clearTimeout(stuck);
+    if (signals.signal !== undefined) return signalExitCode(signals.signal);
     process.stderr.write(`wgvm up: ${answer.replace(/^error /, '')}\n`);
     return 1;
   }

@@ -1,0 +1,170 @@
+// A SIGINT or SIGTERM at any moment of start-up — `wgvm up -f`, `wgvm up` (the daemon and the command
+// that waits for it) and `wgvm serve` — leaves nothing behind: no interface, no control socket, no
+// daemon, a registry that opens and passes SQLite's integrity check. Each try sends the signal after
+// a random delay between 0 and a little more than the time the command takes to become ready, so the
+// signal lands before, during and after each step of start-up.
+import type { ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { describe, expect, it } from 'vitest';
+import { isRoot, stderrOf, waitFor, type Namespace, type World } from '../helpers/netns.js';
+import { inCI, skipWithout } from '../helpers/tools.js';
+import { daemonPids, httpIn, stopDaemons, useWorld, wgvmEntry } from '../helpers/tunnel.js';
+import { DATABASE_FILE, HUB_PRIVATE_KEY_SETTING } from '../../src/store/index.js';
+
+const skip = skipWithout('ip') || (!isRoot && !inCI);
+const SIGNALS = ['SIGINT', 'SIGTERM'] as const;
+const TOKEN = 'signals-token-123456789';
+
+const sock = (iface: string) => `/var/run/wireguard/${iface}.sock`;
+const linkExists = (ns: Namespace, iface: string) => spawnSync('ip', ['-n', ns.name, 'link', 'show', iface]).status === 0;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+interface Ended {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+const ended = (child: ChildProcess) =>
+  new Promise<Ended>((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) resolve({ code: child.exitCode, signal: child.signalCode });
+    else child.once('exit', (code, signal) => resolve({ code, signal }));
+  });
+
+/** Milliseconds from spawn until `ready` holds, measured once, to spread the signals over start-up. */
+async function timeToReady(start: () => ChildProcess, ready: () => boolean, exitsWhenReady = false): Promise<number> {
+  const began = Date.now();
+  const child = start();
+  await waitFor('start-up', () => ready() || (!exitsWhenReady && child.exitCode !== null), 30_000);
+  const ms = Date.now() - began;
+  if (!exitsWhenReady && child.exitCode !== null) throw new Error(`exited during start-up: ${stderrOf(child)}`);
+  child.kill('SIGTERM');
+  await ended(child);
+  return ms;
+}
+
+/**
+ * Runs `tries` start-ups, each stopped by SIGINT or SIGTERM after a random delay up to 1.3 × the time
+ * to ready; checks each with `verify`. The command must end with one of the `statuses` its
+ * documentation gives for that signal, or die of the signal itself (its default action, possible only
+ * before Node has run the command's first line, when nothing exists yet). Returns how many tries
+ * ended with a status, i.e. met our handler.
+ */
+async function signalDuringStartUp(
+  tries: number,
+  readyMs: number,
+  statuses: (signal: NodeJS.Signals) => number[],
+  start: (i: number) => ChildProcess,
+  verify: (i: number, how: Ended, signal: NodeJS.Signals, child: ChildProcess) => void | Promise<void>,
+): Promise<number> {
+  let handled = 0;
+  for (let i = 0; i < tries; i++) {
+    const signal = SIGNALS[i % 2]!;
+    const child = start(i);
+    const exit = ended(child);
+    await sleep(Math.random() * readyMs * 1.3);
+    child.kill(signal);
+    const how = await exit;
+    const what = `try ${i}: ${signal} → ${JSON.stringify(how)}: ${stderrOf(child)}`;
+    if (how.signal === null) {
+      expect(statuses(signal), what).toContain(how.code);
+      handled++;
+    } else {
+      expect(how.signal, what).toBe(signal);
+    }
+    await verify(i, how, signal, child);
+  }
+  return handled;
+}
+
+describe.skipIf(skip)('signals during start-up leave nothing behind', () => {
+  const t = useWorld('wgvm-signals-', ['ip']);
+  const iface = (world: World, label: string, i: number) => `wg${label}${world.id}x${i}`.slice(0, 15);
+
+  it('wgvm up --foreground: 50 signals at random moments of start-up', async () => {
+    const ns = t.world.namespace('up');
+    const start = (name: string) => t.world.spawn(ns, process.execPath, [wgvmEntry, 'up', '-f', name]);
+    const readyMs = await timeToReady(() => start(iface(t.world, 'f', 999)), () => existsSync(sock(iface(t.world, 'f', 999))));
+    const handled = await signalDuringStartUp(50, readyMs, () => [0], (i) => start(iface(t.world, 'f', i)), (i, how, signal, child) => {
+      const name = iface(t.world, 'f', i);
+      expect(linkExists(ns, name), `try ${i}: interface left behind`).toBe(false);
+      expect(existsSync(sock(name)), `try ${i}: socket left behind`).toBe(false);
+      if (how.code === 0 && stderrOf(child).includes('shutting down')) expect(stderrOf(child)).toContain(`shutting down: ${signal}`);
+    });
+    // Our first line runs about a quarter of the way to ready: most signals must meet the handler.
+    expect(handled).toBeGreaterThan(20);
+  }, 240_000);
+
+  it('wgvm up (daemon): a signal to the waiting command takes the daemon down with it', async () => {
+    const ns = t.world.namespace('daemon');
+    const names: string[] = [];
+    const start = (i: number) => {
+      names.push(iface(t.world, 'd', i));
+      return t.world.spawn(ns, process.execPath, [wgvmEntry, 'up', iface(t.world, 'd', i)]);
+    };
+    try {
+      // `wgvm up` returns 0 once its daemon is ready.
+      const readyMs = await timeToReady(() => start(999), () => daemonPids(iface(t.world, 'd', 999)).length === 1 && existsSync(sock(iface(t.world, 'd', 999))), true);
+      await stopDaemons(iface(t.world, 'd', 999));
+      const statuses = (signal: NodeJS.Signals) => [0, signal === 'SIGINT' ? 130 : 143];
+      await signalDuringStartUp(20, readyMs, statuses, start, async (i, how) => {
+        const name = iface(t.world, 'd', i);
+        if (how.code === 0) {
+          // Ready before the signal came: the daemon is meant to live on.
+          expect(daemonPids(name)).toHaveLength(1);
+          await stopDaemons(name);
+        }
+        expect(daemonPids(name), `try ${i}: daemon left running`).toHaveLength(0);
+        expect(linkExists(ns, name), `try ${i}: interface left behind`).toBe(false);
+        expect(existsSync(sock(name)), `try ${i}: socket left behind`).toBe(false);
+      });
+    } finally {
+      for (const name of names) await stopDaemons(name);
+    }
+  }, 240_000);
+
+  it('wgvm serve: 20 signals at random moments of start-up, then a registry that opens and is whole', async () => {
+    const ns = t.world.namespace('hub');
+    t.world.link(ns, '198.18.7.1/24', t.world.namespace('peer'), '198.18.7.2/24');
+    const dataDir = join(t.dir, 'data');
+    const start = (name: string) =>
+      t.world.spawn(ns, process.execPath, [wgvmEntry, 'serve'], {
+        SERVERURL: '198.18.7.1', API_TOKEN: TOKEN, WG_INTERFACE: name, DATA_DIR: dataDir, API_PORT: '8090', DASHBOARD_PORT: '5000',
+      });
+    const healthy = () => httpIn(ns, 'GET', 'http://127.0.0.1:5000/health').status === 200;
+    const readyMs = await timeToReady(() => start(iface(t.world, 's', 999)), healthy);
+    const db = () => new Database(join(dataDir, DATABASE_FILE), { readonly: true });
+    const hubKey = () => {
+      const d = db();
+      try {
+        return d.prepare('SELECT value FROM settings WHERE key = ?').get(HUB_PRIVATE_KEY_SETTING);
+      } finally {
+        d.close();
+      }
+    };
+    const key = hubKey();
+    expect(key).toBeDefined();
+
+    await signalDuringStartUp(20, readyMs, () => [0], (i) => start(iface(t.world, 's', i)), (i, how, signal, child) => {
+      const name = iface(t.world, 's', i);
+      if (how.code === 0) expect(stderrOf(child)).toContain(`shutting down: ${signal}`);
+      expect(linkExists(ns, name), `try ${i}: interface left behind`).toBe(false);
+      expect(existsSync(sock(name)), `try ${i}: socket left behind`).toBe(false);
+    });
+
+    const d = db();
+    try {
+      expect(d.pragma('integrity_check', { simple: true })).toBe('ok');
+    } finally {
+      d.close();
+    }
+    expect(hubKey()).toEqual(key); // the hub is still the same peer to its workers
+
+    // And it starts whole again: API answers, then SIGTERM ends it with 0.
+    const hub = start(iface(t.world, 's', 1000));
+    await waitFor('the API', () => httpIn(ns, 'GET', 'http://127.0.0.1:8090/health').status === 200, 30_000);
+    hub.kill('SIGTERM');
+    expect((await ended(hub)).code).toBe(0);
+  }, 240_000);
+});
