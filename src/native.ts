@@ -31,6 +31,8 @@ export type DeviceEvent =
 export interface PeerSnapshot {
   publicKey: Buffer;
   endpoint: string | null;
+  /** Our own address the peer's datagrams arrive at, which we answer from; null: the kernel chooses. */
+  localAddress: string | null;
   /** wall clock, ns since the Unix epoch; 0n = never */
   lastHandshakeNs: bigint;
   rxBytes: bigint;

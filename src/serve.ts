@@ -160,6 +160,7 @@ async function runHub(signals: StopSignals): Promise<number> {
         rxBytes: Number(p.rxBytes),
         txBytes: Number(p.txBytes),
         endpoint: p.endpoint,
+        answeredFrom: p.localAddress,
       }];
     });
     store.updateStatus(rows);

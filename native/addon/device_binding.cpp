@@ -117,7 +117,7 @@ class DeviceWrap : public Napi::ObjectWrap<DeviceWrap> {
 
   Napi::Value Get(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), device(info.Env()).get()); }
 
-  // peers() → [{ publicKey, endpoint, lastHandshakeNs, rxBytes, txBytes }]: cheap enough to poll.
+  // peers() → [{ publicKey, endpoint, localAddress, lastHandshakeNs, rxBytes, txBytes }]: cheap enough to poll.
   Napi::Value Peers(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     const auto peers = device(env).peers();
@@ -127,6 +127,8 @@ class DeviceWrap : public Napi::ObjectWrap<DeviceWrap> {
       auto obj = Napi::Object::New(env);
       obj.Set("publicKey", key_buffer(env, p.public_key));
       obj.Set("endpoint", endpoint_value(env, p.endpoint));
+      const std::string source = protocol::source_to_string(p.endpoint);
+      obj.Set("localAddress", source.empty() ? env.Null() : Napi::String::New(env, source));
       obj.Set("lastHandshakeNs", Napi::BigInt::New(env, p.last_handshake_ns));
       obj.Set("rxBytes", Napi::BigInt::New(env, p.rx_bytes));
       obj.Set("txBytes", Napi::BigInt::New(env, p.tx_bytes));

@@ -161,6 +161,24 @@ bool Device::initiate_handshake(const crypto::Key& peer) {
   return true;
 }
 
+void Device::flush_sends() {
+  udp_send_errors_ += tx_batch_.flush(udp_);
+  const std::vector<protocol::Endpoint> gone = tx_batch_.take_refused_sources();
+  if (gone.empty()) return;
+  // One of our addresses went away: every peer that was answered from it falls back to the
+  // kernel's choice, once, until it next writes to an address we still have.
+  core_.for_each_peer([&](protocol::Peer& peer) {
+    if (!peer.endpoint.has_source()) return;
+    for (const protocol::Endpoint& g : gone) {
+      if (g.family == peer.endpoint.family && g.source == peer.endpoint.source) {
+        peer.endpoint.clear_source();
+        endpoint_changed(peer);
+        return;
+      }
+    }
+  });
+}
+
 // --- protocol::Output
 
 void Device::send(const protocol::Endpoint& to, Bytes datagram) {

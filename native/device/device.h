@@ -21,7 +21,7 @@ namespace wgvm::device {
 
 struct PeerSnapshot {
   crypto::Key public_key;
-  protocol::Endpoint endpoint;
+  protocol::Endpoint endpoint;  // with the source we answer it from
   int64_t last_handshake_ns;  // wall clock, 0 = never
   uint64_t rx_bytes, tx_bytes;
 };
@@ -83,7 +83,7 @@ class Device final : public UapiHost, private protocol::Output {
   void loop();
   void register_sockets();
   void stop_with(const std::string& reason);
-  void flush_sends() { udp_send_errors_ += tx_batch_.flush(udp_); }
+  void flush_sends();
   void flush_tun();
   bool read_tun(const protocol::Now&);
   void send_backlog(const protocol::Now&);

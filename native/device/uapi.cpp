@@ -342,7 +342,9 @@ void apply_peer(UapiHost& host, const Plan& all, const PeerPlan& plan) {
         core.set_preshared_key(*peer, all.secrets[op.secret]);
         break;
       case PeerOp::kEndpoint:
-        peer->endpoint = op.endpoint;
+        // The same address again (`wg syncconf`, the hub's reconciler) keeps the source it is
+        // answered from; a new one starts with the kernel's choice.
+        if (!peer->endpoint.same_remote(op.endpoint)) peer->endpoint = op.endpoint;
         break;
       case PeerOp::kKeepalive:
         keepalive = op.keepalive;

@@ -27,6 +27,9 @@ int open_socket(int family, uint16_t port, uint32_t fwmark, std::string* error) 
   ::setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &buffer, sizeof buffer);
   ::setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &buffer, sizeof buffer);
   if (fwmark) ::setsockopt(fd, SOL_SOCKET, SO_MARK, &fwmark, sizeof fwmark);
+  // Every datagram's local address, for sticky sources (see udp.h).
+  if (family == AF_INET) ::setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof one);
+  else ::setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof one);
   // UDP GRO: a run of datagrams of one flow arrives as one message (io/udp_batch.cpp splits it).
   // Kernels without it refuse the option and deliver datagrams one by one, as before.
   ::setsockopt(fd, IPPROTO_UDP, UDP_GRO, &one, sizeof one);
@@ -141,27 +144,55 @@ void UdpSockets::close() {
   port_ = 0;
 }
 
-bool UdpSockets::send(const Endpoint& to, Bytes d) {
-  sockaddr_storage ss;
-  const socklen_t len = to_sockaddr(to, &ss);
-  const int fd = fd_for(to);
-  if (len == 0 || fd < 0) return false;
-  for (;;) {
-    if (::sendto(fd, d.data(), d.size(), 0, reinterpret_cast<sockaddr*>(&ss), len) >= 0) return true;
-    if (errno != EINTR) return false;
+void read_source(msghdr& h, Endpoint* from) {
+  for (cmsghdr* c = CMSG_FIRSTHDR(&h); c; c = CMSG_NXTHDR(&h, c)) {
+    if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO && c->cmsg_len >= CMSG_LEN(sizeof(in_pktinfo))) {
+      in_pktinfo info;
+      std::memcpy(&info, CMSG_DATA(c), sizeof info);
+      // ipi_spec_dst: the local address (for a datagram sent to a broadcast address, ours, not it).
+      std::memcpy(from->source.data(), &info.ipi_spec_dst, 4);
+      from->source_ifindex = uint32_t(info.ipi_ifindex);
+    } else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO && c->cmsg_len >= CMSG_LEN(sizeof(in6_pktinfo))) {
+      in6_pktinfo info;
+      std::memcpy(&info, CMSG_DATA(c), sizeof info);
+      std::memcpy(from->source.data(), &info.ipi6_addr, 16);
+      from->source_ifindex = info.ipi6_ifindex;
+    }
   }
 }
 
-long UdpSockets::receive(int fd, uint8_t* buf, size_t capacity, Endpoint* from) {
-  sockaddr_storage ss{};
-  socklen_t len = sizeof ss;
-  for (;;) {
-    const ssize_t n = ::recvfrom(fd, buf, capacity, 0, reinterpret_cast<sockaddr*>(&ss), &len);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return -1;
-    *from = from_sockaddr(ss);
-    return n;
+size_t write_control(const Endpoint& to, uint16_t segment, uint8_t* control, size_t* without_source) {
+  std::memset(control, 0, kControlSpace);
+  size_t len = 0;
+  if (segment != 0) {
+    auto* c = reinterpret_cast<cmsghdr*>(control);
+    c->cmsg_level = IPPROTO_UDP;
+    c->cmsg_type = UDP_SEGMENT;
+    c->cmsg_len = CMSG_LEN(sizeof segment);
+    std::memcpy(CMSG_DATA(c), &segment, sizeof segment);
+    len = CMSG_SPACE(sizeof segment);
   }
+  *without_source = len;
+  if (!to.has_source()) return len;
+  auto* c = reinterpret_cast<cmsghdr*>(control + len);
+  if (to.family == 4) {
+    in_pktinfo info{};
+    std::memcpy(&info.ipi_spec_dst, to.source.data(), 4);  // ifindex 0: the route picks the interface
+    c->cmsg_level = IPPROTO_IP;
+    c->cmsg_type = IP_PKTINFO;
+    c->cmsg_len = CMSG_LEN(sizeof info);
+    std::memcpy(CMSG_DATA(c), &info, sizeof info);
+    return len + CMSG_SPACE(sizeof info);
+  }
+  in6_pktinfo info{};
+  std::memcpy(&info.ipi6_addr, to.source.data(), 16);
+  // A link-local source means nothing without its interface; any other is found by the route.
+  if (IN6_IS_ADDR_LINKLOCAL(&info.ipi6_addr)) info.ipi6_ifindex = to.source_ifindex;
+  c->cmsg_level = IPPROTO_IPV6;
+  c->cmsg_type = IPV6_PKTINFO;
+  c->cmsg_len = CMSG_LEN(sizeof info);
+  std::memcpy(CMSG_DATA(c), &info, sizeof info);
+  return len + CMSG_SPACE(sizeof info);
 }
 
 }  // namespace wgvm::io

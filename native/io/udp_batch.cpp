@@ -47,6 +47,7 @@ int ReceiveBatch::receive(int fd) {
       }
     }
     from_[i] = from_sockaddr(addrs_[i]);
+    read_source(h, &from_[i]);
     const size_t base = size_t(i) * kSlot, total = msgs_[i].msg_len;
     if (segment == 0 || segment >= total) {
       datagrams_.push_back({base, total, i});
@@ -63,7 +64,24 @@ SendBatch::SendBatch() : storage_(size_t(2 * kSendQueue) * kSlot) {}
 void SendBatch::add(UdpSockets& sockets, const protocol::Endpoint& to, Bytes d) {
   if (d.size() > kSlot || !to.valid()) {
     refused_ += flush_queue(sockets.fd4(), q4_, count4_) + flush_queue(sockets.fd6(), q6_, count6_);
-    refused_ += !sockets.send(to, d);
+    sockaddr_storage ss;
+    const socklen_t len = to_sockaddr(to, &ss);
+    const int fd = sockets.fd_for(to);
+    if (len == 0 || fd < 0) {
+      ++refused_;
+      return;
+    }
+    iovec iov{const_cast<uint8_t*>(d.data()), d.size()};
+    std::array<uint8_t, kControlSpace> control;
+    msghdr h{};
+    h.msg_name = &ss;
+    h.msg_namelen = len;
+    h.msg_iov = &iov;
+    h.msg_iovlen = 1;
+    size_t without_source;
+    h.msg_controllen = write_control(to, 0, control.data(), &without_source);
+    h.msg_control = h.msg_controllen ? control.data() : nullptr;
+    refused_ += !send_message(fd, h, without_source, to);
     return;
   }
   const bool v4 = to.family == 4;
@@ -74,6 +92,7 @@ void SendBatch::add(UdpSockets& sockets, const protocol::Endpoint& to, Bytes d) 
   uint8_t* buf = storage_.data() + slot * kSlot;
   std::memcpy(buf, d.data(), d.size());
   q.iov[count] = {buf, d.size()};
+  q.to[count] = to;
   q.addr_len[count] = to_sockaddr(to, &q.addrs[count]);
   ++count;
 }
@@ -84,8 +103,21 @@ uint64_t SendBatch::flush(UdpSockets& sockets) {
   return refused;
 }
 
-// Runs of datagrams to one address, all of the first one's size but the last (which may be
-// shorter), become one message with a UDP_SEGMENT size; everything else one message each.
+size_t SendBatch::describe(Queue& q, int first, int n, uint8_t* control, msghdr& h) {
+  h = {};
+  h.msg_name = &q.addrs[first];
+  h.msg_namelen = q.addr_len[first];
+  h.msg_iov = &q.iov[first];
+  h.msg_iovlen = size_t(n);
+  size_t without_source;
+  const uint16_t segment = n > 1 ? uint16_t(q.iov[first].iov_len) : 0;
+  h.msg_controllen = write_control(q.to[first], segment, control, &without_source);
+  h.msg_control = h.msg_controllen ? control : nullptr;
+  return without_source;
+}
+
+// Runs of datagrams to one address from one source, all of the first one's size but the last (which
+// may be shorter), become one message with a UDP_SEGMENT size; everything else one message each.
 int SendBatch::group(Queue& q, int count) {
   int m = 0;
   for (int i = 0; i < count;) {
@@ -93,33 +125,52 @@ int SendBatch::group(Queue& q, int count) {
     size_t total = size;
     int j = i + 1;
     while (gso_ && j < count && j - i < kMaxGsoSegments && q.iov[j].iov_len <= size &&
-           total + q.iov[j].iov_len <= kMaxGsoBytes && q.addr_len[j] == q.addr_len[i] &&
-           std::memcmp(&q.addrs[j], &q.addrs[i], q.addr_len[i]) == 0) {
+           total + q.iov[j].iov_len <= kMaxGsoBytes && q.to[j] == q.to[i]) {
       total += q.iov[j].iov_len;
       if (q.iov[j++].iov_len < size) break;
     }
-    msghdr& h = q.msgs[m].msg_hdr;
-    h = {};
-    h.msg_name = &q.addrs[i];
-    h.msg_namelen = q.addr_len[i];
-    h.msg_iov = &q.iov[i];
-    h.msg_iovlen = size_t(j - i);
-    if (j - i > 1) {
-      h.msg_control = q.control[m].data();
-      h.msg_controllen = CMSG_SPACE(sizeof(uint16_t));
-      cmsghdr* c = CMSG_FIRSTHDR(&h);
-      c->cmsg_level = IPPROTO_UDP;
-      c->cmsg_type = UDP_SEGMENT;
-      c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
-      const uint16_t segment = uint16_t(size);
-      std::memcpy(CMSG_DATA(c), &segment, sizeof segment);
-    }
+    q.control_without_source[m] = describe(q, i, j - i, q.control[m].data(), q.msgs[m].msg_hdr);
     q.first[m] = i;
     q.size[m] = j - i;
     ++m;
     i = j;
   }
   return m;
+}
+
+void SendBatch::note_refused_source(const protocol::Endpoint& to) {
+  for (const protocol::Endpoint& e : refused_sources_)
+    if (e.family == to.family && e.source == to.source) return;
+  protocol::Endpoint source;
+  source.family = to.family;
+  source.source = to.source;
+  source.source_ifindex = to.source_ifindex;
+  refused_sources_.push_back(source);
+}
+
+namespace {
+
+bool send_once(int fd, const msghdr& h) {
+  for (;;) {
+    if (::sendmsg(fd, &h, MSG_DONTWAIT) >= 0) return true;
+    if (errno != EINTR) return false;
+  }
+}
+
+}  // namespace
+
+bool SendBatch::send_without_source(int fd, msghdr& h, size_t without_source, const protocol::Endpoint& to) {
+  h.msg_controllen = without_source;
+  if (without_source == 0) h.msg_control = nullptr;
+  if (!send_once(fd, h)) return false;
+  note_refused_source(to);
+  return true;
+}
+
+bool SendBatch::send_message(int fd, msghdr& h, size_t without_source, const protocol::Endpoint& to) {
+  if (send_once(fd, h)) return true;
+  if (h.msg_controllen <= without_source || !may_refuse_source(errno)) return false;
+  return send_without_source(fd, h, without_source, to);
 }
 
 uint64_t SendBatch::flush_queue(int fd, Queue& q, int& count) {
@@ -139,24 +190,25 @@ uint64_t SendBatch::flush_queue(int fd, Queue& q, int& count) {
       continue;
     }
     if (n < 0 && errno == EINTR) continue;
-    const int err = errno;
+    int err = errno;
     const int first = q.first[sent], size = q.size[sent];
+    msghdr& h = q.msgs[sent].msg_hdr;
+    const size_t without_source = q.control_without_source[sent];
     ++sent;
+    if (h.msg_controllen > without_source && may_refuse_source(err)) {
+      // The kernel module does the same: a source that no longer works is dropped, not the datagram.
+      if (send_without_source(fd, h, without_source, q.to[first])) continue;
+      err = errno;
+    }
     if (size > 1 && (err == EIO || err == EINVAL || err == ENOPROTOOPT)) {
       // Send these singly. EIO/ENOPROTOOPT: the kernel or device cannot segment at all, so stop
       // asking. EINVAL can be one route's smaller path MTU: other peers keep segmentation.
       if (err != EINVAL) gso_ = false;
       for (int k = first; k < first + size; ++k) {
-        msghdr h{};
-        h.msg_name = &q.addrs[k];
-        h.msg_namelen = q.addr_len[k];
-        h.msg_iov = &q.iov[k];
-        h.msg_iovlen = 1;
-        ssize_t r;
-        do {
-          r = ::sendmsg(fd, &h, MSG_DONTWAIT);
-        } while (r < 0 && errno == EINTR);
-        refused += r < 0;
+        std::array<uint8_t, kControlSpace> control;
+        msghdr h;
+        const size_t without_source = describe(q, k, 1, control.data(), h);
+        refused += !send_message(fd, h, without_source, q.to[k]);
       }
       continue;
     }

@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 
 #include <array>
+#include <utility>
 #include <vector>
 
 #include "io/udp.h"
@@ -38,7 +39,7 @@ class ReceiveBatch {
   std::array<mmsghdr, kBatch> msgs_{};
   std::array<iovec, kBatch> iov_{};
   std::array<sockaddr_storage, kBatch> addrs_{};
-  std::array<std::array<uint8_t, 64>, kBatch> control_{};
+  std::array<std::array<uint8_t, kControlSpace + 64>, kBatch> control_{};  // GRO size and packet info
   std::array<protocol::Endpoint, kBatch> from_{};
   std::vector<Datagram> datagrams_;
   bool full_ = false;
@@ -48,30 +49,44 @@ class SendBatch {
  public:
   SendBatch();
   // Queues a copy of the datagram (a full queue is flushed first, and a datagram too large for a
-  // slot goes out at once).
+  // slot goes out at once). It leaves from `to`'s source address when it has one.
   void add(UdpSockets&, const protocol::Endpoint& to, Bytes datagram);
   // Sends everything queued; returns how many datagrams the kernel refused since the last flush.
   uint64_t flush(UdpSockets&);
   bool empty() const { return count4_ == 0 && count6_ == 0; }
+  // Source addresses the kernel refused since the last call (the address went away): the datagrams
+  // went out again without them, and the caller should forget them. Family and source fields only.
+  std::vector<protocol::Endpoint> take_refused_sources() { return std::exchange(refused_sources_, {}); }
 
  private:
   static constexpr size_t kSlot = 2048;  // transport packets of a 1420-byte MTU fit; larger go singly
   struct Queue {
     std::array<iovec, kSendQueue> iov{};
+    std::array<protocol::Endpoint, kSendQueue> to{};
     std::array<sockaddr_storage, kSendQueue> addrs{};
     std::array<socklen_t, kSendQueue> addr_len{};
     // One message per run of datagrams sent together.
     std::array<mmsghdr, kSendQueue> msgs{};
-    std::array<std::array<uint8_t, 32>, kSendQueue> control{};
+    std::array<std::array<uint8_t, kControlSpace>, kSendQueue> control{};
+    std::array<size_t, kSendQueue> control_without_source{};
     std::array<int, kSendQueue> first{}, size{};
   };
   uint64_t flush_queue(int fd, Queue&, int& count);
   int group(Queue&, int count);  // fills msgs: returns how many messages
+  // Fills `h` for datagrams [first, first + n) of `q` (one GSO message when n > 1) with `control`
+  // (kControlSpace bytes); returns the control length without the source (see write_control).
+  size_t describe(Queue& q, int first, int n, uint8_t* control, msghdr& h);
+  // Sends one message; if it may have been refused for its source, sends it again without.
+  bool send_message(int fd, msghdr& h, size_t without_source, const protocol::Endpoint& to);
+  // Drops the message's source and sends it again; if it goes, the source was the cause: remembered.
+  bool send_without_source(int fd, msghdr& h, size_t without_source, const protocol::Endpoint& to);
+  void note_refused_source(const protocol::Endpoint& to);
 
   std::vector<uint8_t> storage_;  // 2 × kSendQueue slots: IPv4 queue first, then IPv6
   Queue q4_, q6_;
   int count4_ = 0, count6_ = 0;
   uint64_t refused_ = 0;
+  std::vector<protocol::Endpoint> refused_sources_;
   bool gso_ = true;  // until the kernel refuses a UDP_SEGMENT message
 };
 

@@ -17,4 +17,11 @@ std::string to_string(const Endpoint& e) {
   return out;
 }
 
+std::string source_to_string(const Endpoint& e) {
+  if (!e.valid() || !e.has_source()) return {};
+  char buf[INET6_ADDRSTRLEN] = {};
+  inet_ntop(e.family == 4 ? AF_INET : AF_INET6, e.source.data(), buf, sizeof buf);
+  return buf;
+}
+
 }  // namespace wgvm::protocol

@@ -18,6 +18,8 @@ export interface Node {
   txBytes: number;
   /** Last endpoint seen, "203.0.113.7:51820" or "[2001:db8::1]:51820". */
   endpoint: string | null;
+  /** The hub's own address that endpoint writes to and is answered from, on a hub with several. */
+  answeredFrom: string | null;
 }
 
 export type NodeStatus = 'online' | 'offline' | 'pending' | 'disabled';

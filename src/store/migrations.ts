@@ -61,6 +61,13 @@ export const MIGRATIONS: readonly Migration[] = [
     // Purging expired tokens and counting live ones go by expiry.
     sql: 'CREATE INDEX install_tokens_by_expiry ON install_tokens (expires_at);',
   },
+  {
+    version: 3,
+    name: 'the hub address each node is answered from',
+    // Live state like the endpoint: which of the hub's addresses the worker writes to (and is
+    // answered from). NULL: not known, or the kernel's choice.
+    sql: 'ALTER TABLE nodes ADD COLUMN answered_from TEXT;',
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

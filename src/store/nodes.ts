@@ -36,6 +36,8 @@ export interface StatusUpdate {
   rxBytes: number;
   txBytes: number;
   endpoint: string | null;
+  /** Which of the hub's addresses the endpoint writes to; null or absent: not known, or the kernel's choice. */
+  answeredFrom?: string | null;
 }
 
 /** A row of the nodes table as SQLite returns it. */
@@ -54,6 +56,7 @@ export interface NodeRow {
   rx_bytes: number;
   tx_bytes: number;
   endpoint: string | null;
+  answered_from: string | null;
 }
 
 function toNode(row: NodeRow): Node {
@@ -71,6 +74,7 @@ function toNode(row: NodeRow): Node {
     rxBytes: row.rx_bytes,
     txBytes: row.tx_bytes,
     endpoint: row.endpoint,
+    answeredFrom: row.answered_from,
   };
 }
 
@@ -139,7 +143,8 @@ export class NodeRepository {
     this.#updateStatus = db.prepare(`UPDATE nodes SET
       last_handshake_at = COALESCE(@lastHandshakeAt, last_handshake_at),
       rx_bytes = @rxBytes, tx_bytes = @txBytes,
-      endpoint = COALESCE(@endpoint, endpoint)
+      endpoint = COALESCE(@endpoint, endpoint),
+      answered_from = CASE WHEN @endpoint IS NULL THEN answered_from ELSE @answeredFrom END
       WHERE node_id = @nodeId`);
   }
 
@@ -251,6 +256,7 @@ export class NodeRepository {
           rxBytes: row.rxBytes,
           txBytes: row.txBytes,
           endpoint: row.endpoint,
+          answeredFrom: row.answeredFrom ?? null,
         }).changes;
       }
       return updated;

@@ -861,6 +861,16 @@ describe('status, metrics, health, docs', () => {
     expect((await get(h, '/api/nodes/status/worker-01')).json()).toMatchObject({ status: 'online', rx_bytes: 1234 });
   });
 
+  it("a node's status names the hub address it writes to and is answered from (a hub with several)", async () => {
+    const h = await harness();
+    await registerOk(h, 'worker-01');
+    expect((await get(h, '/api/nodes/status/worker-01')).json()).toMatchObject({ endpoint: null, answered_from: null });
+    h.store.updateStatus([{ nodeId: 'worker-01', lastHandshakeAt: new Date().toISOString(), rxBytes: 1, txBytes: 1, endpoint: '198.51.100.7:40001', answeredFrom: '203.0.113.1' }]);
+    expect((await get(h, '/api/nodes/status/worker-01')).json()).toMatchObject({ endpoint: '198.51.100.7:40001', answered_from: '203.0.113.1' });
+    const list = (await get(h, '/api/nodes/list')).json();
+    expect(JSON.stringify(list)).toContain('"answered_from":"203.0.113.1"');
+  });
+
   it('GET /health, GET /docs, and 404 JSON for an unknown route', async () => {
     const h = await harness();
     const health = await get(h, '/health', {});

@@ -18,6 +18,7 @@ const node = (rx: number, tx: number, hs: string | null = null): Node => ({
   rxBytes: rx,
   txBytes: tx,
   endpoint: null,
+  answeredFrom: null,
 });
 
 describe('NodeHistory', () => {

@@ -165,6 +165,7 @@ describe('nodes', () => {
       rxBytes: 0,
       txBytes: 0,
       endpoint: null,
+      answeredFrom: null,
     });
     expect(node).not.toHaveProperty('privateKey');
     now += 1000;
@@ -320,7 +321,7 @@ describe('nodes', () => {
     now += 3_600_000;
     const auditRows = counts(store).audit;
     const updated = store.updateStatus([
-      { nodeId: 'worker-01', lastHandshakeAt: '2025-03-01T12:59:00.000Z', rxBytes: 1234, txBytes: 5678, endpoint: '203.0.113.7:51820' },
+      { nodeId: 'worker-01', lastHandshakeAt: '2025-03-01T12:59:00.000Z', rxBytes: 1234, txBytes: 5678, endpoint: '203.0.113.7:51820', answeredFrom: '198.51.100.1' },
       { nodeId: 'ghost', lastHandshakeAt: '2025-03-01T12:59:00.000Z', rxBytes: 1, txBytes: 1, endpoint: null },
       { nodeId: 'worker-02', lastHandshakeAt: null, rxBytes: 0, txBytes: 0, endpoint: '[2001:db8::1]:51820' },
     ]);
@@ -330,12 +331,16 @@ describe('nodes', () => {
       rxBytes: 1234,
       txBytes: 5678,
       endpoint: '203.0.113.7:51820',
+      answeredFrom: '198.51.100.1',
       updatedAt: '2025-03-01T12:00:00.000Z',
     });
     expect(store.getNode('worker-02')).toMatchObject({ lastHandshakeAt: null, endpoint: '[2001:db8::1]:51820' });
     // A restarted device knows no handshake or endpoint yet: the last known ones stay.
     store.updateStatus([{ nodeId: 'worker-01', lastHandshakeAt: null, rxBytes: 0, txBytes: 0, endpoint: null }]);
-    expect(store.getNode('worker-01')).toMatchObject({ lastHandshakeAt: '2025-03-01T12:59:00.000Z', endpoint: '203.0.113.7:51820', rxBytes: 0 });
+    expect(store.getNode('worker-01')).toMatchObject({ lastHandshakeAt: '2025-03-01T12:59:00.000Z', endpoint: '203.0.113.7:51820', answeredFrom: '198.51.100.1', rxBytes: 0 });
+    // Answered from the kernel's choice now (the address it wrote to went away): no hub address.
+    store.updateStatus([{ nodeId: 'worker-01', lastHandshakeAt: null, rxBytes: 0, txBytes: 0, endpoint: '203.0.113.7:51820', answeredFrom: null }]);
+    expect(store.getNode('worker-01')!.answeredFrom).toBeNull();
     expect(counts(store).audit).toBe(auditRows);
     // A bad row rejects the batch before anything is written.
     expect(() =>

@@ -14,6 +14,8 @@ export interface NodeView {
   rx_bytes: number;
   tx_bytes: number;
   endpoint: string | null;
+  /** the hub's own address this node writes to, on a hub with several */
+  answered_from: string | null;
   created_at: string;
   updated_at: string;
   server_holds_private_key: boolean;

@@ -37,6 +37,7 @@ const node = (id: string, extra: Partial<NodeView> = {}): NodeView => ({
   rx_bytes: 0,
   tx_bytes: 0,
   endpoint: null,
+  answered_from: null,
   created_at: '2026-11-26T00:00:00Z',
   updated_at: '2026-11-26T00:00:00Z',
   server_holds_private_key: true,

@@ -78,7 +78,7 @@ export class NodeDetail {
       ...fact('VPN IP', n.vpn_ip),
       ...fact('Public key', h('span', null, h('code', { class: 'mono' }, n.public_key), ' ', copyButton(() => n.public_key))),
       ...fact('Last handshake', formatAge(n.last_handshake, Date.now()), 'last_handshake'),
-      ...fact('Endpoint', n.endpoint ?? '–'),
+      ...fact('Endpoint', n.answered_from ? `${n.endpoint ?? '–'} → hub ${n.answered_from}` : n.endpoint ?? '–', 'endpoint'),
       ...fact('Traffic', `${formatBytes(n.rx_bytes)} received, ${formatBytes(n.tx_bytes)} sent`),
       ...fact('Central server', n.central_server_url ?? '–'),
       ...fact('Registered', formatTimestamp(n.created_at)),
