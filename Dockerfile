@@ -14,7 +14,7 @@
 # docker-compose.yml does all of this; docs/deployment.md explains it.
 
 # ─────────────────────────────────────────── build stage ───────────────────────────────────────────
-FROM node:20-bookworm AS build
+FROM node:24-bookworm AS build
 
 # The addon (cmake-js: g++, cmake, make, OpenSSL 3 headers) and better-sqlite3 (node-gyp: python3,
 # make, g++). The same Debian 12 packages CI installs.
@@ -56,7 +56,7 @@ RUN npm prune --omit=dev \
  && node -e "new (require('better-sqlite3'))(':memory:').close()"
 
 # ────────────────────────────────────────── runtime stage ──────────────────────────────────────────
-FROM node:20-bookworm-slim AS runtime
+FROM node:24-bookworm-slim AS runtime
 
 # libssl3: the addon links OpenSSL 3's libcrypto (Node.js itself carries its own OpenSSL).
 # iproute2: `wgvm serve` runs `ip` to give wg0 its address and MTU and to bring it up.

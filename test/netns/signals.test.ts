@@ -5,7 +5,7 @@
 // signal lands before, during and after each step of start-up.
 import type { ChildProcess } from 'node:child_process';
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
@@ -167,4 +167,28 @@ describe.skipIf(skip)('signals during start-up leave nothing behind', () => {
     hub.kill('SIGTERM');
     expect((await ended(hub)).code).toBe(0);
   }, 240_000);
+
+  it('npm start: SIGTERM to npm reaches the hub (no orphan left running)', async () => {
+    const ns = t.world.namespace('npm');
+    const name = iface(t.world, 'n', 0);
+    // From the project's directory (the tests' working directory), as the README says.
+    const npm = t.world.spawn(ns, 'npm', ['start', '--silent'], {
+      SERVERURL: '198.51.100.1', API_TOKEN: TOKEN, WG_INTERFACE: name, DATA_DIR: join(t.dir, 'npm-data'),
+    });
+    // The hub's process, whatever runs it: found by the interface name in its environment.
+    const hubPids = () =>
+      spawnSync('pgrep', ['-f', 'wgvm.js serve'], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean).map(Number)
+        .filter((pid) => { try { return readFileSync(`/proc/${pid}/environ`, 'latin1').split('\0').includes(`WG_INTERFACE=${name}`); } catch { return false; } });
+    try {
+      await waitFor('the API', () => httpIn(ns, 'GET', 'http://127.0.0.1:8090/health').status === 200, 60_000);
+      expect(hubPids()).toHaveLength(1);
+      npm.kill('SIGTERM');
+      await ended(npm);
+      await waitFor('the hub to exit', () => hubPids().length === 0, 10_000);
+      expect(linkExists(ns, name)).toBe(false);
+      expect(existsSync(sock(name))).toBe(false);
+    } finally {
+      for (const pid of hubPids()) process.kill(pid, 'SIGKILL');
+    }
+  }, 120_000);
 });

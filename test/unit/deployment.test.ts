@@ -144,11 +144,11 @@ describe('Dockerfile', () => {
   const [build, runtime] = stages as [Stage, Stage];
   const runtimeOnly = (keyword: string) => runtime.instructions.filter((i) => i.keyword === keyword);
 
-  it('has two stages: node:20-bookworm (build) and node:20-bookworm-slim (runtime, the last)', () => {
+  it('has two stages on the current Node LTS: node:24-bookworm (build) and node:24-bookworm-slim (runtime, the last)', () => {
     expect(stages).toHaveLength(2);
-    expect(build.image).toBe('node:20-bookworm');
+    expect(build.image).toBe('node:24-bookworm');
     expect(build.name).toBe('build');
-    expect(runtime.image).toBe('node:20-bookworm-slim');
+    expect(runtime.image).toBe('node:24-bookworm-slim');
     // Every COPY --from names the build stage.
     for (const c of copiesOf(runtime).filter((c) => c.from !== null)) expect(c.from).toBe('build');
   });

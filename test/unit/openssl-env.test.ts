@@ -26,6 +26,6 @@ describe('data-plane OpenSSL environment', () => {
     expect(file('Dockerfile')).toContain(`OPENSSL_ia32cap=${OPENSSL_CPU_MASK} \\`);
     expect(file('deploy/wgvm.service')).toMatch(new RegExp(`^Environment=OPENSSL_ia32cap=${OPENSSL_CPU_MASK}$`, 'm'));
     const start = JSON.parse(file('package.json')).scripts.start as string;
-    expect(start).toBe(`OPENSSL_ia32cap=\${OPENSSL_ia32cap-${OPENSSL_CPU_MASK}} node bin/wgvm.js serve`);
+    expect(start).toBe(`OPENSSL_ia32cap=\${OPENSSL_ia32cap-${OPENSSL_CPU_MASK}} exec node bin/wgvm.js serve`);
   });
 });
