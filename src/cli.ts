@@ -1,5 +1,7 @@
-// `wgvm`: the command line. Each subcommand is a function of (args, stdio) returning an exit code;
-// user mistakes end in one line on stderr and a non-zero code, never a stack trace.
+// `wgvm`: the command line. Each subcommand is a function of its arguments returning an exit code.
+// Exit codes: 0 done, 1 the command failed (one line on stderr, never a stack trace), 2 the
+// arguments were wrong (one line on stderr naming the usage). `wgvm <command> --help` prints the
+// command's usage on stdout and exits 0.
 import { fstatSync, readFileSync } from 'node:fs';
 import { uapiCounters, uapiSet } from './uapi/client.js';
 import { reportStartupFailure, runDaemon, runForeground } from './userspace.js';
@@ -7,12 +9,23 @@ import { decodeKey, encodeKey, generatePresharedKey, generatePrivateKey, KeyForm
 // The hub, the benchmark, migrations and the password prompt are loaded by their own commands only:
 // `wgvm up` (what wg-quick runs) starts in a third of the time without fastify and SQLite.
 
+/** Wrong arguments: exit 2. */
 export class UsageError extends Error {
   override name = 'UsageError';
 }
 
+/** The command could not do its work (bad input, a missing interface, no permission): exit 1. */
+export class CommandFailure extends Error {
+  override name = 'CommandFailure';
+}
+
 interface Command {
+  /** The synopsis, after "wgvm ". */
+  usage: string;
+  /** One line for the command list (within 100 columns with the name). */
   summary: string;
+  /** More lines for `wgvm <command> --help`. */
+  details?: string;
   run(args: string[]): Promise<number> | number;
 }
 
@@ -32,8 +45,11 @@ function warnIfWorldReadableStdout(): void {
   }
 }
 
+const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
+
 const commands: Record<string, Command> = {
   genkey: {
+    usage: 'genkey',
     summary: 'print a new private key (base64), like `wg genkey`',
     run(args) {
       noArgs('genkey', args);
@@ -43,6 +59,7 @@ const commands: Record<string, Command> = {
     },
   },
   genpsk: {
+    usage: 'genpsk',
     summary: 'print a new preshared key (base64), like `wg genpsk`',
     run(args) {
       noArgs('genpsk', args);
@@ -52,6 +69,7 @@ const commands: Record<string, Command> = {
     },
   },
   pubkey: {
+    usage: 'pubkey < private.key',
     summary: 'read a private key on stdin, print its public key, like `wg pubkey`',
     run(args) {
       noArgs('pubkey', args);
@@ -62,7 +80,7 @@ const commands: Record<string, Command> = {
       try {
         key = decodeKey(text);
       } catch (err) {
-        if (err instanceof KeyFormatError) throw new UsageError(`pubkey: key is not the correct length or format: ${err.message}`);
+        if (err instanceof KeyFormatError) throw new CommandFailure(`pubkey: key is not the correct length or format: ${err.message}`);
         throw err;
       }
       process.stdout.write(encodeKey(publicKeyOf(key)) + '\n');
@@ -70,24 +88,32 @@ const commands: Record<string, Command> = {
     },
   },
   'hash-password': {
-    summary: "make ADMIN_PASSWORD_HASH for the dashboard: type the password twice, or pipe it in",
+    usage: 'hash-password',
+    summary: 'make ADMIN_PASSWORD_HASH for the dashboard',
+    details: 'Type the password twice at the prompt, or give it as the first line of stdin.',
     async run(args) {
       noArgs('hash-password', args);
       const { hashPassword, PasswordHashError } = await import('./password.js');
-      const { PromptError, readNewPassword } = await import('./prompt.js');
+      const { PromptError, PromptInterrupted, readNewPassword } = await import('./prompt.js');
       try {
         const hash = await hashPassword(await readNewPassword());
         process.stdout.write(`${hash}\n`);
         if (process.stdout.isTTY) process.stderr.write(`Put it in .env in single quotes: ADMIN_PASSWORD_HASH='${hash}'\n`);
         return 0;
       } catch (err) {
-        if (err instanceof PromptError || err instanceof PasswordHashError) throw new UsageError(`hash-password: ${err.message}`);
+        if (err instanceof PromptInterrupted) return 130; // Ctrl-C at the prompt, as a shell reports it
+        if (err instanceof PromptError || err instanceof PasswordHashError) throw new CommandFailure(`hash-password: ${err.message}`);
         throw err;
       }
     },
   },
   up: {
-    summary: 'bring up a userspace WireGuard interface configured with wg: wgvm up [-f|--foreground] <iface>',
+    usage: 'up [-f|--foreground] <interface>',
+    summary: 'bring up a userspace WireGuard interface, configured with `wg`',
+    details:
+      'Creates the TUN interface and /var/run/wireguard/<interface>.sock, then returns (the daemon\n' +
+      'stays), like `wireguard-go <interface>`; -f keeps it in the foreground. Stops on SIGINT/SIGTERM\n' +
+      'or when the interface or the socket is removed.',
     async run(args) {
       const foreground = args.some((a) => a === '-f' || a === '--foreground');
       const rest = args.filter((a) => a !== '-f' && a !== '--foreground');
@@ -98,23 +124,28 @@ const commands: Record<string, Command> = {
       try {
         return await runForeground(iface);
       } catch (err) {
-        const message = err instanceof Error ? err.message : String(err);
-        reportStartupFailure(message);
-        throw new UsageError(`up: ${message}`);
+        reportStartupFailure(message(err));
+        throw new CommandFailure(`up: ${message(err)}`);
       }
     },
   },
   relay: {
-    summary: 'turn relaying between peers inside a wgvm interface on or off: wgvm relay <iface> on|off',
+    usage: 'relay <interface> on|off',
+    summary: 'turn relaying between peers inside a wgvm interface on or off',
     async run(args) {
       const [iface, state] = args;
       if (args.length !== 2 || (state !== 'on' && state !== 'off')) throw new UsageError('relay: usage: wgvm relay <interface> on|off');
-      await uapiSet(iface!, `wgvm_relay=${state === 'on'}`);
+      try {
+        await uapiSet(iface!, `wgvm_relay=${state === 'on'}`);
+      } catch (err) {
+        throw new CommandFailure(`relay: ${message(err)}`);
+      }
       return 0;
     },
   },
   isolate: {
-    summary: 'stop (on) or allow (off) a peer reaching other peers through the interface: wgvm isolate <iface> <public-key> on|off',
+    usage: 'isolate <interface> <public-key> on|off',
+    summary: 'stop (on) or allow (off) a peer reaching the other peers',
     async run(args) {
       const [iface, key, state] = args;
       if (args.length !== 3 || (state !== 'on' && state !== 'off')) {
@@ -124,41 +155,51 @@ const commands: Record<string, Command> = {
       try {
         hex = Buffer.from(decodeKey(key!)).toString('hex');
       } catch (err) {
-        throw new UsageError(`isolate: ${err instanceof Error ? err.message : String(err)}`);
+        throw new UsageError(`isolate: ${message(err)}`);
       }
-      // update_only: isolating a key that is not a peer must not create one.
-      await uapiSet(iface!, `public_key=${hex}\nupdate_only=true\nwgvm_isolated=${state === 'on'}`);
+      try {
+        // update_only: isolating a key that is not a peer must not create one.
+        await uapiSet(iface!, `public_key=${hex}\nupdate_only=true\nwgvm_isolated=${state === 'on'}`);
+      } catch (err) {
+        throw new CommandFailure(`isolate: ${message(err)}`);
+      }
       return 0;
     },
   },
   counters: {
-    summary: 'print a wgvm interface\'s drop and error counters (drop_replay=N …): wgvm counters <iface>',
+    usage: 'counters <interface>',
+    summary: "print a wgvm interface's drop and error counters (drop_replay=N …)",
     async run(args) {
       if (args.length !== 1 || args[0]!.startsWith('-')) throw new UsageError('counters: usage: wgvm counters <interface>');
       try {
         process.stdout.write(await uapiCounters(args[0]!));
       } catch (err) {
-        throw new UsageError(`counters: ${err instanceof Error ? err.message : String(err)}`);
+        throw new CommandFailure(`counters: ${message(err)}`);
       }
       return 0;
     },
   },
   bench: {
-    summary: 'measure this data plane against wireguard-go and a plain link: wgvm bench [--quick] [--runs N] [--seconds S] [--only pair,…] [--out dir]',
+    usage: 'bench [--quick] [--runs N] [--seconds S] [--only PAIR,…] [--out DIR]',
+    summary: 'measure this data plane against wireguard-go and a plain link (root)',
+    details:
+      'PAIR: wgvm, wireguard-go, wgvm-to-wireguard-go, wireguard-go-to-wgvm, veth (default: all).\n' +
+      'Writes a JSON result and an SVG chart to DIR (default bench/results).',
     async run(args) {
-      const { BenchError, runBench } = await import('./bench/run.js');
+      const { BenchError, BenchUsageError, parseBenchOptions, runBench } = await import('./bench/run.js');
       try {
-        return await runBench(args);
+        return await runBench(parseBenchOptions(args));
       } catch (err) {
-        if (err instanceof BenchError || (err instanceof Error && err.name === 'TypeError' && 'code' in err)) {
-          throw new UsageError(`bench: ${err.message}`);
-        }
+        if (err instanceof BenchUsageError) throw new UsageError(`bench: ${err.message}`);
+        if (err instanceof BenchError) throw new CommandFailure(`bench: ${err.message}`);
         throw err;
       }
     },
   },
   serve: {
-    summary: 'run the hub: data plane, management API (configured by the environment and .env)',
+    usage: 'serve',
+    summary: 'run the hub: data plane, management API and dashboard',
+    details: 'Configured by the environment and ./.env (see README: SERVERURL, API_TOKEN, DATA_DIR, …).',
     async run(args) {
       noArgs('serve', args);
       const { serve } = await import('./serve.js');
@@ -167,58 +208,99 @@ const commands: Record<string, Command> = {
       } catch (err) {
         // Start-up problems (a bad variable, no CAP_NET_ADMIN, a port in use) are one line, not a trace.
         if (err instanceof Error && !(err instanceof TypeError || err instanceof RangeError || err instanceof ReferenceError)) {
-          throw new UsageError(`serve: ${err.message}`);
+          throw new CommandFailure(`serve: ${err.message}`);
         }
         throw err;
       }
     },
   },
   import: {
-    summary: 'take over an existing WireGuard server (wg0.conf or a linuxserver/wireguard folder): wgvm import <path> [--dry-run] [--replace-hub-key]',
+    usage: 'import <wg0.conf | linuxserver folder> [--dry-run] [--replace-hub-key]',
+    summary: 'take over an existing WireGuard server (wg0.conf or a linuxserver/wireguard folder)',
     async run(args) {
       const { migrationCommand, runImport } = await import('./migrate/index.js');
-      return migrationCommand('import', runImport, args, (message) => new UsageError(message));
+      return migrationCommand('import', runImport, args, failure);
     },
   },
   export: {
-    summary: 'write a JSON backup of the registry: wgvm export [--include-secrets] [-o FILE]',
+    usage: 'export [--include-secrets] [-o FILE]',
+    summary: 'write a JSON backup of the registry',
     async run(args) {
       const { migrationCommand, runExport } = await import('./migrate/index.js');
-      return migrationCommand('export', runExport, args, (message) => new UsageError(message));
+      return migrationCommand('export', runExport, args, failure);
     },
   },
   restore: {
-    summary: 'restore a backup made by wgvm export into an empty registry: wgvm restore <FILE>',
+    usage: 'restore <FILE | ->',
+    summary: 'restore a backup made by `wgvm export` into an empty registry',
     async run(args) {
       const { migrationCommand, runRestore } = await import('./migrate/index.js');
-      return migrationCommand('restore', runRestore, args, (message) => new UsageError(message));
+      return migrationCommand('restore', runRestore, args, failure);
     },
   },
 };
 
+function failure(text: string, usage: boolean): Error {
+  return usage ? new UsageError(text) : new CommandFailure(text);
+}
+
 function usage(): string {
   const width = Math.max(...Object.keys(commands).map((n) => n.length));
   const lines = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`);
-  return `Usage: wgvm <command> [arguments]\n\nCommands:\n${lines.join('\n')}\n`;
+  return (
+    'Usage: wgvm <command> [arguments]\n' +
+    '       wgvm <command> --help     that command\'s usage\n' +
+    '       wgvm --version\n\n' +
+    `Commands:\n${lines.join('\n')}\n`
+  );
 }
+
+function commandHelp(name: string, c: Command): string {
+  return `Usage: wgvm ${c.usage}\n\n${c.summary[0]!.toUpperCase()}${c.summary.slice(1)}.\n${c.details ? `${c.details}\n` : ''}`;
+}
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+  return `wgvm ${pkg.version}\n`;
+}
+
+const isHelp = (a: string | undefined) => a === '--help' || a === '-h';
 
 export async function main(argv: string[]): Promise<number> {
   const [name, ...args] = argv;
-  if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
-    process.stdout.write(usage());
-    return name === undefined ? 1 : 0;
+  if (name === undefined) {
+    process.stderr.write(usage());
+    return 2;
+  }
+  if (name === 'help' || isHelp(name)) {
+    const topic = name === 'help' ? args[0] : undefined;
+    const c = topic === undefined ? undefined : commands[topic];
+    if (topic !== undefined && !c) {
+      process.stderr.write(`wgvm: unknown command "${topic}"\n`);
+      return 2;
+    }
+    process.stdout.write(c ? commandHelp(topic!, c) : usage());
+    return 0;
+  }
+  if (name === '--version' || name === '-V' || name === 'version') {
+    process.stdout.write(version());
+    return 0;
   }
   const command = commands[name];
   if (!command) {
-    process.stderr.write(`wgvm: unknown command "${name}"\n\n${usage()}`);
-    return 1;
+    process.stderr.write(`wgvm: unknown command "${name}" (wgvm --help lists them)\n`);
+    return 2;
+  }
+  if (args.some(isHelp)) {
+    process.stdout.write(commandHelp(name, command));
+    return 0;
   }
   try {
     return await command.run(args);
   } catch (err) {
-    if (err instanceof UsageError) {
+    if (err instanceof UsageError || err instanceof CommandFailure) {
       process.stderr.write(`wgvm ${err.message}\n`);
-      return 1;
+      return err instanceof UsageError ? 2 : 1;
     }
     throw err;
   }

@@ -1,36 +1,73 @@
 // Reading a password: from a terminal without echo (asked twice), or the first line of piped stdin.
 import { readFileSync } from 'node:fs';
 
-/** One line typed at the terminal, not echoed. Ctrl-C or Ctrl-D abandon it (null). */
+/** Ctrl-C at the prompt: the command ends as a shell reports an interrupt (130). */
+export class PromptInterrupted extends Error {
+  override name = 'PromptInterrupted';
+}
+
+export class PromptError extends Error {
+  override name = 'PromptError';
+}
+
+export type LineEnd = 'enter' | 'interrupt' | 'eof';
+
+/**
+ * A line being typed in raw mode. Keys arrive as text; the terminal's escape sequences (arrow and
+ * function keys, Alt+key, bracketed-paste markers) are dropped, never taken into the password.
+ */
+export class LineEditor {
+  line = '';
+  private escape: '' | 'esc' | 'csi' | 'ss3' = '';
+
+  /** Takes typed text; returns how the line ended, or null while it goes on. */
+  feed(text: string): LineEnd | null {
+    for (const ch of text) {
+      if (this.escape === 'esc') {
+        // ESC [ … (CSI) and ESC O x (SS3) run on; any other ESC x is one key (Alt+x).
+        this.escape = ch === '[' ? 'csi' : ch === 'O' ? 'ss3' : '';
+        continue;
+      }
+      if (this.escape === 'csi') {
+        if (ch >= '@' && ch <= '~') this.escape = ''; // the final byte
+        continue;
+      }
+      if (this.escape === 'ss3') {
+        this.escape = '';
+        continue;
+      }
+      if (ch === '\u001b') this.escape = 'esc';
+      else if (ch === '\r' || ch === '\n') return 'enter';
+      else if (ch === '\u0003') return 'interrupt';
+      else if (ch === '\u0004') return 'eof';
+      else if (ch === '\u007f' || ch === '\b') this.line = [...this.line].slice(0, -1).join('');
+      else if (ch >= ' ') this.line += ch;
+    }
+    return null;
+  }
+}
+
+/** One line typed at the terminal, not echoed. Ctrl-D abandons it (null); Ctrl-C interrupts. */
 function readHiddenLine(prompt: string): Promise<string | null> {
   const stdin = process.stdin;
   process.stderr.write(prompt);
   stdin.setRawMode(true);
   stdin.resume();
   stdin.setEncoding('utf8');
-  let line = '';
-  return new Promise((resolve) => {
-    const finish = (value: string | null) => {
+  const editor = new LineEditor();
+  return new Promise((resolve, reject) => {
+    const onData = (chunk: string) => {
+      const end = editor.feed(chunk);
+      if (end === null) return;
       stdin.setRawMode(false);
       stdin.pause();
       stdin.off('data', onData);
       process.stderr.write('\n');
-      resolve(value);
-    };
-    const onData = (chunk: string) => {
-      for (const ch of chunk) {
-        if (ch === '\r' || ch === '\n') return finish(line);
-        if (ch === '\u0003' || ch === '\u0004') return finish(null);
-        if (ch === '\u007f' || ch === '\b') line = [...line].slice(0, -1).join('');
-        else if (ch >= ' ') line += ch;
-      }
+      if (end === 'interrupt') reject(new PromptInterrupted('interrupted'));
+      else resolve(end === 'enter' ? editor.line : null);
     };
     stdin.on('data', onData);
   });
-}
-
-export class PromptError extends Error {
-  override name = 'PromptError';
 }
 
 /** The new password: typed twice at a terminal, or the first line of stdin when it is piped. */

@@ -17,43 +17,58 @@ const root = fileURLToPath(new URL('../..', import.meta.url));
 const nativeBench = join(root, 'build', 'wgvm_bench');
 const addonPath = join(root, 'build', 'Release', 'wgvm_native.node');
 
+/** Something in the way of a run (no root, a missing tool): one line, exit 1. */
 export class BenchError extends Error {
   override name = 'BenchError';
 }
 
-interface Options {
+/** Options the benchmark does not take: one line, exit 2. */
+export class BenchUsageError extends BenchError {
+  override name = 'BenchUsageError';
+}
+
+export const BENCH_USAGE = 'wgvm bench [--quick] [--runs N] [--seconds S] [--only PAIR,…] [--out DIR]';
+
+export interface BenchOptions {
   runs: number;
   seconds: number;
   pings: number;
   quick: boolean;
   only: PairName[];
+  /** --only was given: a pair it names that cannot run is an error, not a skip */
+  onlyAsked: boolean;
   out: string;
 }
 
-function parseOptions(argv: string[]): Options {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    options: {
-      runs: { type: 'string' },
-      seconds: { type: 'string' },
-      quick: { type: 'boolean', default: false },
-      only: { type: 'string' },
-      out: { type: 'string' },
-    },
-    strict: true,
-    allowPositionals: true,
-  });
-  if (positionals.length) throw new BenchError(`unexpected argument "${positionals[0]}"`);
+const OPTIONS = {
+  runs: { type: 'string' },
+  seconds: { type: 'string' },
+  quick: { type: 'boolean', default: false },
+  only: { type: 'string' },
+  out: { type: 'string' },
+} as const;
+
+export function parseBenchOptions(argv: string[]): BenchOptions {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options: OPTIONS, strict: true, allowPositionals: true });
+  } catch (err) {
+    // Node's own message suggests `--` tricks; ours names the option and the usage.
+    const option = /'(-[^']*)'/.exec(err instanceof Error ? err.message : '')?.[1] ?? argv.join(' ');
+    throw new BenchUsageError(`unknown option or missing value: ${option} (usage: ${BENCH_USAGE})`);
+  }
+  const { values, positionals } = parsed;
+  if (positionals.length) throw new BenchUsageError(`unexpected argument "${positionals[0]}"`);
   const quick = values.quick ?? false;
   const number = (name: string, text: string | undefined, fallback: number, min: number, max: number) => {
     if (text === undefined) return fallback;
     const n = Number(text);
-    if (!Number.isFinite(n) || n < min || n > max) throw new BenchError(`--${name} must be a number from ${min} to ${max}, got "${text}"`);
+    if (!Number.isFinite(n) || n < min || n > max) throw new BenchUsageError(`--${name} must be a number from ${min} to ${max}, got "${text}"`);
     return n;
   };
   const only = (values.only?.split(',').map((s) => s.trim()).filter(Boolean) ?? [...PAIR_NAMES]) as PairName[];
   for (const name of only) {
-    if (!PAIR_NAMES.includes(name)) throw new BenchError(`unknown pair "${name}" (pairs: ${PAIR_NAMES.join(', ')})`);
+    if (!PAIR_NAMES.includes(name)) throw new BenchUsageError(`unknown pair "${name}" (pairs: ${PAIR_NAMES.join(', ')})`);
   }
   return {
     runs: Math.round(number('runs', values.runs, quick ? 1 : 3, 1, 50)),
@@ -61,6 +76,7 @@ function parseOptions(argv: string[]): Options {
     pings: quick ? 20 : 100,
     quick,
     only,
+    onlyAsked: values.only !== undefined,
     out: values.out ?? join(root, 'bench', 'results'),
   };
 }
@@ -68,7 +84,7 @@ function parseOptions(argv: string[]): Options {
 const has = (tool: string) => spawnSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' }).status === 0;
 const progress = (line: string) => process.stderr.write(`${line}\n`);
 
-async function measurePair(name: PairName, o: Options, step: () => string): Promise<PairResult> {
+async function measurePair(name: PairName, o: BenchOptions, step: () => string): Promise<PairResult> {
   const samples: Record<string, number[]> = {};
   const add = (key: string, v: number) => (samples[key] ??= []).push(v);
   for (let run = 1; run <= o.runs; run++) {
@@ -159,7 +175,7 @@ function opensslGbps(seconds: number): number | null {
   return m ? (Number(m[1]) * 1000 * 8) / 1e9 : null;
 }
 
-async function measureWgvm(o: Options, step: () => string): Promise<WgvmResult> {
+async function measureWgvm(o: BenchOptions, step: () => string): Promise<WgvmResult> {
   if (!existsSync(nativeBench)) throw new BenchError(`${nativeBench} is missing: run "npm run build"`);
   const native = (what: string) =>
     JSON.parse(execFileSync(nativeBench, ['--seconds', String(o.quick ? 0.5 : 3), what], { encoding: 'utf8', env: dataPlaneEnv(process.env) }));
@@ -198,8 +214,7 @@ async function measureWgvm(o: Options, step: () => string): Promise<WgvmResult> 
 
 let current: World | null = null;
 
-export async function runBench(argv: string[]): Promise<number> {
-  const o = parseOptions(argv);
+export async function runBench(o: BenchOptions): Promise<number> {
   if (process.getuid?.() !== 0) throw new BenchError('the benchmark needs root (it creates network namespaces and TUN interfaces)');
   for (const tool of ['ip', 'iperf3', 'ping']) {
     if (!has(tool)) throw new BenchError(`${tool} is not installed (apt-get install -y --no-install-recommends iperf3 iproute2 iputils-ping)`);
@@ -208,7 +223,7 @@ export async function runBench(argv: string[]): Promise<number> {
   let pairs = o.only;
   if (!has('wireguard-go')) {
     const needing = pairs.filter((p) => [PAIRS[p].client, PAIRS[p].server].includes('wireguard-go'));
-    if (argv.some((a) => a.startsWith('--only')) && needing.length) {
+    if (o.onlyAsked && needing.length) {
       throw new BenchError(`wireguard-go is not installed, but --only asks for ${needing.join(', ')}`);
     }
     pairs = pairs.filter((p) => !needing.includes(p));

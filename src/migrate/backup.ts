@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import { ipToInt } from '../ipam.js';
 import { RegistryError } from '../nodes/model.js';
 import { BackupFormatError, DATABASE_FILE, parseBackup, Store, type RegistryBackup } from '../store/index.js';
-import { CommandError, loadToolConfig, type CommandIo } from './io.js';
+import { CommandError, CommandUsageError, loadToolConfig, type CommandIo } from './io.js';
 
 export const EXPORT_USAGE = 'usage: wgvm export [--include-secrets] [-o FILE]';
 export const RESTORE_USAGE = 'usage: wgvm restore <FILE | ->';
@@ -23,10 +23,10 @@ function parseExportArgs(args: string[]): ExportArgs {
     if (a === '--include-secrets') includeSecrets = true;
     else if (a === '-o' || a === '--output') {
       const next = args[++i];
-      if (next === undefined || next === '') throw new CommandError(`export: ${a} needs a file name (${EXPORT_USAGE})`);
+      if (next === undefined || next === '') throw new CommandUsageError(`export: ${a} needs a file name (${EXPORT_USAGE})`);
       output = next;
     } else if (a.startsWith('--output=')) output = a.slice('--output='.length);
-    else throw new CommandError(`export: unexpected argument ${JSON.stringify(a)} (${EXPORT_USAGE})`);
+    else throw new CommandUsageError(`export: unexpected argument ${JSON.stringify(a)} (${EXPORT_USAGE})`);
   }
   if (output === '-') output = null;
   return { includeSecrets, output };
@@ -85,7 +85,7 @@ export function runExport(args: string[], io: CommandIo): number {
 }
 
 export function runRestore(args: string[], io: CommandIo): number {
-  if (args.length !== 1 || (args[0]!.startsWith('-') && args[0] !== '-')) throw new CommandError(`restore: ${RESTORE_USAGE}`);
+  if (args.length !== 1 || (args[0]!.startsWith('-') && args[0] !== '-')) throw new CommandUsageError(`restore: ${RESTORE_USAGE}`);
   const file = args[0]!;
   const shown = file === '-' ? 'standard input' : resolve(io.cwd, file);
   let text: string;

@@ -10,7 +10,7 @@ import { basename, join, relative, resolve } from 'node:path';
 import type { Config } from '../config.js';
 import { formatCidr, intToIp, parseCidr } from '../ipam.js';
 import { DATABASE_FILE, HUB_PRIVATE_KEY_SETTING, NO_PRESHARED_KEY, Store, type ImportConflict, type ImportNodeInput } from '../store/index.js';
-import { CommandError, loadToolConfig, type CommandIo } from './io.js';
+import { CommandError, CommandUsageError, loadToolConfig, type CommandIo } from './io.js';
 import { readImportSource, type ImportSource, type PeerCandidate } from './source.js';
 
 export const IMPORT_USAGE = 'usage: wgvm import <wg0.conf | linuxserver config folder> [--dry-run] [--replace-hub-key]';
@@ -29,11 +29,11 @@ function parseArgs(args: string[]): ImportArgs {
   for (const a of args) {
     if (a === '--dry-run' || a === '-n') dryRun = true;
     else if (a === '--replace-hub-key') replaceHubKey = true;
-    else if (a.startsWith('-') && a !== '-') throw new CommandError(`import: unknown option ${a} (${IMPORT_USAGE})`);
-    else if (path !== null) throw new CommandError(`import: one path only (${IMPORT_USAGE})`);
+    else if (a.startsWith('-') && a !== '-') throw new CommandUsageError(`import: unknown option ${a} (${IMPORT_USAGE})`);
+    else if (path !== null) throw new CommandUsageError(`import: one path only (${IMPORT_USAGE})`);
     else path = a;
   }
-  if (path === null) throw new CommandError(`import: which config? (${IMPORT_USAGE})`);
+  if (path === null) throw new CommandUsageError(`import: which config? (${IMPORT_USAGE})`);
   return { path, dryRun, replaceHubKey };
 }
 

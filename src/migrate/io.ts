@@ -23,9 +23,14 @@ export function processIo(): CommandIo {
   };
 }
 
-/** A user mistake or a refused operation: the CLI prints `wgvm <message>` and exits 1. */
+/** A refused operation or unusable input: the CLI prints `wgvm <message>` and exits 1. */
 export class CommandError extends Error {
   override name = 'CommandError';
+}
+
+/** Arguments the command does not take: the CLI prints `wgvm <message>` and exits 2. */
+export class CommandUsageError extends CommandError {
+  override name = 'CommandUsageError';
 }
 
 // TEST-NET-1: only ever a stand-in, see below.

@@ -66,7 +66,7 @@ describe.skipIf(skip)('benchmark harness', () => {
       [['--bogus'], /bench: .*bogus/],
     ] as const) {
       const r = spawnSync(process.execPath, [join(root, 'bin/wgvm.js'), 'bench', ...args], { encoding: 'utf8' });
-      expect(r.status).toBe(1);
+      expect(r.status).toBe(2);
       expect(r.stderr).toMatch(message);
       expect(r.stderr.trim().split('\n')).toHaveLength(1);
     }

@@ -104,7 +104,7 @@ describe.skipIf(skip)('wgvm up: daemon lifecycle', () => {
 
   it('rejects a bad interface name before touching anything', () => {
     const r = spawnSync(process.execPath, [wgvmEntry, 'up', 'bad/name'], { encoding: 'utf8' });
-    expect(r.status).toBe(1);
+    expect(r.status).toBe(2);
     expect(r.stderr).toContain('not a valid interface name');
   });
 });

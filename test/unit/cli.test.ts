@@ -65,14 +65,58 @@ describe('wgvm genkey / pubkey / genpsk', () => {
     expect(r.stderr).toMatch(/^wgvm pubkey: key is not the correct length or format: .+\n$/);
   });
 
-  it('unknown commands and stray arguments fail with a usage message, not a stack trace', () => {
+  it('unknown commands and stray arguments fail with a usage message and exit 2, not a stack trace', () => {
     const unknown = run(['frobnicate']);
-    expect(unknown.code).toBe(1);
+    expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain('unknown command "frobnicate"');
     const extra = run(['genkey', 'extra']);
-    expect(extra.code).toBe(1);
+    expect(extra.code).toBe(2);
     expect(extra.stderr).toBe('wgvm genkey takes no arguments (usage: wgvm genkey)\n');
+    const none = run([]);
+    expect(none.code).toBe(2);
+    expect(none.stderr).toContain('Usage: wgvm <command>');
+    expect(none.stdout).toBe('');
     expect(run(['--help']).stdout).toContain('Usage: wgvm <command>');
+  });
+
+  const COMMANDS = ['genkey', 'genpsk', 'pubkey', 'hash-password', 'up', 'relay', 'isolate', 'counters', 'bench', 'serve', 'import', 'export', 'restore'];
+
+  it('every command answers --help and -h with its own usage on stdout and exit 0, touching nothing', () => {
+    const list = run(['--help']).stdout;
+    for (const name of COMMANDS) {
+      expect(list).toMatch(new RegExp(`^  ${name} +\\S`, 'm'));
+      for (const flag of ['--help', '-h']) {
+        const r = run([name, flag]);
+        expect(r.code, `${name} ${flag}: ${r.stderr}`).toBe(0);
+        expect(r.stdout).toMatch(new RegExp(`^Usage: wgvm ${name}\\b`));
+        expect(r.stderr).toBe('');
+      }
+      expect(run(['help', name]).stdout).toBe(run([name, '--help']).stdout);
+    }
+    // serve --help must not start a hub, bench --help not a benchmark: both would need root and more.
+    expect(run(['serve', '--help']).stdout).not.toContain('hub ');
+  });
+
+  it('keeps help within 100 columns', () => {
+    for (const args of [['--help'], ...COMMANDS.map((c) => [c, '--help'])]) {
+      for (const line of run(args).stdout.split('\n')) expect(line.length, line).toBeLessThanOrEqual(100);
+    }
+  });
+
+  it('--version prints the package version', () => {
+    const version = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version as string;
+    for (const flag of ['--version', '-V']) {
+      const r = run([flag]);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toBe(`wgvm ${version}\n`);
+    }
+  });
+
+  it('bench: a bad option is one line naming the usage, exit 2, before anything runs', () => {
+    const r = run(['bench', '--bogus']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe("wgvm bench: unknown option or missing value: --bogus (usage: wgvm bench [--quick] [--runs N] [--seconds S] [--only PAIR,…] [--out DIR])\n");
+    expect(run(['bench', '--runs']).stderr).toMatch(/^wgvm bench: unknown option or missing value: --runs /);
   });
 
   it('genkey warns, like wg, when writing to a world-readable file', () => {
@@ -148,7 +192,7 @@ describe('wgvm counters', () => {
   it('needs exactly one interface, and says so when the interface does not exist', () => {
     for (const args of [[], ['a', 'b'], ['--all']]) {
       const r = run(['counters', ...args]);
-      expect(r.code).toBe(1);
+      expect(r.code).toBe(2);
       expect(r.stderr).toBe('wgvm counters: usage: wgvm counters <interface>\n');
     }
     const r = run(['counters', 'wgflnone0']);
