@@ -94,8 +94,10 @@ describe.skipIf(skip)('wgvm up: daemon lifecycle', () => {
 
   it('fails with a clear one-line error without CAP_NET_ADMIN', () => {
     const iface = name();
-    const r = spawnSync('ip', ['netns', 'exec', ns.name, 'setpriv', '--reuid=65534', '--regid=65534', '--clear-groups',
-      '--inh-caps=-all', '--bounding-set=-all', process.execPath, wgvmEntry, 'up', '-f', iface], { encoding: 'utf8' });
+    // Still root, so that a checkout only root can read (one cloned into /root) loads; with an empty
+    // bounding set that root has no capability at all after exec.
+    const r = spawnSync('ip', ['netns', 'exec', ns.name, 'setpriv', '--inh-caps=-all', '--ambient-caps=-all', '--bounding-set=-all',
+      process.execPath, wgvmEntry, 'up', '-f', iface], { encoding: 'utf8' });
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/CAP_NET_ADMIN/);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
