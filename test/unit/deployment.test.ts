@@ -472,6 +472,17 @@ describe('docker-compose.yml', () => {
     expect(service.privileged).toBeUndefined();
   });
 
+  it('is as tight as the systemd unit: every other capability dropped, no new privileges, read-only root', () => {
+    expect(service.cap_drop).toEqual(['ALL']);
+    expect(service.security_opt).toEqual(['no-new-privileges:true']);
+    expect(String(service.read_only)).toBe('true');
+    // Writable: the volume (DATA_DIR) and tmpfs for the control socket's directory and /tmp.
+    const tmpfs = service.tmpfs as string[];
+    expect(tmpfs.map((t) => t.split(':')[0])).toEqual(['/run/wireguard', '/tmp']);
+    // The image's /var/run is /run (Debian), where the hub puts <iface>.sock (src/uapi/server.ts).
+    expect(SOCKET_DIR).toBe('/var/run/wireguard');
+  });
+
   it('publishes SERVERPORT/udp, API_PORT and DASHBOARD_PORT, following .env with the defaults', () => {
     const ports = service.ports as string[];
     const defaults = (p: string) => p.replace(/\$\{(\w+):-([^}]*)\}/g, (_, name: string, fallback: string) => {
