@@ -78,6 +78,12 @@ export interface Config {
   readonly peerDns: readonly string[];
   /** PUBLIC_STATUS: whether GET /api/vpn/status needs no API key. */
   readonly publicStatus: boolean;
+  /** PUBLIC_METRICS: whether GET /metrics needs no API key (it lists every node ID). */
+  readonly publicMetrics: boolean;
+  /** TRUST_PROXY: proxies (addresses or CIDRs) whose X-Forwarded-For/-Proto the hub believes; empty: none. */
+  readonly trustProxy: readonly string[];
+  /** LOG_LEVEL: the least severe level logged (pino's names), or silent. */
+  readonly logLevel: LogLevel;
   /** INSTALL_TOKEN_TTL in seconds. */
   readonly installTokenTtl: number;
   /** INSTALL_TOKEN_USES. */
@@ -87,6 +93,9 @@ export interface Config {
   /** Lines the caller should print at start-up (a guessed SERVERURL, suspicious values). */
   readonly warnings: readonly string[];
 }
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
 
 /** The defaults, as they would be written in a .env file. */
 export const CONFIG_DEFAULTS = Object.freeze({
@@ -102,6 +111,8 @@ export const CONFIG_DEFAULTS = Object.freeze({
   PERSISTENTKEEPALIVE: '25',
   MTU: '1420',
   PUBLIC_STATUS: 'true',
+  PUBLIC_METRICS: 'false',
+  LOG_LEVEL: 'info',
   INSTALL_TOKEN_TTL: '86400',
   INSTALL_TOKEN_USES: '5',
 });
@@ -123,6 +134,9 @@ export const CONFIG_VARIABLES = Object.freeze([
   'MTU',
   'PEERDNS',
   'PUBLIC_STATUS',
+  'PUBLIC_METRICS',
+  'TRUST_PROXY',
+  'LOG_LEVEL',
   'INSTALL_TOKEN_TTL',
   'INSTALL_TOKEN_USES',
   'ADMIN_PASSWORD_HASH',
@@ -664,14 +678,35 @@ function readConfig(src: Source, cwd: string, options: LoadConfigOptions): Confi
     }
   }
 
-  const statusRaw = src.get('PUBLIC_STATUS');
-  let publicStatus = true;
-  if (statusRaw) {
-    const w = statusRaw.value.toLowerCase();
-    if (TRUE_WORDS.has(w)) publicStatus = true;
-    else if (FALSE_WORDS.has(w)) publicStatus = false;
-    else src.fail('PUBLIC_STATUS', statusRaw, `${src.show(statusRaw.value)} is not true or false`);
+  const flag = (name: 'PUBLIC_STATUS' | 'PUBLIC_METRICS', fallback: boolean): boolean => {
+    const raw = src.get(name);
+    if (!raw) return fallback;
+    const w = raw.value.toLowerCase();
+    if (TRUE_WORDS.has(w)) return true;
+    if (FALSE_WORDS.has(w)) return false;
+    return src.fail(name, raw, `${src.show(raw.value)} is not true or false`);
+  };
+  const publicStatus = flag('PUBLIC_STATUS', true);
+  const publicMetrics = flag('PUBLIC_METRICS', false);
+
+  // TRUST_PROXY: the TLS proxy in front of the hub (docs/deployment.md), by address or CIDR.
+  const proxyRaw = src.get('TRUST_PROXY');
+  const trustProxy: string[] = [];
+  if (proxyRaw && !FALSE_WORDS.has(proxyRaw.value.toLowerCase())) {
+    for (const item of proxyRaw.value.split(',').map((x) => x.trim())) {
+      if (item === '') src.fail('TRUST_PROXY', proxyRaw, 'has an empty entry (a doubled or trailing comma?)');
+      const ip = item.includes('/') ? null : parseIp(item);
+      const cidr = ip ? null : parseAnyCidr(item);
+      if (!ip && !cidr?.ok) {
+        src.fail('TRUST_PROXY', proxyRaw, `${src.show(item)} is not an IP address or CIDR (the proxies the hub may believe; "true" would believe anyone)`);
+      }
+      trustProxy.push(ip ? ip.text : (cidr as { text: string }).text);
+    }
   }
+
+  const levelRaw = src.get('LOG_LEVEL');
+  const logLevel = (levelRaw?.value.toLowerCase() ?? 'info') as LogLevel;
+  if (levelRaw && !LOG_LEVELS.includes(logLevel)) src.fail('LOG_LEVEL', levelRaw, `${src.show(levelRaw.value)} is not one of ${LOG_LEVELS.join(', ')}`);
 
   const installTokenTtl = src.integer(
     'INSTALL_TOKEN_TTL',
@@ -719,6 +754,9 @@ function readConfig(src: Source, cwd: string, options: LoadConfigOptions): Confi
     mtu,
     peerDns: Object.freeze(peerDns),
     publicStatus,
+    publicMetrics,
+    trustProxy: Object.freeze(trustProxy),
+    logLevel,
     installTokenTtl,
     installTokenUses,
     adminPasswordHash,

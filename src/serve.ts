@@ -18,8 +18,9 @@ import { Store } from './store/index.js';
 import { HUB_PRIVATE_KEY_SETTING } from './store/transfer.js';
 import { startUapiServer, stopUapiServer } from './uapi/server.js';
 import { StopSignals } from './stop-signals.js';
+import { createLogger } from './log.js';
+import { SERVER_LIMITS } from './http/hardening.js';
 
-const log = (message: string) => process.stderr.write(`wgvm serve: ${message}\n`);
 const hex = (b64: string) => Buffer.from(b64, 'base64').toString('hex');
 
 /** The hub's key pair, made once and kept sealed in the registry. */
@@ -59,7 +60,8 @@ export async function serve(): Promise<number> {
 
 async function runHub(signals: StopSignals): Promise<number> {
   const config = loadConfig();
-  for (const warning of config.warnings) log(warning);
+  const logger = createLogger(config.logLevel);
+  for (const warning of config.warnings) logger.warn(warning);
   const store = Store.open(config.dataDir);
   store.purgeInstallTokens(); // (also done whenever a token is made)
   const hub = hubIdentity(store);
@@ -83,7 +85,7 @@ async function runHub(signals: StopSignals): Promise<number> {
   async function close(): Promise<void> {
     if (closing) return;
     closing = true;
-    log(`shutting down: ${stop!.reason}`);
+    logger.info({ reason: stop!.reason, code: stop!.code }, `shutting down: ${stop!.reason}`);
     clearInterval(poller);
     await api?.close().catch(() => {});
     await dashboard?.app.close().catch(() => {});
@@ -171,21 +173,21 @@ async function runHub(signals: StopSignals): Promise<number> {
     try {
       pollStatus();
     } catch (err) {
-      log(`status update failed: ${err instanceof Error ? err.message : String(err)}`);
+      logger.error({ err }, 'status update failed');
     }
   }, 1000);
 
   const hubInfo = { publicKey: hub.publicKey, startedAt: Date.now(), counters: () => device.counters(), handshakes: () => handshakes };
   const steps: Array<() => Promise<unknown>> = [
-    async () => (uapi = await startUapiServer(config.wgInterface, device, { writable: false, onError: log })),
+    async () => (uapi = await startUapiServer(config.wgInterface, device, { writable: false, onError: (m) => logger.warn({ socket: config.wgInterface }, m) })),
     async () => {
-      api = await buildApi(config, nodes, hubInfo, token);
+      api = await buildApi(config, nodes, hubInfo, token, SERVER_LIMITS, logger);
       await api.listen({ port: config.apiPort, host: '::' }).catch((err: Error) => {
         throw new Error(`cannot listen on API_PORT ${config.apiPort}: ${err.message}`);
       });
     },
     async () => {
-      dashboard = await buildDashboard({ config, nodes, hub: hubInfo, history, apiToken: token });
+      dashboard = await buildDashboard({ config, nodes, hub: hubInfo, history, apiToken: token, logger });
       await dashboard.app.listen({ port: config.dashboardPort, host: '::' }).catch((err: Error) => {
         throw new Error(`cannot listen on DASHBOARD_PORT ${config.dashboardPort}: ${err.message}`);
       });
@@ -204,6 +206,11 @@ async function runHub(signals: StopSignals): Promise<number> {
   }
   starting = false;
   if (stop) await close();
-  else log(`hub ${hub.publicKey} on UDP ${config.serverPort}, ${config.wgInterface} ${config.hubAddress}/${config.internalSubnet.prefix}; API on :${config.apiPort}, dashboard on :${config.dashboardPort}`);
+  else {
+    logger.info(
+      { publicKey: hub.publicKey, udpPort: config.serverPort, interface: config.wgInterface, apiPort: config.apiPort, dashboardPort: config.dashboardPort },
+      `hub ${hub.publicKey} on UDP ${config.serverPort}, ${config.wgInterface} ${config.hubAddress}/${config.internalSubnet.prefix}; API on :${config.apiPort}, dashboard on :${config.dashboardPort}`,
+    );
+  }
   return finished;
 }

@@ -10,7 +10,8 @@ import { renderLinuxInstaller, renderWindowsInstaller, renderWgQuick } from '../
 import { ApiAuth, FailureLimiter } from './auth.js';
 import { answerErrors, docsCsp, harden, httpStatusOf, SERVER_LIMITS, serverOptions, type ServerLimits } from './hardening.js';
 import { installPage, pageAssets, setupPage } from './pages.js';
-import { prometheusText } from './metrics.js';
+import { METRICS_CONTENT_TYPE, prometheusText } from './metrics.js';
+import { createLogger, fastifyLogging, logRequests, type Logger } from '../log.js';
 import { nodeIdParam, registerBody, type RegisterBody } from './schemas.js';
 import { hubSummary, type HubInfo } from './views.js';
 
@@ -18,8 +19,35 @@ export type { HubInfo } from './views.js';
 
 const errorBody = {
   type: 'object',
+  description: 'what was wrong',
   properties: { error: { type: 'string' }, message: { type: 'string' }, field: { type: 'string' } },
 } as const;
+
+const hubSchema = {
+  type: 'object',
+  properties: {
+    public_key: { type: 'string' },
+    endpoint: { type: 'string', description: 'SERVERURL:SERVERPORT, as written into worker configs' },
+    listen_port: { type: 'integer' },
+    subnet: { type: 'string' },
+    hub_address: { type: 'string', description: "the hub's VPN address" },
+    peers_total: { type: 'integer' },
+    peers_online: { type: 'integer' },
+    rx_bytes: { type: 'number' },
+    tx_bytes: { type: 'number' },
+    uptime_seconds: { type: 'integer' },
+  },
+} as const;
+
+const installLinkSchema = {
+  type: 'object',
+  properties: { install_url: { type: 'string' }, install_expires_at: { type: 'string' } },
+} as const;
+
+const text = (description: string) => ({ description, content: { 'text/plain': { schema: { type: 'string' } } } });
+const NODES = ['nodes'];
+const WORKERS = ['workers'];
+const HUB = ['hub'];
 
 const nodeSchema = {
   type: 'object',
@@ -40,6 +68,11 @@ const nodeSchema = {
     updated_at: { type: 'string' },
     server_holds_private_key: { type: 'boolean' },
   },
+} as const;
+
+const registrationSchema = {
+  type: 'object',
+  properties: { node: nodeSchema, install_url: { type: 'string' }, install_expires_at: { type: 'string' } },
 } as const;
 
 /** The API's view of a node: snake_case as the seed's API, never a secret. */
@@ -69,15 +102,18 @@ export async function buildApi(
   hub: HubInfo,
   apiToken: string,
   limits: ServerLimits = SERVER_LIMITS,
+  logger: Logger = createLogger('silent'),
 ): Promise<FastifyInstance> {
   // Unknown properties are an error, not silently dropped, and types are never coerced.
   const app = Fastify({
     ...serverOptions(limits),
-    logger: false,
-    trustProxy: false,
+    ...fastifyLogging(logger, 'api'),
+    // Client addresses and https from X-Forwarded-* only when they come from a proxy named in TRUST_PROXY.
+    trustProxy: config.trustProxy.length > 0 ? [...config.trustProxy] : false,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false } },
   });
   harden(app, limits);
+  logRequests(app);
   const auth = new ApiAuth(apiToken);
   const installLinks = new FailureLimiter(); // guessing install tokens is slowed per source
   const redeem = (req: FastifyRequest, token: string, nodeId?: string) => {
@@ -93,9 +129,25 @@ export async function buildApi(
 
   await app.register(swagger, {
     openapi: {
-      info: { title: 'wireguard-vpn-manager API', version: '1' },
-      components: { securitySchemes: { apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key' } } },
-      security: [{ apiKey: [] }],
+      openapi: '3.0.3',
+      info: {
+        title: 'wireguard-vpn-manager API',
+        version: '1',
+        description: 'Register worker nodes, hand out their WireGuard configs and installers, and watch them. ' +
+          'Send the API token as `X-API-Key: <token>` or `Authorization: Bearer <token>`.',
+      },
+      tags: [
+        { name: 'nodes', description: 'the registry of worker nodes' },
+        { name: 'workers', description: "what a worker fetches to install itself" },
+        { name: 'hub', description: "the hub's own state" },
+      ],
+      components: {
+        securitySchemes: {
+          apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key' },
+          bearer: { type: 'http', scheme: 'bearer', description: 'the same API token' },
+        },
+      },
+      security: [{ apiKey: [] }, { bearer: [] }],
     },
   });
   await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true, transformStaticCSP: docsCsp });
@@ -110,7 +162,10 @@ export async function buildApi(
     }
     if (!auth.matches(ApiAuth.presented(req.headers))) {
       auth.recordFailure(source);
-      return reply.code(401).send({ error: 'unauthorized', message: 'a valid API token is needed in X-API-Key or Authorization: Bearer' });
+      return reply
+        .code(401)
+        .header('www-authenticate', 'Bearer realm="wgvm"')
+        .send({ error: 'unauthorized', message: 'a valid API token is needed in X-API-Key or Authorization: Bearer' });
     }
   };
   const actor = (req: FastifyRequest) => `api:${req.ip}`;
@@ -121,15 +176,22 @@ export async function buildApi(
     install_expires_at: r.installExpiresAt,
   });
 
-  app.get('/health', { schema: { hide: true } }, async () => ({ status: 'ok' }));
+  const open = [] as never[]; // `security: open`: a route that needs no token
+  app.get(
+    '/health',
+    { schema: { summary: 'Liveness: the API answers', tags: HUB, security: open, response: { 200: { type: 'object', properties: { status: { type: 'string' } } } } } },
+    async () => ({ status: 'ok' }),
+  );
 
   app.post(
     '/api/nodes/register',
     {
       onRequest: requireToken,
       schema: {
+        summary: 'Register a node: an address, keys (or its own public key) and an install link',
+        tags: NODES,
         body: registerBody,
-        response: { 201: { type: 'object', properties: { node: nodeSchema, install_url: { type: 'string' }, install_expires_at: { type: 'string' } } }, '4xx': errorBody },
+        response: { 201: registrationSchema, '4xx': errorBody },
       },
     },
     async (req, reply) => {
@@ -138,36 +200,38 @@ export async function buildApi(
         { nodeId: b.node_id, description: b.description, centralServerUrl: b.central_server_url, publicKey: b.public_key },
         actor(req),
       );
-      return reply.code(201).send(registration(req, r));
+      return reply.code(201).header('location', `/api/nodes/status/${encodeURIComponent(r.node.nodeId)}`).send(registration(req, r));
     },
   );
 
-  app.get('/api/nodes/list', { onRequest: requireToken, schema: { response: { 200: { type: 'object', properties: { nodes: { type: 'array', items: nodeSchema } } } } } }, async () => {
+  app.get('/api/nodes/list', { onRequest: requireToken, schema: { summary: 'Every node', tags: NODES, response: { 200: { type: 'object', properties: { nodes: { type: 'array', items: nodeSchema } } }, '4xx': errorBody } } }, async () => {
     const now = Date.now();
     return { nodes: nodes.list().map((n) => nodeView(n, now)) };
   });
 
-  app.get('/api/nodes/status/:node_id', { onRequest: requireToken, schema: { params: nodeIdParam, response: { 200: nodeSchema, '4xx': errorBody } } }, async (req) =>
+  app.get('/api/nodes/status/:node_id', { onRequest: requireToken, schema: { summary: 'One node and its status', tags: NODES, params: nodeIdParam, response: { 200: nodeSchema, '4xx': errorBody } } }, async (req) =>
     nodeView(nodes.get((req.params as { node_id: string }).node_id)),
   );
 
-  app.delete('/api/nodes/:node_id', { onRequest: requireToken, schema: { params: nodeIdParam, response: { '4xx': errorBody } } }, async (req) => {
+  const deletedSchema = { type: 'object', properties: { deleted: { type: 'string' } } } as const;
+  app.delete('/api/nodes/:node_id', { onRequest: requireToken, schema: { summary: 'Delete a node: its peer leaves the hub at once', tags: NODES, params: nodeIdParam, response: { 200: deletedSchema, '4xx': errorBody } } }, async (req) => {
     const id = (req.params as { node_id: string }).node_id;
     nodes.remove(id, actor(req));
     return { deleted: id };
   });
 
   for (const [verb, enabled] of [['enable', true], ['disable', false]] as const) {
-    app.post(`/api/nodes/:node_id/${verb}`, { onRequest: requireToken, schema: { params: nodeIdParam, response: { 200: nodeSchema, '4xx': errorBody } } }, async (req) =>
+    const summary = enabled ? 'Enable a node: its peer is back on the hub' : 'Disable a node: its peer leaves the hub, the node stays registered';
+    app.post(`/api/nodes/:node_id/${verb}`, { onRequest: requireToken, schema: { summary, tags: NODES, params: nodeIdParam, response: { 200: nodeSchema, '4xx': errorBody } } }, async (req) =>
       nodeView(nodes.setEnabled((req.params as { node_id: string }).node_id, enabled, actor(req))),
     );
   }
 
-  app.post('/api/nodes/:node_id/rotate-keys', { onRequest: requireToken, schema: { params: nodeIdParam, response: { '4xx': errorBody } } }, async (req) =>
+  app.post('/api/nodes/:node_id/rotate-keys', { onRequest: requireToken, schema: { summary: 'New keys for a node, and a new install link', tags: NODES, params: nodeIdParam, response: { 200: registrationSchema, '4xx': errorBody } } }, async (req) =>
     registration(req, nodes.rotateKeys((req.params as { node_id: string }).node_id, actor(req))),
   );
 
-  app.post('/api/nodes/:node_id/install-link', { onRequest: requireToken, schema: { params: nodeIdParam, response: { '4xx': errorBody } } }, async (req) => {
+  app.post('/api/nodes/:node_id/install-link', { onRequest: requireToken, schema: { summary: 'A new single-use, expiring install link', tags: NODES, params: nodeIdParam, response: { 200: installLinkSchema, '4xx': errorBody } } }, async (req) => {
     const t = nodes.newInstallToken((req.params as { node_id: string }).node_id, actor(req));
     return { install_url: installUrl(req, t.installToken), install_expires_at: t.installExpiresAt };
   });
@@ -175,7 +239,16 @@ export async function buildApi(
   // The worker's wg-quick config: with the API token, or with an install token (?token=).
   app.get(
     '/api/clients/:node_id/config',
-    { schema: { params: nodeIdParam, querystring: { type: 'object', properties: { token: { type: 'string', maxLength: 100 } } } } },
+    {
+      schema: {
+        summary: "A node's wg-quick config (wg0.conf), with the API token or an install token",
+        tags: WORKERS,
+        security: [{ apiKey: [] }, { bearer: [] }, {}],
+        params: nodeIdParam,
+        querystring: { type: 'object', properties: { token: { type: 'string', maxLength: 100, description: 'an install token instead of the API token' } } },
+        response: { 200: text('wg0.conf'), '4xx': errorBody },
+      },
+    },
     async (req, reply) => {
       const id = (req.params as { node_id: string }).node_id;
       const token = (req.query as { token?: string }).token;
@@ -193,16 +266,32 @@ export async function buildApi(
     },
   );
 
-  app.get('/api/vpn/status', async (req, reply) => {
-    if (!config.publicStatus) {
-      const denied = await requireToken(req, reply);
-      if (denied) return denied;
-    }
-    return hubSummary(config, hub, nodes.list());
-  });
+  const tokenUnless = (isPublic: boolean) => (isPublic ? { security: open } : {});
+  app.get(
+    '/api/vpn/status',
+    { schema: { summary: "The hub's key, endpoint, subnet, peers and traffic", tags: HUB, ...tokenUnless(config.publicStatus), response: { 200: hubSchema, '4xx': errorBody } } },
+    async (req, reply) => {
+      if (!config.publicStatus) {
+        const denied = await requireToken(req, reply);
+        if (denied) return denied;
+      }
+      return hubSummary(config, hub, nodes.list());
+    },
+  );
 
-  app.get('/metrics', { schema: { hide: true } }, async (_req, reply) =>
-    reply.type('text/plain; version=0.0.4').send(prometheusText(nodes.list(), hub.counters(), Date.now())),
+  // Prometheus: it lists every node ID, so it takes the token (a scrape config's bearer token)
+  // unless PUBLIC_METRICS=true.
+  app.get(
+    '/metrics',
+    { schema: { summary: 'Prometheus metrics: nodes, data-plane counters, the process', tags: HUB, ...tokenUnless(config.publicMetrics), response: { 200: text('the Prometheus text format 0.0.4'), '4xx': errorBody } } },
+    async (req, reply) => {
+      if (!config.publicMetrics) {
+        const denied = await requireToken(req, reply);
+        if (denied) return denied;
+      }
+      const metrics = prometheusText({ nodes: nodes.list(), counters: hub.counters(), handshakes: hub.handshakes?.() ?? 0, now: Date.now() });
+      return reply.type(METRICS_CONTENT_TYPE).send(metrics);
+    },
   );
 
   // The seed's registration page; the API token is typed into the page, never put in a URL.

@@ -17,6 +17,7 @@ import { loadStaticFiles, type StaticFile } from './static-files.js';
 import { answerErrors, harden, SERVER_LIMITS, serverOptions, type ServerLimits } from './hardening.js';
 import { nodeIdParam, registerBody, type RegisterBody } from './schemas.js';
 import { hubSummary, type HubInfo } from './views.js';
+import { createLogger, fastifyLogging, logRequests, type Logger } from '../log.js';
 
 export const WEB_DIR = fileURLToPath(new URL('../../dist/web', import.meta.url));
 
@@ -63,6 +64,7 @@ export interface DashboardOptions {
   serverLimits?: ServerLimits;
   /** Failed sign-ins allowed per source address per minute. */
   maxSignInFailures?: number;
+  logger?: Logger;
 }
 
 export interface Dashboard {
@@ -71,6 +73,12 @@ export interface Dashboard {
 }
 
 export type DashboardHub = ReturnType<typeof hubSummary> & { counters: Record<string, number>; handshakes: number };
+
+// Secure when the page came over https (directly, or through a proxy named in TRUST_PROXY): the
+// browser then never sends the session over plain http.
+function sessionCookie(req: FastifyRequest, value: string, maxAge: number): string {
+  return `${SESSION_COOKIE}=${value}; HttpOnly; SameSite=Strict; Path=/; Max-Age=${maxAge}${req.protocol === 'https' ? '; Secure' : ''}`;
+}
 
 function cookieValue(header: string | undefined, name: string): string | undefined {
   for (const part of (header ?? '').split(';')) {
@@ -86,11 +94,13 @@ export async function buildDashboard(o: DashboardOptions): Promise<Dashboard> {
   const app = Fastify({
     ...serverOptions(limits),
     bodyLimit: BODY_LIMIT,
-    logger: false,
-    trustProxy: false,
+    ...fastifyLogging(o.logger ?? createLogger('silent'), 'dashboard'),
+    // Behind a TLS proxy named in TRUST_PROXY: the client's address (sign-in limits) and https (Secure cookies).
+    trustProxy: config.trustProxy.length > 0 ? [...config.trustProxy] : false,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false } },
   });
   harden(app, limits);
+  logRequests(app);
   const files = loadStaticFiles(o.webDir ?? WEB_DIR);
   const sessions = new Sessions(o.sessionLimits ?? DEFAULT_SESSION_LIMITS);
   const token = new ApiAuth(o.apiToken);
@@ -204,17 +214,14 @@ export async function buildDashboard(o: DashboardOptions): Promise<Dashboard> {
       }
       if (!ok) return reply.code(401).send({ error: 'unauthorized', message: password ? 'wrong password or API token' : 'wrong API token' });
       const id = sessions.create();
-      return reply
-        .code(204)
-        .header('set-cookie', `${SESSION_COOKIE}=${id}; HttpOnly; SameSite=Strict; Path=/; Max-Age=${sessions.maxAgeSeconds}`)
-        .send();
+      return reply.code(204).header('set-cookie', sessionCookie(req, id, sessions.maxAgeSeconds)).send();
     },
   );
 
   app.delete('/api/session', async (req, reply) => {
     sessions.end(sessionOf(req));
     live.revalidate(); // that session's open streams end now
-    return reply.code(204).header('set-cookie', `${SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0`).send();
+    return reply.code(204).header('set-cookie', sessionCookie(req, '', 0)).send();
   });
 
   // ── Data (signed in) ──

@@ -136,10 +136,10 @@ export const httpStatusOf = (err: RegistryError): number => STATUS_CODES[err.cod
 
 /**
  * A client mistake is a 4xx with `{error, message, field?}` and changes nothing; anything else is a
- * 500 that says no more than "internal error" (the details go to stderr, never to the client).
+ * 500 that says no more than "internal error" (the details go to the log, never to the client).
  */
 export function answerErrors(app: FastifyInstance, label: string): void {
-  app.setErrorHandler((err: Error & { statusCode?: number; validation?: unknown; code?: string }, _req, reply) => {
+  app.setErrorHandler((err: Error & { statusCode?: number; validation?: unknown; code?: string }, req, reply) => {
     if (err instanceof RegistryError) {
       if (err.code === 'rate_limited') reply.header('retry-after', '60');
       return reply.code(STATUS_CODES[err.code]).send({ error: err.code, message: err.message, ...(err.field ? { field: err.field } : {}) });
@@ -151,7 +151,7 @@ export function answerErrors(app: FastifyInstance, label: string): void {
     if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
       return reply.code(err.statusCode).send({ error: 'bad_request', message: err.message });
     }
-    process.stderr.write(`wgvm serve: ${label} internal error: ${err.stack ?? err.message}\n`);
+    req.log.error({ err }, `${label} internal error`);
     return reply.code(500).send({ error: 'internal', message: 'internal error' });
   });
   app.setNotFoundHandler((_req, reply) => reply.code(404).send({ error: 'not_found', message: 'no such route' }));

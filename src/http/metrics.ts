@@ -1,30 +1,78 @@
-// /metrics in the Prometheus text format: per node traffic, handshake age and state; device counters.
+// /metrics in the Prometheus text exposition format (version 0.0.4), named by Prometheus's
+// conventions (base units, `_total` on counters): per node traffic, handshake time and state; every
+// data-plane counter; the hub process's own CPU, memory and descriptors. `promtool check metrics`
+// accepts it (test/unit/metrics.test.ts).
+import { readdirSync, readFileSync } from 'node:fs';
 import type { DeviceCounters } from '../native.js';
 import { statusOf, type Node } from '../nodes/model.js';
 
+export const METRICS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
+
 const label = (s: string) => s.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
 
-export function prometheusText(nodes: Node[], counters: DeviceCounters | null, now: number): string {
+/** The device's counters as metrics: the one list of them that /metrics exports. */
+const DEVICE_COUNTERS: Array<[name: string, help: string, value: (c: DeviceCounters) => number]> = [
+  ['wgvm_device_relayed_packets_total', 'Packets relayed between peers inside the device.', (c) => c.relayed],
+  ['wgvm_device_udp_send_errors_total', 'Datagrams the kernel refused to send.', (c) => c.udpSendErrors],
+  ['wgvm_device_tun_write_errors_total', 'Decrypted packets the TUN interface refused.', (c) => c.tunWriteErrors],
+  ['wgvm_device_tun_malformed_total', 'TUN frames with an offload header that could not be segmented.', (c) => c.tunMalformed],
+  ['wgvm_device_handshakes_admitted_total', 'Handshake messages given a Diffie-Hellman.', (c) => c.handshakesAdmitted],
+];
+
+export interface MetricsInput {
+  nodes: Node[];
+  /** null when the device is not running */
+  counters: DeviceCounters | null;
+  /** handshakes completed since the hub started */
+  handshakes: number;
+  now: number;
+}
+
+export function prometheusText({ nodes, counters, handshakes, now }: MetricsInput): string {
   const out: string[] = [];
-  const metric = (name: string, help: string, type: string, rows: [string, number][]) => {
+  const metric = (name: string, help: string, type: 'counter' | 'gauge', rows: Array<[labels: string, value: number]>) => {
     out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
     for (const [labels, value] of rows) out.push(`${name}${labels} ${value}`);
   };
-  const byNode = (f: (n: Node) => number): [string, number][] => nodes.map((n) => [`{node_id="${label(n.nodeId)}"}`, f(n)]);
-  metric('wgvm_node_rx_bytes', 'Bytes received from the node (on the wire).', 'counter', byNode((n) => n.rxBytes));
-  metric('wgvm_node_tx_bytes', 'Bytes sent to the node (on the wire).', 'counter', byNode((n) => n.txBytes));
-  metric('wgvm_node_last_handshake_seconds', 'Unix time of the last handshake with the node; 0 if never.', 'gauge',
+  const one = (value: number): Array<[string, number]> => [['', value]];
+  const byNode = (f: (n: Node) => number): Array<[string, number]> => nodes.map((n) => [`{node_id="${label(n.nodeId)}"}`, f(n)]);
+
+  metric('wgvm_nodes', 'Registered nodes.', 'gauge', one(nodes.length));
+  metric('wgvm_node_rx_bytes_total', 'Bytes received from the node, on the wire.', 'counter', byNode((n) => n.rxBytes));
+  metric('wgvm_node_tx_bytes_total', 'Bytes sent to the node, on the wire.', 'counter', byNode((n) => n.txBytes));
+  metric('wgvm_node_last_handshake_timestamp_seconds', 'Unix time of the last handshake with the node; 0 if never.', 'gauge',
     byNode((n) => (n.lastHandshakeAt ? Math.floor(Date.parse(n.lastHandshakeAt) / 1000) : 0)));
   metric('wgvm_node_online', '1 when the last handshake is under 180 s old.', 'gauge', byNode((n) => (statusOf(n, now) === 'online' ? 1 : 0)));
-  metric('wgvm_nodes', 'Registered nodes.', 'gauge', [['', nodes.length]]);
+  metric('wgvm_handshakes_total', 'Handshakes completed since the hub started.', 'counter', one(handshakes));
   if (counters) {
     metric('wgvm_device_drops_total', 'Packets the data plane dropped, by reason.', 'counter',
       Object.entries(counters.drops).map(([reason, v]) => [`{reason="${label(reason)}"}`, v]));
-    metric('wgvm_device_relayed_total', 'Packets relayed between peers inside the device.', 'counter', [['', counters.relayed]]);
-    metric('wgvm_device_udp_send_errors_total', 'Datagrams the kernel refused to send.', 'counter', [['', counters.udpSendErrors]]);
-    metric('wgvm_device_tun_malformed_total', 'TUN frames with an offload header that could not be segmented.', 'counter', [['', counters.tunMalformed]]);
-    metric('wgvm_device_handshakes_admitted_total', 'Handshake messages given a Diffie-Hellman.', 'counter', [['', counters.handshakesAdmitted]]);
-    metric('wgvm_device_under_load', '1 while the device answers initiations with cookies (a handshake flood).', 'gauge', [['', counters.underLoad ? 1 : 0]]);
+    for (const [name, help, value] of DEVICE_COUNTERS) metric(name, help, 'counter', one(value(counters)));
+    metric('wgvm_device_under_load', '1 while the device answers initiations with cookies (a handshake flood).', 'gauge', one(counters.underLoad ? 1 : 0));
   }
+  processMetrics(metric, one);
   return `${out.join('\n')}\n`;
+}
+
+// The standard process metrics of Prometheus's client libraries, from /proc on Linux.
+function processMetrics(
+  metric: (name: string, help: string, type: 'counter' | 'gauge', rows: Array<[string, number]>) => void,
+  one: (value: number) => Array<[string, number]>,
+): void {
+  const cpu = process.cpuUsage();
+  metric('process_cpu_seconds_total', 'Total user and system CPU time spent in seconds.', 'counter', one((cpu.user + cpu.system) / 1e6));
+  metric('process_resident_memory_bytes', 'Resident memory size in bytes.', 'gauge', one(process.memoryUsage.rss()));
+  metric('process_start_time_seconds', 'Start time of the process since the Unix epoch in seconds.', 'gauge',
+    one(Math.round((Date.now() / 1000 - process.uptime()) * 1000) / 1000));
+  try {
+    // stat: the fields after the command name's ")"; vsize (bytes) is field 23 of proc(5), so the 21st here.
+    const stat = readFileSync('/proc/self/stat', 'utf8');
+    const vsize = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[20]);
+    metric('process_virtual_memory_bytes', 'Virtual memory size in bytes.', 'gauge', one(vsize));
+    metric('process_open_fds', 'Number of open file descriptors.', 'gauge', one(readdirSync('/proc/self/fd').length));
+    const limit = /^Max open files\s+(\d+)/m.exec(readFileSync('/proc/self/limits', 'utf8'))?.[1];
+    if (limit) metric('process_max_fds', 'Maximum number of open file descriptors.', 'gauge', one(Number(limit)));
+  } catch {
+    // not Linux: the portable ones above are enough
+  }
 }

@@ -100,5 +100,13 @@ describe.skipIf(skip)('the hub end to end', () => {
       expect(output.includes(k), 'a key in base64 in the hub output').toBe(false);
       expect(output.toLowerCase().includes(Buffer.from(k, 'base64').toString('hex')), 'a key in hex in the hub output').toBe(false);
     }
+    // The access log saw the install links and the token-authenticated calls, but not their secrets.
+    const requests = output.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l)).filter((l) => l.msg === 'request');
+    expect(requests.some((l) => l.method === 'GET' && l.url === '/install/[redacted]/wg0.conf' && l.status === 200)).toBe(true);
+    expect(requests.some((l) => l.url === '/api/clients/worker-01/config?token=[redacted]')).toBe(true);
+    expect(requests.some((l) => l.method === 'POST' && l.url === '/api/nodes/register' && l.status === 201 && l.level === 30)).toBe(true);
+    for (const secret of [TOKEN, token1, new URL(reg2.json.install_url).pathname.split('/').pop()!]) {
+      expect(output.includes(secret), 'an API or install token in the hub output').toBe(false);
+    }
   }, 120_000);
 });

@@ -49,7 +49,7 @@ const ROUTES: Record<string, RouteSpec> = {
   // With the API token, or with ?token= (an install token).
   'GET /api/clients/:node_id/config': { access: 'auth', keys: true },
   'GET /api/vpn/status': { access: 'public' },
-  'GET /metrics': { access: 'public' },
+  'GET /metrics': { access: 'auth' }, // public only with PUBLIC_METRICS=true
   'GET /worker/setup': { access: 'public' },
   'GET /assets/:file': { access: 'public' },
   'GET /install/:token': { access: 'install', keys: true },

@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { Validator } from '@seriousme/openapi-schema-validator';
 import { loadConfig, type Config } from '../../src/config.js';
 import { buildApi, type HubInfo } from '../../src/http/api.js';
 import { encodeKey, generateKeyPair, generatePrivateKey, publicKeyOf } from '../../src/keys.js';
@@ -839,26 +840,28 @@ describe('status, metrics, health, docs', () => {
     expect((await get(h, '/api/vpn/status')).statusCode).toBe(200);
   });
 
-  it('GET /metrics: Prometheus text per node', async () => {
+  it('GET /metrics: behind the token unless PUBLIC_METRICS=true; Prometheus text per node that promtool accepts', async () => {
     const h = await harness();
     await registerOk(h, 'worker-01');
     await registerOk(h, 'worker-02');
     h.store.updateStatus([{ nodeId: 'worker-01', lastHandshakeAt: new Date().toISOString(), rxBytes: 1234, txBytes: 5678, endpoint: null }]);
-    const res = await get(h, '/metrics', {});
+    const denied = await get(h, '/metrics', {});
+    expectError(denied, 401, 'unauthorized');
+    expect(denied.body).not.toContain('worker-01');
+    const res = await get(h, '/metrics', { authorization: `Bearer ${API_TOKEN}` });
     expect(res.statusCode).toBe(200);
-    expect(res.headers['content-type']).toMatch(/^text\/plain/);
-    expect(res.body).toContain('# TYPE wgvm_node_rx_bytes counter');
-    expect(res.body).toMatch(/^wgvm_node_rx_bytes\{node_id="worker-01"\} 1234$/m);
-    expect(res.body).toMatch(/^wgvm_node_tx_bytes\{node_id="worker-01"\} 5678$/m);
-    expect(res.body).toMatch(/^wgvm_node_rx_bytes\{node_id="worker-02"\} 0$/m);
+    expect(res.headers['content-type']).toBe('text/plain; version=0.0.4; charset=utf-8');
+    expect(res.body).toContain('# TYPE wgvm_node_rx_bytes_total counter');
+    expect(res.body).toMatch(/^wgvm_node_rx_bytes_total\{node_id="worker-01"\} 1234$/m);
+    expect(res.body).toMatch(/^wgvm_node_tx_bytes_total\{node_id="worker-01"\} 5678$/m);
+    expect(res.body).toMatch(/^wgvm_node_rx_bytes_total\{node_id="worker-02"\} 0$/m);
     expect(res.body).toMatch(/^wgvm_node_online\{node_id="worker-01"\} 1$/m);
     expect(res.body).toMatch(/^wgvm_node_online\{node_id="worker-02"\} 0$/m);
     expect(res.body).toMatch(/^wgvm_nodes 2$/m);
-    // Every sample line is `name{labels} number`.
-    for (const line of res.body.split('\n').filter((l) => l && !l.startsWith('#'))) {
-      expect(line).toMatch(/^[a-z_]+(\{[a-z_]+="[^"]*"\})? -?\d+(\.\d+)?$/);
-    }
+    expect(res.body).toMatch(/^process_resident_memory_bytes \d+$/m);
     expect((await get(h, '/api/nodes/status/worker-01')).json()).toMatchObject({ status: 'online', rx_bytes: 1234 });
+    const open = await harness({ PUBLIC_METRICS: 'true' });
+    expect((await get(open, '/metrics', {})).statusCode).toBe(200);
   });
 
   it("a node's status names the hub address it writes to and is answered from (a hub with several)", async () => {
@@ -869,6 +872,47 @@ describe('status, metrics, health, docs', () => {
     expect((await get(h, '/api/nodes/status/worker-01')).json()).toMatchObject({ endpoint: '198.51.100.7:40001', answered_from: '203.0.113.1' });
     const list = (await get(h, '/api/nodes/list')).json();
     expect(JSON.stringify(list)).toContain('"answered_from":"203.0.113.1"');
+  });
+
+  it('401 names the scheme (WWW-Authenticate: Bearer); 201 says where the node is (Location)', async () => {
+    const h = await harness();
+    const denied = await get(h, '/api/nodes/list', {});
+    expect(denied.statusCode).toBe(401);
+    expect(denied.headers['www-authenticate']).toBe('Bearer realm="wgvm"');
+    const created = await call(h, { method: 'POST', url: '/api/nodes/register', headers: AUTH, payload: { node_id: 'worker-07' } });
+    expect(created.statusCode).toBe(201);
+    expect(created.headers.location).toBe('/api/nodes/status/worker-07');
+    expect((await get(h, created.headers.location as string)).json()).toMatchObject({ node_id: 'worker-07' });
+  });
+
+  it('documents every route in a valid OpenAPI document: summary, tag, security and a schema for each answer', async () => {
+    const h = await harness({ PUBLIC_STATUS: 'true' });
+    const spec = (await get(h, '/docs/json', {})).json() as {
+      openapi: string;
+      components: { securitySchemes: Record<string, { type: string; scheme?: string; in?: string; name?: string }> };
+      paths: Record<string, Record<string, { summary?: string; tags?: string[]; security?: unknown[]; responses: Record<string, { content?: unknown }> }>>;
+    };
+    const result = await new Validator().validate(spec);
+    expect(result.errors ?? []).toEqual([]);
+    expect(result.valid).toBe(true);
+    expect(spec.components.securitySchemes).toMatchObject({
+      apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key' },
+      bearer: { type: 'http', scheme: 'bearer' },
+    });
+    const operations = Object.entries(spec.paths).flatMap(([path, ops]) => Object.entries(ops).map(([method, op]) => ({ path, method, op })));
+    expect(operations.length).toBeGreaterThanOrEqual(12);
+    for (const { path, method, op } of operations) {
+      const where = `${method.toUpperCase()} ${path}`;
+      expect(op.summary, where).toBeTruthy();
+      expect(op.tags?.length, where).toBeGreaterThan(0);
+      const success = Object.keys(op.responses).filter((code) => /^2/.test(code));
+      expect(success, `${where}: a documented 2xx answer`).toHaveLength(1);
+      expect(op.responses[success[0]!]!.content, `${where}: the 2xx answer's schema`).toBeDefined();
+    }
+    // What needs no token says so; everything else inherits the document's schemes.
+    expect(spec.paths['/health']!.get!.security).toEqual([]);
+    expect(spec.paths['/api/vpn/status']!.get!.security).toEqual([]);
+    expect(spec.paths['/metrics']!.get!.security).toBeUndefined();
   });
 
   it('GET /health, GET /docs, and 404 JSON for an unknown route', async () => {

@@ -84,6 +84,9 @@ describe('loadConfig defaults', () => {
       mtu: 1420,
       peerDns: [],
       publicStatus: true,
+      publicMetrics: false,
+      trustProxy: [],
+      logLevel: 'info',
       installTokenTtl: 86400,
       installTokenUses: 5,
       adminPasswordHash: null,
@@ -150,6 +153,20 @@ describe('loadConfig defaults', () => {
       adminPasswordHash: '$scrypt$ln=15,r=8,p=1$c2FsdHNhbHRzYWx0c2FsdA$2mN1XyKuWBbnp3l6dY4eWgYq9dB2WcL0v2ZJ4kq5bHc',
       warnings: [],
     });
+  });
+
+  it('reads PUBLIC_METRICS, TRUST_PROXY and LOG_LEVEL, and refuses nonsense naming the variable', () => {
+    expect(load({ PUBLIC_METRICS: 'yes' }).publicMetrics).toBe(true);
+    expect(load({ PUBLIC_METRICS: 'off' }).publicMetrics).toBe(false);
+    expect(load({ TRUST_PROXY: '127.0.0.1, 10.0.0.0/8,::1' }).trustProxy).toEqual(['127.0.0.1', '10.0.0.0/8', '::1']);
+    expect(load({ TRUST_PROXY: 'false' }).trustProxy).toEqual([]);
+    expect(load({ LOG_LEVEL: 'DEBUG' }).logLevel).toBe('debug');
+    expect(() => load({ PUBLIC_METRICS: 'maybe' })).toThrow(/^PUBLIC_METRICS: "maybe" is not true or false/);
+    // "true" would believe X-Forwarded-For from anyone: refused, with the reason.
+    expect(() => load({ TRUST_PROXY: 'true' })).toThrow(/^TRUST_PROXY: "true" is not an IP address or CIDR .*would believe anyone/);
+    expect(() => load({ TRUST_PROXY: '10.0.0.1/8' })).toThrow(/^TRUST_PROXY: /);
+    expect(() => load({ TRUST_PROXY: '127.0.0.1,' })).toThrow(/^TRUST_PROXY: has an empty entry/);
+    expect(() => load({ LOG_LEVEL: 'verbose' })).toThrow(/^LOG_LEVEL: "verbose" is not one of fatal, error, warn, info, debug, trace, silent/);
   });
 
   it('accepts the extremes of every numeric range', () => {

@@ -120,6 +120,29 @@ describe('signing in', () => {
     expect((await h.dashboard.app.inject({ url: '/' })).statusCode).toBe(200);
   });
 
+  it('behind a proxy named in TRUST_PROXY: Secure cookie over https, and the sign-in limit counts clients, not the proxy', async () => {
+    const h = await harness({ env: { TRUST_PROXY: '127.0.0.1' } });
+    const via = (client: string, proto: string, secret: string) =>
+      h.dashboard.app.inject({
+        method: 'POST', url: '/api/session', remoteAddress: '127.0.0.1',
+        headers: { origin: `${proto}://${HOST}`, host: HOST, 'x-forwarded-for': client, 'x-forwarded-proto': proto }, payload: { secret },
+      });
+    const https = await via('198.51.100.7', 'https', API_TOKEN);
+    expect(https.statusCode).toBe(204);
+    expect(cookieOf(https)).toMatch(/; Secure$/);
+    expect(cookieOf(await via('198.51.100.7', 'http', API_TOKEN))).not.toContain('Secure');
+    // Ten failures from one client behind the proxy block that client only.
+    for (let i = 0; i < 10; i++) expect((await via('198.51.100.66', 'https', 'wrong')).statusCode).toBe(401);
+    expect((await via('198.51.100.66', 'https', API_TOKEN)).statusCode).toBe(429);
+    expect((await via('198.51.100.7', 'https', API_TOKEN)).statusCode).toBe(204);
+    // Without TRUST_PROXY the forwarded headers are not believed: no Secure on a plain connection.
+    const plain = await harness();
+    const direct = await plain.dashboard.app.inject({
+      method: 'POST', url: '/api/session', headers: { origin: ORIGIN, host: HOST, 'x-forwarded-proto': 'https' }, payload: { secret: API_TOKEN },
+    });
+    expect(cookieOf(direct)).not.toContain('Secure');
+  });
+
   it('sign-in attempts are rate-limited per address: the 11th in a minute is 429, even with the right token', async () => {
     const h = await harness();
     for (let i = 0; i < 10; i++) {

@@ -287,7 +287,7 @@ describe('Dockerfile', () => {
       expect(argv.join(' ')).toContain('/health');
       expect(argv.join(' ')).toContain('process.env.API_PORT');
       expect(argv.join(' ')).not.toMatch(/\b(curl|wget)\b/);
-      expect(read('src/http/api.ts')).toMatch(/app\.get\('\/health'/);
+      expect(read('src/http/api.ts')).toMatch(/app\.get\(\s*'\/health'/);
     });
 
     // Runs the image's command for real against a server on loopback.

@@ -1,0 +1,58 @@
+// The hub's log: JSON lines (pino, as fastify uses it) on stderr, with a level (LOG_LEVEL) and one
+// access-log line per HTTP request. Secrets never reach it: request headers are not logged at all
+// (API tokens, cookies), install tokens are cut out of URLs, and the redaction below is a second
+// line of defence for anything that logs a header object anyway. stdout stays free for what the
+// admin must see once (the generated API token).
+import { pino, type Logger } from 'pino';
+import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify';
+import type { LogLevel } from './config.js';
+
+export type { Logger };
+
+const REDACTED = '[redacted]';
+
+/** The URL with install tokens (the path /install/<token>…, a `token=` query) replaced. */
+export function redactUrl(url: string): string {
+  return url
+    .replace(/^\/install\/[^/?#]+/, `/install/${REDACTED}`)
+    .replace(/([?&]token=)[^&#]*/gi, `$1${REDACTED}`);
+}
+
+export function createLogger(level: LogLevel, destination: NodeJS.WritableStream | number = 2): Logger {
+  return pino(
+    {
+      level,
+      base: { pid: process.pid },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      redact: {
+        paths: ['req.headers.authorization', 'req.headers["x-api-key"]', 'req.headers.cookie', 'res.headers["set-cookie"]', 'headers.authorization', 'headers["x-api-key"]', 'headers.cookie'],
+        censor: REDACTED,
+      },
+    },
+    typeof destination === 'number' ? pino.destination({ fd: destination, sync: true }) : destination,
+  );
+}
+
+/** fastify's own options for a logger of ours: one line per request (below), no header ever. */
+export function fastifyLogging(logger: Logger, app: string) {
+  return {
+    // pino's Logger is what fastify wants; its type carries more than FastifyBaseLogger names.
+    loggerInstance: logger.child({ app }) as unknown as FastifyBaseLogger,
+    disableRequestLogging: true,
+  };
+}
+
+/** The access log: one line per answered request, at info (4xx at info too, 5xx at error). */
+export function logRequests(app: FastifyInstance): void {
+  app.addHook('onResponse', async (req: FastifyRequest, reply) => {
+    const line = {
+      method: req.method,
+      url: redactUrl(req.url),
+      status: reply.statusCode,
+      ms: Math.round(reply.elapsedTime * 10) / 10,
+      ip: req.ip,
+    };
+    if (reply.statusCode >= 500) req.log.error(line, 'request');
+    else req.log.info(line, 'request');
+  });
+}
