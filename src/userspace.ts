@@ -114,7 +114,8 @@ export async function runDaemon(iface: string): Promise<number> {
     setTimeout(() => resolve('error the daemon did not become ready within 30 s'), 30_000).unref();
   });
   pipe.destroy();
-  signals.dispose();
+  // The handlers stay until this process exits: a signal after "ready" changes nothing (the daemon is
+  // up, as asked), instead of killing this command on its way out.
   if (answer !== 'ready' || signals.signal !== undefined) {
     // The child removes what it made on SIGTERM; wait for that, so nothing outlives this command.
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
