@@ -2,6 +2,7 @@
 // env file and QR codes — checked as text, and where a tool can judge them (wg-quick, sh), by it.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -465,11 +466,57 @@ describe('renderWorkerEnv', () => {
   });
 });
 
+// jsqr is CommonJS whose types declare an ES default export: loaded as what it is, a function.
+const jsQR = createRequire(import.meta.url)('jsqr') as (data: Uint8ClampedArray, width: number, height: number) => { data: string } | null;
+
+/**
+ * Reads a QR code back from the SVG as a scanner would: the SVG's rectangles (each subpath of the
+ * path is one, in M/h/v/z commands) painted onto a bitmap, 4 pixels a module, and decoded by jsQR, a
+ * decoder written independently of the encoder.
+ */
+function decodeSvg(svg: string): string | null {
+  const size = Number(/viewBox="0 0 (\d+) \1"/.exec(svg)![1]);
+  const scale = 4;
+  const width = size * scale;
+  const pixels = new Uint8ClampedArray(width * width * 4).fill(255);
+  const d = /<path[^>]* d="([^"]*)"/.exec(svg)![1]!;
+  for (const sub of d.split(/z/i).filter((p) => p.trim())) {
+    const tokens = sub.match(/[MmHhVv]|-?\d+(?:\.\d+)?/g)!;
+    let x = 0, y = 0, minX = Infinity, minY = Infinity, maxX = -Infinity, maxY = -Infinity;
+    for (let i = 0; i < tokens.length; ) {
+      const cmd = tokens[i++]!;
+      if (cmd === 'M') (x = Number(tokens[i++])), (y = Number(tokens[i++]));
+      else if (cmd === 'm') (x += Number(tokens[i++])), (y += Number(tokens[i++]));
+      else if (cmd === 'h') x += Number(tokens[i++]);
+      else if (cmd === 'H') x = Number(tokens[i++]);
+      else if (cmd === 'v') y += Number(tokens[i++]);
+      else if (cmd === 'V') y = Number(tokens[i++]);
+      else throw new Error(`path command ${cmd} not expected in a QR code`);
+      [minX, minY, maxX, maxY] = [Math.min(minX, x), Math.min(minY, y), Math.max(maxX, x), Math.max(maxY, y)];
+    }
+    for (let py = minY * scale; py < maxY * scale; py++) {
+      for (let px = minX * scale; px < maxX * scale; px++) pixels.fill(0, (py * width + px) * 4, (py * width + px) * 4 + 3);
+    }
+  }
+  return jsQR(pixels, width, width)?.data ?? null;
+}
+
 describe('qrSvg', () => {
-  it('renders an SVG document', async () => {
+  it('renders an SVG document with a white background (it scans in a dark theme)', async () => {
     const svg = await qrSvg(renderWgQuick(base));
-    expect(svg.trimStart().startsWith('<svg')).toBe(true);
-    expect(svg.trimEnd().endsWith('</svg>')).toBe(true);
-    expect(svg).toContain('<path');
+    expect(svg.startsWith('<svg xmlns="http://www.w3.org/2000/svg"')).toBe(true);
+    expect(svg.endsWith('</svg>')).toBe(true);
+    expect(svg).toMatch(/<rect width="(\d+)" height="\1" fill="#fff"\/>/);
+  });
+
+  it('decodes back to the exact config (keys included) and to the install URL', async () => {
+    const config = renderWgQuick(base);
+    expect(config).toContain('PrivateKey = ');
+    expect(decodeSvg(await qrSvg(config))).toBe(config);
+    const url = 'https://vpn.example.com:8090/install/3f9K2mQ7xV1cR8tZ0bL5nW4yH6jD2sA9eG1uP7oI';
+    expect(decodeSvg(await qrSvg(url))).toBe(url);
+    // The decoder can fail: a code with its top-left finder pattern painted out is not read.
+    const broken = (await qrSvg(url)).replace(/ d="/, ' d="M0 0h11v11h-11z');
+    expect(decodeSvg(broken)).not.toBe(url);
   });
 });
