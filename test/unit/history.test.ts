@@ -2,24 +2,10 @@
 import { describe, expect, it } from 'vitest';
 import { NodeHistory } from '../../src/nodes/history.js';
 import type { Node } from '../../src/nodes/model.js';
+import { aNode } from '../helpers/node.js';
 
 const T0 = Date.parse('2026-11-26T12:00:00Z');
-const node = (rx: number, tx: number, hs: string | null = null): Node => ({
-  nodeId: 'w1',
-  description: '',
-  centralServerUrl: null,
-  vpnIp: '10.100.1.2',
-  publicKey: 'k',
-  hasPrivateKey: true,
-  enabled: true,
-  createdAt: '',
-  updatedAt: '',
-  lastHandshakeAt: hs,
-  rxBytes: rx,
-  txBytes: tx,
-  endpoint: null,
-  answeredFrom: null,
-});
+const node = (rx: number, tx: number, hs: string | null = null): Node => aNode('w1', { lastHandshakeAt: hs, rxBytes: rx, txBytes: tx });
 
 describe('NodeHistory', () => {
   it('counts the bytes of each 10 s interval; the first sight is only a baseline', () => {

@@ -5,26 +5,9 @@ import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { prometheusText } from '../../src/http/metrics.js';
 import type { DeviceCounters } from '../../src/native.js';
-import type { Node } from '../../src/nodes/model.js';
+import { aNode } from '../helpers/node.js';
 import { requireTools, skipWithout } from '../helpers/tools.js';
 
-const node = (nodeId: string, extra: Partial<Node> = {}): Node => ({
-  nodeId,
-  description: '',
-  centralServerUrl: null,
-  vpnIp: '10.100.1.2',
-  publicKey: 'k',
-  hasPrivateKey: true,
-  enabled: true,
-  createdAt: '',
-  updatedAt: '',
-  lastHandshakeAt: null,
-  rxBytes: 0,
-  txBytes: 0,
-  endpoint: null,
-  answeredFrom: null,
-  ...extra,
-});
 
 const counters: DeviceCounters = {
   drops: { replay: 3, decrypt: 1, bad_mac1: 7 },
@@ -38,7 +21,7 @@ const counters: DeviceCounters = {
 
 const NOW = Date.parse('2026-12-01T12:00:00Z');
 const text = prometheusText({
-  nodes: [node('worker-01', { rxBytes: 1234, txBytes: 5678, lastHandshakeAt: '2026-12-01T11:59:30Z' }), node('we"ird\\id')],
+  nodes: [aNode('worker-01', { rxBytes: 1234, txBytes: 5678, lastHandshakeAt: '2026-12-01T11:59:30Z' }), aNode('we"ird\\id')],
   counters,
   handshakes: 9,
   now: NOW,
