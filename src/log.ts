@@ -4,6 +4,11 @@
 // line of defence for anything that logs a header object anyway. stdout stays free for what the
 // admin must see once (the generated API token).
 import { pino, type Logger } from 'pino';
+import { createRequire } from 'node:module';
+import type { SonicBoom as SonicBoomStream } from 'sonic-boom';
+
+// sonic-boom is CommonJS whose module.exports is the class (its types call it a default export).
+const SonicBoom = createRequire(import.meta.url)('sonic-boom') as typeof SonicBoomStream;
 import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify';
 import type { LogLevel } from './config.js';
 
@@ -19,6 +24,7 @@ export function redactUrl(url: string): string {
 }
 
 export function createLogger(level: LogLevel, destination: NodeJS.WritableStream | number = 2): Logger {
+  const stream = typeof destination === 'number' ? fdStream(destination) : destination;
   return pino(
     {
       level,
@@ -29,10 +35,32 @@ export function createLogger(level: LogLevel, destination: NodeJS.WritableStream
         censor: REDACTED,
       },
     },
-    typeof destination === 'number' ? pino.destination({ fd: destination, sync: true }) : destination,
+    stream,
   );
 }
 
+// Asynchronous: a slow or stuck reader of stderr (a full pipe) must not stop the event loop. Up to
+// 16 MiB waits in memory; beyond that lines are dropped rather than the hub blocking. A reader that
+// went away (EPIPE, a closed descriptor) costs the log, never the hub. A SonicBoom of our own rather
+// than pino.destination(): pino's would also flush synchronously at exit, which a stuck reader turns
+// into a process that never exits.
+function fdStream(fd: number): SonicBoomStream {
+  const stream = new SonicBoom({ fd, sync: false, maxLength: 16 << 20 });
+  stream.on('error', () => {});
+  return stream;
+}
+
+/** Writes what waits (the last lines before an exit), for at most `ms`. */
+export function flushLog(logger: Logger, ms = 1000): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    timer.unref();
+    logger.flush(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
 /** fastify's own options for a logger of ours: one line per request (below), no header ever. */
 export function fastifyLogging(logger: Logger, app: string) {
   return {

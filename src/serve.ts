@@ -18,7 +18,7 @@ import { Store } from './store/index.js';
 import { HUB_PRIVATE_KEY_SETTING } from './store/transfer.js';
 import { startUapiServer, stopUapiServer } from './uapi/server.js';
 import { StopSignals } from './stop-signals.js';
-import { createLogger } from './log.js';
+import { createLogger, flushLog } from './log.js';
 import { SERVER_LIMITS } from './http/hardening.js';
 
 const hex = (b64: string) => Buffer.from(b64, 'base64').toString('hex');
@@ -97,6 +97,7 @@ async function runHub(signals: StopSignals): Promise<number> {
     }
     device.close();
     store.close();
+    await flushLog(logger);
     done(stop!.code);
   }
   signals.onStop((signal) => shutdown(signal, 0));

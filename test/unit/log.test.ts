@@ -1,5 +1,6 @@
 // The hub's JSON log: one access line per request with the install token cut out of the URL, no
 // header (API token, cookie) ever, internal errors at level error, and LOG_LEVEL obeyed.
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -86,5 +87,27 @@ describe('the access log', () => {
       await app.inject({ url: '/health' });
       expect(lines).toEqual([]);
     }
+  });
+});
+
+describe('the log destination', () => {
+  it('never blocks the hub when nobody reads stderr (a full pipe): lines wait, then are dropped', () => {
+    // A FIFO opened read-write and never read: what a stuck log collector looks like. Its kernel
+    // buffer (64 KiB) fills after a few hundred lines; a blocking write would hang the process, so
+    // it runs in a child with a deadline.
+    const dir = mkdtempSync(join(tmpdir(), 'wgvm-log-fifo-'));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    const fifo = join(dir, 'stderr');
+    execFileSync('mkfifo', [fifo]);
+    const script = `
+      import { openSync } from 'node:fs';
+      const { createLogger } = await import(${JSON.stringify(new URL('../../dist/log.js', import.meta.url).href)});
+      const logger = createLogger('info', openSync(${JSON.stringify(fifo)}, 'r+'));
+      for (let i = 0; i < 5000; i++) logger.info({ i, padding: 'x'.repeat(200) }, 'request');
+      setTimeout(() => console.log('the event loop still turns'), 10);`;
+    // (The child then waits for its pending write to the FIFO, as the hub would after its cleanup;
+    // the deadline ends it.)
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 5_000 });
+    expect(r.stdout, 'blocked on the full pipe').toContain('the event loop still turns');
   });
 });
