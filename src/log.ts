@@ -3,14 +3,14 @@
 // (API tokens, cookies), install tokens are cut out of URLs, and the redaction below is a second
 // line of defence for anything that logs a header object anyway. stdout stays free for what the
 // admin must see once (the generated API token).
-import { pino, type Logger } from 'pino';
 import { createRequire } from 'node:module';
+import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify';
+import { pino, type Logger } from 'pino';
 import type { SonicBoom as SonicBoomStream } from 'sonic-boom';
+import type { LogLevel } from './config.js';
 
 // sonic-boom is CommonJS whose module.exports is the class (its types call it a default export).
 const SonicBoom = createRequire(import.meta.url)('sonic-boom') as typeof SonicBoomStream;
-import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify';
-import type { LogLevel } from './config.js';
 
 export type { Logger };
 
@@ -61,6 +61,7 @@ export function flushLog(logger: Logger, ms = 1000): Promise<void> {
     });
   });
 }
+
 /** fastify's own options for a logger of ours: one line per request (below), no header ever. */
 export function fastifyLogging(logger: Logger, app: string) {
   return {
