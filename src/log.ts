@@ -4,7 +4,7 @@
 // line of defence for anything that logs a header object anyway. stdout stays free for what the
 // admin must see once (the generated API token).
 import { createRequire } from 'node:module';
-import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify';
+import { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import { pino, type Logger } from 'pino';
 import type { SonicBoom as SonicBoomStream } from 'sonic-boom';
 import type { LogLevel } from './config.js';
@@ -67,7 +67,8 @@ export function fastifyLogging(logger: Logger, app: string) {
   return {
     // pino's Logger is what fastify wants; its type carries more than FastifyBaseLogger names.
     loggerInstance: logger.child({ app }) as unknown as FastifyBaseLogger,
-    disableRequestLogging: true,
+    // fastify's own request lines are off: logRequests writes ours.
+    logController: new LogController({ disableRequestLogging: true }),
   };
 }
 
