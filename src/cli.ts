@@ -4,8 +4,8 @@
 // command's usage on stdout and exits 0.
 import { fstatSync, readFileSync } from 'node:fs';
 import { uapiCounters, uapiSet } from './uapi/client.js';
-import { reportStartupFailure, runDaemon, runForeground } from './userspace.js';
-import { decodeKey, encodeKey, generatePresharedKey, generatePrivateKey, KeyFormatError, publicKeyOf } from './keys.js';
+import { reportStartupFailure, runDaemon, runForeground } from './daemon/userspace.js';
+import { decodeKey, encodeKey, generatePresharedKey, generatePrivateKey, KeyFormatError, publicKeyOf } from './domain/keys.js';
 // The hub, the benchmark, migrations and the password prompt are loaded by their own commands only:
 // `wgvm up` (what wg-quick runs) starts in a third of the time without fastify and SQLite.
 
@@ -93,8 +93,8 @@ const commands: Record<string, Command> = {
     details: 'Type the password twice at the prompt, or give it as the first line of stdin.',
     async run(args) {
       noArgs('hash-password', args);
-      const { hashPassword, PasswordHashError } = await import('./password.js');
-      const { PromptError, PromptInterrupted, readNewPassword } = await import('./prompt.js');
+      const { hashPassword, PasswordHashError } = await import('./domain/password.js');
+      const { PromptError, PromptInterrupted, readNewPassword } = await import('./runtime/prompt.js');
       try {
         const hash = await hashPassword(await readNewPassword());
         process.stdout.write(`${hash}\n`);
@@ -202,7 +202,7 @@ const commands: Record<string, Command> = {
     details: 'Configured by the environment and ./.env (see README: SERVERURL, API_TOKEN, DATA_DIR, …).',
     async run(args) {
       noArgs('serve', args);
-      const { serve } = await import('./serve.js');
+      const { serve } = await import('./hub/serve.js');
       try {
         return await serve();
       } catch (err) {

@@ -1,6 +1,6 @@
 // The pairs the benchmark compares: two namespaces joined by veth, with a tunnel of the given
 // implementations between them, or the plain link as the ceiling.
-import { encodeKey, generatePrivateKey, publicKeyOf } from '../keys.js';
+import { encodeKey, generatePrivateKey, publicKeyOf } from '../domain/keys.js';
 import { uapiSet } from '../uapi/client.js';
 import type { Namespace, World } from './netns.js';
 import { startImplementation, type Implementation } from './tunnel.js';

@@ -1,5 +1,5 @@
 // Opens the native device with a clear error when it cannot be had.
-import { loadNative, type DeviceEvent, type NativeDevice } from '../native.js';
+import { loadNative, type DeviceEvent, type NativeDevice } from './native.js';
 
 export type { DeviceEvent, NativeDevice };
 

@@ -3,15 +3,16 @@
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import type { Config } from '../config.js';
-import { RegistryError, statusOf, type Node } from '../nodes/model.js';
+import type { Config } from '../config/index.js';
+import { RegistryError } from '../domain/errors.js';
+import { statusOf, type Node } from '../domain/node.js';
 import type { NodesService, Registration } from '../nodes/service.js';
 import { renderLinuxInstaller, renderWindowsInstaller, renderWgQuick } from '../render/index.js';
 import { ApiAuth, FailureLimiter } from './auth.js';
 import { answerErrors, docsCsp, harden, httpStatusOf, SERVER_LIMITS, serverOptions, type ServerLimits } from './hardening.js';
 import { installPage, pageAssets, setupPage } from './pages.js';
 import { METRICS_CONTENT_TYPE, prometheusText } from './metrics.js';
-import { createLogger, fastifyLogging, logRequests, type Logger } from '../log.js';
+import { createLogger, fastifyLogging, logRequests, type Logger } from '../runtime/log.js';
 import { nodeIdParam, registerBody, type RegisterBody } from './schemas.js';
 import { hubSummary, type HubInfo } from './views.js';
 

@@ -4,10 +4,10 @@
 // origin. Live updates arrive as server-sent events (live.ts).
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { fileURLToPath } from 'node:url';
-import type { Config } from '../config.js';
+import type { Config } from '../config/index.js';
 import type { NodeHistory } from '../nodes/history.js';
 import type { NodesService } from '../nodes/service.js';
-import { parsePasswordHash, verifyPassword, type PasswordHash } from '../password.js';
+import { parsePasswordHash, verifyPassword, type PasswordHash } from '../domain/password.js';
 import { qrSvg, renderLinuxInstaller, renderWgQuick, renderWindowsInstaller } from '../render/index.js';
 import { nodeView } from './api.js';
 import { ApiAuth, FailureLimiter } from './auth.js';
@@ -17,7 +17,7 @@ import { loadStaticFiles, type StaticFile } from './static-files.js';
 import { answerErrors, harden, SERVER_LIMITS, serverOptions, type ServerLimits } from './hardening.js';
 import { nodeIdParam, registerBody, type RegisterBody } from './schemas.js';
 import { hubSummary, type HubInfo } from './views.js';
-import { createLogger, fastifyLogging, logRequests, type Logger } from '../log.js';
+import { createLogger, fastifyLogging, logRequests, type Logger } from '../runtime/log.js';
 
 export const WEB_DIR = fileURLToPath(new URL('../../dist/web', import.meta.url));
 

@@ -1,7 +1,7 @@
 // What every HTTP app of the hub applies to itself: security headers on every answer, bounds on
 // bodies, connections and time, and a record of its routes (so tests can walk every one of them).
 import type { FastifyInstance, FastifyServerOptions } from 'fastify';
-import { RegistryError } from '../nodes/model.js';
+import { RegistryError } from '../domain/errors.js';
 
 /** The largest request body any route takes (a registration is well under 1 KiB). */
 export const BODY_LIMIT = 64 * 1024;

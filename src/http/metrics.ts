@@ -3,8 +3,8 @@
 // data-plane counter; the hub process's own CPU, memory and descriptors. `promtool check metrics`
 // accepts it (test/unit/metrics.test.ts).
 import { readdirSync, readFileSync } from 'node:fs';
-import type { DeviceCounters } from '../native.js';
-import { statusOf, type Node } from '../nodes/model.js';
+import type { DeviceCounters } from '../dataplane/native.js';
+import { statusOf, type Node } from '../domain/node.js';
 
 export const METRICS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 

@@ -1,7 +1,8 @@
 // The two server-rendered pages of the seed: worker registration (/worker/setup) and the worker's
 // install page (/install/:token). Plain HTML; the style sheet and the setup page's script are
 // served as files of their own (/assets/…), so the pages' Content-Security-Policy allows no inline code.
-import { qrSvg, renderWgQuick, type WorkerInstall } from '../render/index.js';
+import type { WorkerInstall } from '../domain/install.js';
+import { qrSvg, renderWgQuick } from '../render/index.js';
 
 const escapeHtml = (s: string) =>
   s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);

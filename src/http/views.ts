@@ -1,7 +1,7 @@
 // What the API and the dashboard show of the hub: one summary, computed the same way for both.
-import type { Config } from '../config.js';
-import type { DeviceCounters } from '../native.js';
-import { statusOf, type Node } from '../nodes/model.js';
+import type { Config } from '../config/index.js';
+import type { DeviceCounters } from '../dataplane/native.js';
+import { statusOf, type Node } from '../domain/node.js';
 
 export interface HubInfo {
   publicKey: string;

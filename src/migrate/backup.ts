@@ -2,8 +2,8 @@
 // registry (format in src/store/backup.ts) and its restoration into an empty registry.
 import { chmodSync, existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { ipToInt } from '../ipam.js';
-import { RegistryError } from '../nodes/model.js';
+import { ipToInt } from '../domain/ipam.js';
+import { RegistryError } from '../domain/errors.js';
 import { BackupFormatError, DATABASE_FILE, parseBackup, Store, type RegistryBackup } from '../store/index.js';
 import { CommandError, CommandUsageError, loadToolConfig, type CommandIo } from './io.js';
 

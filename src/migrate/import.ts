@@ -7,8 +7,8 @@
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join, relative, resolve } from 'node:path';
-import type { Config } from '../config.js';
-import { formatCidr, intToIp, parseCidr } from '../ipam.js';
+import type { Config } from '../config/index.js';
+import { formatCidr, intToIp, parseCidr } from '../domain/ipam.js';
 import { DATABASE_FILE, HUB_PRIVATE_KEY_SETTING, NO_PRESHARED_KEY, Store, type ImportConflict, type ImportNodeInput } from '../store/index.js';
 import { CommandError, CommandUsageError, loadToolConfig, type CommandIo } from './io.js';
 import { readImportSource, type ImportSource, type PeerCandidate } from './source.js';

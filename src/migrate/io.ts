@@ -2,7 +2,7 @@
 // in-process: the environment, the working directory (for .env and relative paths) and two streams.
 import { readFileSync } from 'node:fs';
 import { networkInterfaces, type NetworkInterfaceInfo } from 'node:os';
-import { loadConfig, type Config } from '../config.js';
+import { loadConfig, type Config } from '../config/index.js';
 
 export interface CommandIo {
   env: NodeJS.ProcessEnv;

@@ -4,9 +4,9 @@
 // impossible to import are collected per peer, file-wide ones in `problems`.
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, join, relative } from 'node:path';
-import { intToIp } from '../ipam.js';
-import { decodeKey, encodeKey, isValidKey, publicKeyOf } from '../keys.js';
-import { NODE_ID_PATTERN } from '../nodes/model.js';
+import { intToIp } from '../domain/ipam.js';
+import { decodeKey, encodeKey, isValidKey, publicKeyOf } from '../domain/keys.js';
+import { isNodeId } from '../domain/names.js';
 import { listItems, literalEndpoint, parseAddressItem, parseWgQuick, single, type WgQuickSection } from './wgquick.js';
 
 export class MigrateError extends Error {
@@ -66,7 +66,7 @@ export function toNodeId(name: string): string | null {
     .replace(/^-+/, '')
     .slice(0, 63)
     .replace(/-+$/, '');
-  return NODE_ID_PATTERN.test(id) ? id : null;
+  return isNodeId(id) ? id : null;
 }
 
 /**

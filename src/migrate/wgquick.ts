@@ -4,7 +4,7 @@
 // above a [Peer] header, and the comment lines at the top of a [Peer] section (where
 // linuxserver/wireguard writes `# peer_laptop`).
 import { isIP } from 'node:net';
-import { ipToInt } from '../ipam.js';
+import { ipToInt } from '../domain/ipam.js';
 
 export interface WgQuickValue {
   value: string;

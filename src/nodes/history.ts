@@ -1,6 +1,6 @@
 // What the dashboard's node detail shows over time: traffic over the last hour and recent
 // handshakes. Kept in memory (a restart starts the chart afresh), bounded per node.
-import type { Node } from './model.js';
+import type { Node } from '../domain/node.js';
 
 export interface TrafficPoint {
   /** Start of the interval, ms since the epoch. */

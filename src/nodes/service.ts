@@ -1,12 +1,13 @@
 // The node registry as domain logic: register, delete, enable, rotate keys, install tokens, status.
 // No HTTP here; the API maps RegistryError to 4xx responses.
-import { randomBytes } from 'node:crypto';
-import type { Config } from '../config.js';
-import { decodeKey, encodeKey, generatePresharedKey, generatePrivateKey, isValidKey, publicKeyOf } from '../keys.js';
-import { loadNative } from '../native.js';
-import { checkFreeText, checkHttpUrl, type WorkerInstall } from '../render/input.js';
+import type { Config } from '../config/index.js';
+import { decodeKey, encodeKey, generatePresharedKey, generatePrivateKey, isValidKey, isWeakPublicKey, publicKeyOf } from '../domain/keys.js';
+import { RegistryError } from '../domain/errors.js';
+import type { WorkerInstall } from '../domain/install.js';
+import { isNodeId, NODE_ID_RULE } from '../domain/names.js';
+import type { Node } from '../domain/node.js';
+import { checkFreeText, checkHttpUrl } from '../domain/text.js';
 import type { Store } from '../store/index.js';
-import { NODE_ID_PATTERN, RegistryError, type Node } from './model.js';
 
 export interface RegisterInput {
   nodeId: string;
@@ -28,25 +29,6 @@ export interface HubIdentity {
 
 const MAX_DESCRIPTION = 200;
 
-/** A public key no session can be built on: all zeros or another small-order point. */
-function isWeakKey(publicKey: string): boolean {
-  const probe = randomBytes(32);
-  return loadNative().crypto.x25519(probe, decodeKey(publicKey)) === null;
-}
-
-function checkUrl(url: string): string {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    throw new RegistryError('invalid', `central_server_url "${url.slice(0, 100)}" is not a URL`, 'central_server_url');
-  }
-  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
-    throw new RegistryError('invalid', 'central_server_url must be an http:// or https:// URL', 'central_server_url');
-  }
-  return url;
-}
-
 export class NodesService {
   constructor(
     private readonly store: Store,
@@ -58,21 +40,19 @@ export class NodesService {
 
   register(input: RegisterInput, actor: string): Registration {
     const nodeId = input.nodeId;
-    if (!NODE_ID_PATTERN.test(nodeId)) {
-      throw new RegistryError('invalid', 'node_id must be 1-63 of a-z, 0-9 and "-", starting with a letter or digit', 'node_id');
-    }
+    if (!isNodeId(nodeId)) throw new RegistryError('invalid', `node_id must be ${NODE_ID_RULE}`, 'node_id');
     const description = input.description ?? '';
     if (description.length > MAX_DESCRIPTION) throw new RegistryError('invalid', `description must be at most ${MAX_DESCRIPTION} characters`, 'description');
     // The same checks the installers apply, so that every registered node can be installed.
     checkFreeText('description', description);
-    const centralServerUrl = input.centralServerUrl ? checkUrl(input.centralServerUrl) : null;
+    const centralServerUrl = input.centralServerUrl || null;
     if (centralServerUrl) checkHttpUrl('central_server_url', centralServerUrl);
 
     let publicKey: string;
     let privateKey: string | null = null;
     if (input.publicKey !== undefined) {
       if (!isValidKey(input.publicKey)) throw new RegistryError('invalid', 'public_key must be 32 bytes of standard base64 (44 characters)', 'public_key');
-      if (isWeakKey(input.publicKey)) throw new RegistryError('invalid', 'public_key is a weak key (a small-order point)', 'public_key');
+      if (isWeakPublicKey(decodeKey(input.publicKey))) throw new RegistryError('invalid', 'public_key is a weak key (a small-order point)', 'public_key');
       if (input.publicKey === this.hub.publicKey) throw new RegistryError('invalid', "public_key is the hub's own key", 'public_key');
       publicKey = input.publicKey;
     } else {

@@ -1,14 +1,5 @@
 // What a worker downloads: the wg-quick config, the Windows and Linux/macOS installers, the worker
 // env file and QR codes. Pure functions of a WorkerInstall (validated by checkWorkerInstall).
-export {
-  checkFreeText,
-  checkHttpUrl,
-  checkWorkerInstall,
-  InstallInputError,
-  MAX_DESCRIPTION_LENGTH,
-  MAX_URL_LENGTH,
-  type WorkerInstall,
-} from './input.js';
 export { OWN_KEY_COMMENT, PRIVATE_KEY_COMMENT, renderWgQuick } from './wg-quick.js';
 export { FIREWALL_RULES, renderWindowsBat, WIREGUARD_INSTALLER_URL } from './windows.js';
 export { renderPosixShell, WORKER_ENV_PATH } from './posix-shell.js';

@@ -10,7 +10,7 @@
 //     no rendered line can be (asserted below), and newlines in free text are rejected anyway.
 // Without a private key (the worker registered its own public key) the script reads it from
 // /etc/wireguard/<interface>.key and stops with a clear message when that file is missing.
-import { checkWorkerInstall, type WorkerInstall } from './input.js';
+import { checkWorkerInstall, type WorkerInstall } from '../domain/install.js';
 import { renderWgQuick, wgQuickTail } from './wg-quick.js';
 import { renderWorkerEnv, shQuote } from './worker-env.js';
 

@@ -1,7 +1,7 @@
 // The worker's wg-quick(8) configuration: what `GET /api/clients/:node_id/config` returns, what the
 // QR code carries and what both installers write. LF line endings, trailing newline.
 import { isIP } from 'node:net';
-import { checkWorkerInstall, type WorkerInstall } from './input.js';
+import { checkWorkerInstall, type WorkerInstall } from '../domain/install.js';
 
 export const OWN_KEY_COMMENT =
   '# This node registered its own public key: the hub never had its private key.';

@@ -18,7 +18,7 @@
 // A node without a private key (it registered its own public key): the .bat takes the path of a
 // file holding that private key as its first argument (`windows.bat C:\path\to\private.key`) and
 // stops with a clear message when it is missing; the key is read and checked by PowerShell.
-import { checkWorkerInstall, type WorkerInstall } from './input.js';
+import { checkWorkerInstall, type WorkerInstall } from '../domain/install.js';
 import { renderWgQuick, wgQuickTail } from './wg-quick.js';
 
 export const WIREGUARD_INSTALLER_URL = 'https://download.wireguard.com/windows-client/wireguard-installer.exe';

@@ -15,7 +15,7 @@
 //   - newlines and other control characters are rejected (a newline would start a new variable
 //     for docker), see checkFreeText.
 // An empty value (no central server URL) is written as `NAME=`, empty for both readers.
-import { checkWorkerInstall, type WorkerInstall } from './input.js';
+import { checkWorkerInstall, type WorkerInstall } from '../domain/install.js';
 
 const BARE = /^[A-Za-z0-9_@%+=:,./-]*$/;
 

@@ -3,9 +3,9 @@
 // credentials, hashed at rest); secrets only when the export asked for them, then in clear text.
 //
 //   parseBackup(value: unknown): RegistryBackup     throws BackupFormatError (every problem, one line each)
-import { ipToInt } from '../ipam.js';
-import { isValidKey } from '../keys.js';
-import { NODE_ID_PATTERN } from '../nodes/model.js';
+import { ipToInt } from '../domain/ipam.js';
+import { isValidKey } from '../domain/keys.js';
+import { isNodeId, NODE_ID_RULE } from '../domain/names.js';
 
 export const BACKUP_FORMAT = 'wgvm-registry-backup';
 export const BACKUP_VERSION = 1;
@@ -126,7 +126,7 @@ export function parseBackup(value: unknown): RegistryBackup {
   nodes.forEach((n: unknown, i: number) => {
     const where = `nodes[${i}]`;
     if (!isObject(n)) return fail(where, 'must be an object');
-    if (typeof n.node_id !== 'string' || !NODE_ID_PATTERN.test(n.node_id)) fail(`${where}.node_id`, `must match ${NODE_ID_PATTERN.source}`);
+    if (!isNodeId(n.node_id)) fail(`${where}.node_id`, `must be ${NODE_ID_RULE}`);
     else if (ids.has(n.node_id)) fail(`${where}.node_id`, `${n.node_id} appears twice`);
     else ids.add(n.node_id);
     str(n, 'description', where);

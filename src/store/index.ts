@@ -25,7 +25,7 @@
 //   exportAll({ includeSecrets }): RegistryBackup        restoreAll(backup, actor?): RestoreResult  (empty registry only)
 //   nodeIds(): string[]
 import { join } from 'node:path';
-import type { Node } from '../nodes/model.js';
+import type { Node } from '../domain/node.js';
 import { AuditLog, type AuditEntry } from './audit.js';
 import { DATABASE_FILE, openDatabase, type Db } from './db.js';
 import { NodeRepository, type NodeKeys, type NodeSecrets, type RegisterNodeInput, type StatusUpdate } from './nodes.js';

@@ -1,11 +1,12 @@
 // The nodes table: registration with address allocation, keys (sealed), enable/disable, status.
-import { formatRange, intToIp, lowestFree, type AddressRange } from '../ipam.js';
-import { decodeKey, isValidKey } from '../keys.js';
-import { NODE_ID_PATTERN, RegistryError, type Node } from '../nodes/model.js';
+import { formatRange, intToIp, lowestFree, type AddressRange } from '../domain/ipam.js';
+import { decodeKey, isValidKey, isWeakPublicKey } from '../domain/keys.js';
+import { RegistryError } from '../domain/errors.js';
+import { isNodeId, NODE_ID_RULE } from '../domain/names.js';
+import type { Node } from '../domain/node.js';
 import type { AuditLog } from './audit.js';
 import type { Db, Statement } from './db.js';
 import type { Sealer } from './sealing.js';
-import { isWeakPublicKey } from './weak-keys.js';
 
 export interface NodeKeys {
   publicKey: string;
@@ -79,8 +80,8 @@ function toNode(row: NodeRow): Node {
 }
 
 function checkNodeId(nodeId: string): void {
-  if (!NODE_ID_PATTERN.test(nodeId)) {
-    throw new RegistryError('invalid', `node ID "${nodeId}" must match ${NODE_ID_PATTERN.source}`);
+  if (!isNodeId(nodeId)) {
+    throw new RegistryError('invalid', `node ID "${nodeId}" must be ${NODE_ID_RULE}`);
   }
 }
 

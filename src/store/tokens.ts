@@ -2,7 +2,7 @@
 // 256 random bits, shown once; only their SHA-256 is stored, so a copy of the database opens nothing.
 // Lookups go by hash, so comparing tokens in constant time is moot.
 import { createHash, randomBytes } from 'node:crypto';
-import { RegistryError } from '../nodes/model.js';
+import { RegistryError } from '../domain/errors.js';
 import type { AuditLog } from './audit.js';
 import type { Db, Statement } from './db.js';
 

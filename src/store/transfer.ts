@@ -3,9 +3,11 @@
 //
 // Each is one IMMEDIATE transaction: everything is checked first, every problem is reported, and
 // either all of it is written or nothing is.
-import { formatRange, intToIp, ipToInt, type AddressRange } from '../ipam.js';
-import { decodeKey, encodeKey, generatePresharedKey, isValidKey, publicKeyOf } from '../keys.js';
-import { NODE_ID_PATTERN, RegistryError, type Node } from '../nodes/model.js';
+import { formatRange, intToIp, ipToInt, type AddressRange } from '../domain/ipam.js';
+import { decodeKey, encodeKey, generatePresharedKey, isValidKey, isWeakPublicKey, publicKeyOf } from '../domain/keys.js';
+import { RegistryError } from '../domain/errors.js';
+import { isNodeId, NODE_ID_RULE } from '../domain/names.js';
+import type { Node } from '../domain/node.js';
 import type { AuditLog } from './audit.js';
 import {
   BACKUP_FORMAT,
@@ -18,7 +20,6 @@ import {
 import type { Db, Statement } from './db.js';
 import { LATEST_VERSION } from './migrations.js';
 import type { Sealer } from './sealing.js';
-import { isWeakPublicKey } from './weak-keys.js';
 import type { NodeRow } from './nodes.js';
 
 /** The setting `wgvm serve` keeps its own private key in (sealed). */
@@ -196,8 +197,8 @@ export class RegistryTransfer {
     const addresses = new Map<number, number>();
     const addressOf: (number | null)[] = [];
     nodes.forEach((n, i) => {
-      if (!NODE_ID_PATTERN.test(n.nodeId)) {
-        add('node_id', i, `node ID "${n.nodeId}" must match ${NODE_ID_PATTERN.source}`);
+      if (!isNodeId(n.nodeId)) {
+        add('node_id', i, `node ID "${n.nodeId}" must be ${NODE_ID_RULE}`);
       } else if (ids.has(n.nodeId)) {
         add('node_id', i, `node ID ${n.nodeId} is given to two peers of the import`);
       } else {

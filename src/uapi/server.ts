@@ -9,7 +9,7 @@
 import { chmodSync, existsSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
-import type { DeviceCounters } from '../native.js';
+import type { DeviceCounters } from '../dataplane/native.js';
 
 export const SOCKET_DIR = '/var/run/wireguard';
 

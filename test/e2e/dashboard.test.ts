@@ -7,7 +7,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterEach, describe, expect, it } from 'vitest';
-import { hashPassword } from '../../src/password.js';
+import { hashPassword } from '../../src/domain/password.js';
 import { isRoot, waitFor } from '../helpers/netns.js';
 import { inCI, skipWithout } from '../helpers/tools.js';
 import { bringUpWorker, httpIn, received, useWorld, wgvmEntry } from '../helpers/tunnel.js';

@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import { CommandError, runImport, type CommandIo } from '../../src/migrate/index.js';
 import { MigrateError, readImportSource } from '../../src/migrate/source.js';
 import { HUB_PRIVATE_KEY_SETTING, Store } from '../../src/store/index.js';
-import { generateKeyPair } from '../../src/keys.js';
+import { generateKeyPair } from '../../src/domain/keys.js';
 import { samplePeers, serverConf } from '../helpers/wgquick-samples.js';
 
 const PER_INPUT_MS = 2_000;

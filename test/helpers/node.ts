@@ -1,5 +1,5 @@
 // A registry node as the store would return it, for tests that need one without a store.
-import type { Node } from '../../src/nodes/model.js';
+import type { Node } from '../../src/domain/node.js';
 
 export function aNode(nodeId: string, extra: Partial<Node> = {}): Node {
   return {

@@ -1,7 +1,7 @@
 // Server wg-quick configs as an existing WireGuard setup would have them, for the import tests and
 // as the seeds of the wg-quick import fuzzer.
-import { intToIp, ipToInt } from '../../src/ipam.js';
-import { encodeKey, generateKeyPair, generatePresharedKey, type KeyPair } from '../../src/keys.js';
+import { intToIp, ipToInt } from '../../src/domain/ipam.js';
+import { encodeKey, generateKeyPair, generatePresharedKey, type KeyPair } from '../../src/domain/keys.js';
 
 export interface SamplePeer {
   keys: KeyPair;

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { blake2s as nobleBlake2s } from '@noble/hashes/blake2.js';
 import { hmac } from '@noble/hashes/hmac.js';
-import { loadNative } from '../../src/native.js';
+import { loadNative } from '../../src/dataplane/native.js';
 import { flipped, hex } from '../helpers/hex.js';
 
 const c = loadNative().crypto;

@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { encodeKey, generateKeyPair, generatePresharedKey } from '../../src/keys.js';
+import { encodeKey, generateKeyPair, generatePresharedKey } from '../../src/domain/keys.js';
 import { isRoot, run, stderrOf, waitFor, type Namespace } from '../helpers/netns.js';
 import { inCI, skipWithout } from '../helpers/tools.js';
 import { bringUpWorker, httpIn, received, wgvmEntry, useWorld } from '../helpers/tunnel.js';

@@ -16,10 +16,10 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config.js';
+import { loadConfig } from '../../src/config/index.js';
 import { buildApi } from '../../src/http/api.js';
 import { routesOf } from '../../src/http/hardening.js';
-import { encodeKey, generateKeyPair, generatePrivateKey, publicKeyOf } from '../../src/keys.js';
+import { encodeKey, generateKeyPair, generatePrivateKey, publicKeyOf } from '../../src/domain/keys.js';
 import { NodesService } from '../../src/nodes/service.js';
 import { DATABASE_FILE, Store, TOKEN_LIMITS } from '../../src/store/index.js';
 

@@ -12,12 +12,11 @@ import { join } from 'node:path';
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Validator } from '@seriousme/openapi-schema-validator';
-import { loadConfig, type Config } from '../../src/config.js';
+import { loadConfig, type Config } from '../../src/config/index.js';
 import { buildApi, type HubInfo } from '../../src/http/api.js';
-import { encodeKey, generateKeyPair, generatePrivateKey, publicKeyOf } from '../../src/keys.js';
+import { encodeKey, generateKeyPair, generatePrivateKey, publicKeyOf, SMALL_ORDER_POINTS } from '../../src/domain/keys.js';
 import { NodesService } from '../../src/nodes/service.js';
 import { Store } from '../../src/store/index.js';
-import { SMALL_ORDER_POINTS } from '../../src/store/weak-keys.js';
 
 const API_TOKEN = 'test-token-1234567890';
 const AUTH = { 'x-api-key': API_TOKEN };

@@ -188,7 +188,7 @@ describe.skipIf(skipWithout('wg'))('byte compatibility with wg (wireguard-tools)
 
 describe('wgvm hash-password', () => {
   it('hashes the first line of stdin into ADMIN_PASSWORD_HASH that verifies that password', async () => {
-    const { parsePasswordHash, verifyPassword } = await import('../../src/password.js');
+    const { parsePasswordHash, verifyPassword } = await import('../../src/domain/password.js');
     const r = run(['hash-password'], 'my admin password\nignored second line\n');
     expect(r.code).toBe(0);
     const hash = r.stdout.trim();

@@ -4,7 +4,7 @@ import type { NetworkInterfaceInfo } from 'node:os';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig, parseDotEnv, type Config, type LoadConfigOptions } from '../../src/config.js';
+import { ConfigError, loadConfig, parseDotEnv, type Config, type LoadConfigOptions } from '../../src/config/index.js';
 
 const dirs: string[] = [];
 afterAll(() => {

@@ -9,13 +9,13 @@ import { join } from 'node:path';
 import type { ServerResponse } from 'node:http';
 import type { LightMyRequestResponse } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config.js';
+import { loadConfig } from '../../src/config/index.js';
 import { buildDashboard, DASHBOARD_CSP, type Dashboard } from '../../src/http/dashboard.js';
 import { LiveFeed } from '../../src/http/live.js';
-import { encodeKey, generatePrivateKey, publicKeyOf } from '../../src/keys.js';
+import { encodeKey, generatePrivateKey, publicKeyOf } from '../../src/domain/keys.js';
 import { NodeHistory } from '../../src/nodes/history.js';
 import { NodesService } from '../../src/nodes/service.js';
-import { hashPassword } from '../../src/password.js';
+import { hashPassword } from '../../src/domain/password.js';
 import { Store } from '../../src/store/index.js';
 
 const API_TOKEN = 'dashboard-test-token-0123456789';

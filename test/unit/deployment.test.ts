@@ -14,8 +14,8 @@ import { tmpdir } from 'node:os';
 import { join, posix } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import * as configModule from '../../src/config.js';
-import { CONFIG_DEFAULTS, ConfigError, loadConfig, parseDotEnv } from '../../src/config.js';
+import * as configModule from '../../src/config/index.js';
+import { CONFIG_DEFAULTS, ConfigError, loadConfig, parseDotEnv } from '../../src/config/index.js';
 import { SOCKET_DIR } from '../../src/uapi/server.js';
 import { hasTool } from '../helpers/tools.js';
 
@@ -206,7 +206,7 @@ describe('Dockerfile', () => {
     for (const name of used) expect(Object.keys(packageJson.scripts), `npm run ${name}`).toContain(name);
   });
 
-  it('gives the runtime stage what the code loads: dist/, bin/, the addon where src/native.ts looks, production node_modules', () => {
+  it('gives the runtime stage what the code loads: dist/, bin/, the addon where src/dataplane/native.ts looks, production node_modules', () => {
     const copies = copiesOf(runtime).filter((c) => c.from === 'build');
     const buildRoot = workdirAt(build, indexOf(build, 'RUN', /\bnpm run build\b/));
     const appRoot = workdirAt(runtime, runtime.instructions.length);
@@ -221,11 +221,11 @@ describe('Dockerfile', () => {
       expect(copied.get(path), `COPY --from=build ${path}`).toBe(posix.join(appRoot, path));
     };
 
-    // src/native.ts loads the addon relative to its compiled self, dist/native.js.
-    const native = read('src/native.ts');
+    // src/dataplane/native.ts loads the addon relative to its compiled self, dist/dataplane/native.js.
+    const native = read('src/dataplane/native.ts');
     const relative = /new URL\('([^']+wgvm_native\.node)', import\.meta\.url\)/.exec(native)?.[1];
-    expect(relative, 'the addon path in src/native.ts').toBeDefined();
-    const addon = fileURLToPath(new URL(relative!, 'file:///project/dist/native.js')).slice('/project/'.length);
+    expect(relative, 'the addon path in src/dataplane/native.ts').toBeDefined();
+    const addon = fileURLToPath(new URL(relative!, 'file:///project/dist/dataplane/native.js')).slice('/project/'.length);
     expect(addon).toBe('build/Release/wgvm_native.node');
     // cmake-js writes it to <--out>/Release.
     expect(packageJson.scripts['build:native']).toMatch(/--out build\b/);
@@ -391,7 +391,7 @@ describe('.dockerignore', () => {
       'CMakeLists.txt',
       'tsconfig.json',
       'src/cli.ts',
-      'src/native.ts',
+      'src/dataplane/native.ts',
       'native/addon/addon.cpp',
       'bin/wgvm.js',
       'bin/wgvm-userspace.js',

@@ -1,7 +1,7 @@
 // The node detail's history (src/nodes/history.ts): traffic per 10 s over an hour, handshakes.
 import { describe, expect, it } from 'vitest';
 import { NodeHistory } from '../../src/nodes/history.js';
-import type { Node } from '../../src/nodes/model.js';
+import type { Node } from '../../src/domain/node.js';
 import { aNode } from '../helpers/node.js';
 
 const T0 = Date.parse('2026-11-26T12:00:00Z');

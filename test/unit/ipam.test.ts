@@ -15,7 +15,7 @@ import {
   rangeSize,
   subnetContains,
   usableRange,
-} from '../../src/ipam.js';
+} from '../../src/domain/ipam.js';
 
 describe('ipToInt / intToIp', () => {
   it('round-trips the corners of the address space', () => {

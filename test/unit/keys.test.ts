@@ -9,7 +9,7 @@ import {
   isValidKey,
   KeyFormatError,
   publicKeyOf,
-} from '../../src/keys.js';
+} from '../../src/domain/keys.js';
 import { hex } from '../helpers/hex.js';
 
 describe('keys', () => {

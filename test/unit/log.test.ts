@@ -6,12 +6,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config.js';
+import { loadConfig } from '../../src/config/index.js';
 import { buildApi } from '../../src/http/api.js';
 import { SERVER_LIMITS } from '../../src/http/hardening.js';
-import { encodeKey, generatePrivateKey, publicKeyOf } from '../../src/keys.js';
-import { createLogger, redactUrl } from '../../src/log.js';
-import type { LogLevel } from '../../src/config.js';
+import { encodeKey, generatePrivateKey, publicKeyOf } from '../../src/domain/keys.js';
+import { createLogger, redactUrl } from '../../src/runtime/log.js';
+import type { LogLevel } from '../../src/config/index.js';
 import { NodesService } from '../../src/nodes/service.js';
 import { Store } from '../../src/store/index.js';
 
@@ -101,7 +101,7 @@ describe('the log destination', () => {
     execFileSync('mkfifo', [fifo]);
     const script = `
       import { openSync } from 'node:fs';
-      const { createLogger } = await import(${JSON.stringify(new URL('../../dist/log.js', import.meta.url).href)});
+      const { createLogger } = await import(${JSON.stringify(new URL('../../dist/runtime/log.js', import.meta.url).href)});
       const logger = createLogger('info', openSync(${JSON.stringify(fifo)}, 'r+'));
       for (let i = 0; i < 5000; i++) logger.info({ i, padding: 'x'.repeat(200) }, 'request');
       setTimeout(() => console.log('the event loop still turns'), 10);`;

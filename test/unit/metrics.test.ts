@@ -4,7 +4,7 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { prometheusText } from '../../src/http/metrics.js';
-import type { DeviceCounters } from '../../src/native.js';
+import type { DeviceCounters } from '../../src/dataplane/native.js';
 import { aNode } from '../helpers/node.js';
 import { requireTools, skipWithout } from '../helpers/tools.js';
 

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { resolveAddonPath } from '../../src/native.js';
+import { resolveAddonPath } from '../../src/dataplane/native.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'wgvm-addon-path-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

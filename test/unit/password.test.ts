@@ -1,8 +1,8 @@
 // ADMIN_PASSWORD_HASH: the scrypt hash `wgvm hash-password` prints and the dashboard checks.
 import { scryptSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../../src/config.js';
-import { formatPasswordHash, hashPassword, parsePasswordHash, PasswordHashError, verifyPassword } from '../../src/password.js';
+import { ConfigError, loadConfig } from '../../src/config/index.js';
+import { formatPasswordHash, hashPassword, parsePasswordHash, PasswordHashError, verifyPassword } from '../../src/domain/password.js';
 
 const load = (hash: string) => loadConfig({ SERVERURL: 'vpn.example.com', ADMIN_PASSWORD_HASH: hash }, '/', { envFile: false });
 

@@ -4,8 +4,8 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { parsePasswordHash, verifyPassword } from '../../src/password.js';
-import { LineEditor } from '../../src/prompt.js';
+import { parsePasswordHash, verifyPassword } from '../../src/domain/password.js';
+import { LineEditor } from '../../src/runtime/prompt.js';
 import { requireTools, skipWithout } from '../helpers/tools.js';
 
 const wgvm = fileURLToPath(new URL('../../bin/wgvm.js', import.meta.url));

@@ -8,14 +8,14 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   FIREWALL_RULES,
-  InstallInputError,
   qrSvg,
   renderPosixShell,
   renderWgQuick,
   renderWindowsBat,
   renderWorkerEnv,
-  type WorkerInstall,
 } from '../../src/render/index.js';
+import { InstallInputError } from '../../src/domain/errors.js';
+import type { WorkerInstall } from '../../src/domain/install.js';
 import { hasTool, requireTools, skipWithout } from '../helpers/tools.js';
 
 const PRIVATE_KEY = 'KMWLwMgq2yqfbGub7Jt62qpgGK5AlpoOeyITjplbDWU=';

@@ -10,11 +10,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config.js';
+import { loadConfig } from '../../src/config/index.js';
 import { buildApi } from '../../src/http/api.js';
 import { FailureLimiter, sourceKey } from '../../src/http/auth.js';
 import { SERVER_LIMITS, type ServerLimits } from '../../src/http/hardening.js';
-import { encodeKey, generatePrivateKey, publicKeyOf } from '../../src/keys.js';
+import { encodeKey, generatePrivateKey, publicKeyOf } from '../../src/domain/keys.js';
 import { NodesService } from '../../src/nodes/service.js';
 import { Store } from '../../src/store/index.js';
 

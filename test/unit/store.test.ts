@@ -7,11 +7,10 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { x25519 } from '@noble/curves/ed25519.js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { intToIp, ipToInt, parseRange, type AddressRange } from '../../src/ipam.js';
-import { encodeKey, generateKeyPair, generatePresharedKey } from '../../src/keys.js';
-import { RegistryError } from '../../src/nodes/model.js';
+import { intToIp, ipToInt, parseRange, type AddressRange } from '../../src/domain/ipam.js';
+import { encodeKey, generateKeyPair, generatePresharedKey, SMALL_ORDER_POINTS } from '../../src/domain/keys.js';
+import { RegistryError } from '../../src/domain/errors.js';
 import { DATABASE_FILE, LATEST_VERSION, Store, TOKEN_LIMITS, TOKEN_PURGE_AFTER_MS, type RegisterNodeInput, type StoreOptions } from '../../src/store/index.js';
-import { SMALL_ORDER_POINTS } from '../../src/store/weak-keys.js';
 
 const HUB = ipToInt('10.100.0.1');
 const DEFAULT_RANGE = parseRange('10.100.1.2-10.100.1.254');

@@ -1,4 +1,4 @@
-// The node registry's vocabulary, shared by the store, the nodes service, the renderers and the API.
+// A worker node as the registry knows it, and its status; shared by every layer above.
 
 /** A worker node as the registry knows it. Never carries secrets. */
 export interface Node {
@@ -31,19 +31,4 @@ export function statusOf(node: Node, nowMs: number): NodeStatus {
   if (!node.enabled) return 'disabled';
   if (!node.lastHandshakeAt) return 'pending';
   return nowMs - Date.parse(node.lastHandshakeAt) < ONLINE_WINDOW_MS ? 'online' : 'offline';
-}
-
-export const NODE_ID_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/;
-
-/** A client mistake: the API turns it into a 4xx with `{error, message, field?}`. */
-export class RegistryError extends Error {
-  constructor(
-    readonly code: 'duplicate' | 'not_found' | 'range_full' | 'invalid' | 'gone' | 'rate_limited' | 'limit',
-    message: string,
-    /** The request field at fault (node_id, description, …), so a form can show the message beside it. */
-    readonly field?: string,
-  ) {
-    super(message);
-    this.name = 'RegistryError';
-  }
 }

@@ -74,7 +74,7 @@ export interface NativeAddon {
   Device: new (name: string, options?: { mtu?: number; onEvent?: (e: DeviceEvent) => void }) => NativeDevice;
 }
 
-const builtAddon = fileURLToPath(new URL('../build/Release/wgvm_native.node', import.meta.url));
+const builtAddon = fileURLToPath(new URL('../../build/Release/wgvm_native.node', import.meta.url));
 
 /**
  * The addon to load: the one `npm run build:native` makes, or WGVM_ADDON (an absolute path to another

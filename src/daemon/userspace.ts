@@ -4,10 +4,10 @@ import { spawn } from 'node:child_process';
 import { closeSync, existsSync, writeSync } from 'node:fs';
 import type { Server } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { openDevice, type NativeDevice } from './dataplane/device.js';
-import { signalExitCode, StopSignals } from './stop-signals.js';
-import { socketPath, startUapiServer, stopUapiServer } from './uapi/server.js';
-import { dataPlaneEnv } from './dataplane/openssl-env.js';
+import { openDevice, type NativeDevice } from '../dataplane/device.js';
+import { signalExitCode, StopSignals } from '../runtime/stop-signals.js';
+import { socketPath, startUapiServer, stopUapiServer } from '../uapi/server.js';
+import { dataPlaneEnv } from '../dataplane/openssl-env.js';
 
 const READY_FD = 3;
 
@@ -90,7 +90,7 @@ export function reportStartupFailure(message: string): void {
  */
 export async function runDaemon(iface: string): Promise<number> {
   const signals = new StopSignals();
-  const entry = fileURLToPath(new URL('../bin/wgvm.js', import.meta.url));
+  const entry = fileURLToPath(new URL('../../bin/wgvm.js', import.meta.url));
   const child = spawn(process.execPath, [entry, 'up', '--foreground', iface], {
     detached: true,
     stdio: ['ignore', 'ignore', 'ignore', 'pipe'],

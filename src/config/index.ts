@@ -11,7 +11,7 @@
 import { readFileSync } from 'node:fs';
 import { networkInterfaces as osNetworkInterfaces, type NetworkInterfaceInfo } from 'node:os';
 import { resolve } from 'node:path';
-import { parsePasswordHash } from './password.js';
+import { parsePasswordHash } from '../domain/password.js';
 
 // ───────────────────────────────────────────── types ─────────────────────────────────────────────
 

@@ -7,7 +7,7 @@ import { createRequire } from 'node:module';
 import { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import { pino, type Logger } from 'pino';
 import type { SonicBoom as SonicBoomStream } from 'sonic-boom';
-import type { LogLevel } from './config.js';
+import type { LogLevel } from '../config/index.js';
 
 // sonic-boom is CommonJS whose module.exports is the class (its types call it a default export).
 const SonicBoom = createRequire(import.meta.url)('sonic-boom') as typeof SonicBoomStream;

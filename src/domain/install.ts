@@ -1,0 +1,83 @@
+// What every renderer gets: one worker's installation data, and the one place it is validated.
+//
+// The installers are scripts: every value that reaches them is either checked against a narrow
+// character set here (keys, addresses, node id, numbers, interface name) or treated as free text
+// (description, URLs) that the script never parses — see windows.ts and posix-shell.ts.
+import { InstallInputError } from './errors.js';
+import { isCidr, isEndpoint, isPlainIp } from './ip.js';
+import { isValidKey } from './keys.js';
+import { INTERFACE_NAME_RULE, isInterfaceName, isLookupName, isNodeId, NODE_ID_RULE } from './names.js';
+import { checkFreeText, checkHttpUrl } from './text.js';
+
+export interface WorkerInstall {
+  /** wg-quick interface name and Windows tunnel name, e.g. 'wg0'. */
+  interfaceName: string;
+  nodeId: string;
+  description: string;
+  centralServerUrl: string | null;
+  /** The worker's VPN address, e.g. '10.100.1.2'. */
+  vpnIp: string;
+  /** null: the worker registered its own public key; the hub never had the private key. */
+  privateKey: string | null;
+  presharedKey: string;
+  /** PEERDNS; may be empty. */
+  dns: readonly string[];
+  mtu: number;
+  hubPublicKey: string;
+  /** SERVERURL:SERVERPORT, e.g. 'vpn.example.com:41820'; an IPv6 literal is bracketed. */
+  endpoint: string;
+  /** ALLOWEDIPS, default ['10.100.0.0/16']. */
+  allowedIps: readonly string[];
+  /** Seconds; 0 turns it off (the line is then left out). */
+  persistentKeepalive: number;
+  /** The hub's VPN address; the installers ping it at the end. */
+  hubVpnIp: string;
+  /** SERVERPORT, for the Windows firewall rule. */
+  serverPort: number;
+  /** INTERNAL_SUBNET, for the Windows firewall rule. */
+  subnet: string;
+  /** Where the config can be fetched with an install token; only mentioned in the .sh header. */
+  configUrl?: string;
+}
+
+function checkInt(field: string, value: number, min: number, max: number): void {
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new InstallInputError(field, `must be an integer from ${min} to ${max}`);
+  }
+}
+
+function checkKey(field: string, value: string): void {
+  if (typeof value !== 'string' || !isValidKey(value)) {
+    throw new InstallInputError(field, 'must be a WireGuard key (32 bytes of base64)');
+  }
+}
+
+/** Throws InstallInputError naming the first field an installer cannot carry safely. */
+export function checkWorkerInstall(i: WorkerInstall): void {
+  if (!isInterfaceName(i.interfaceName)) throw new InstallInputError('interfaceName', `must be ${INTERFACE_NAME_RULE}`);
+  if (!isNodeId(i.nodeId)) throw new InstallInputError('nodeId', `must be ${NODE_ID_RULE}`);
+  checkFreeText('description', i.description);
+  if (i.centralServerUrl !== null) checkHttpUrl('centralServerUrl', i.centralServerUrl);
+  if (i.configUrl !== undefined) checkHttpUrl('configUrl', i.configUrl);
+  if (!isPlainIp(i.vpnIp)) throw new InstallInputError('vpnIp', 'must be an IP address');
+  if (!isPlainIp(i.hubVpnIp)) throw new InstallInputError('hubVpnIp', 'must be an IP address');
+  if (i.privateKey !== null) checkKey('privateKey', i.privateKey);
+  checkKey('presharedKey', i.presharedKey);
+  checkKey('hubPublicKey', i.hubPublicKey);
+  for (const d of i.dns) {
+    if (!isPlainIp(d) && !isLookupName(d)) {
+      throw new InstallInputError('dns', `${JSON.stringify(d)} is neither an IP address nor a search domain`);
+    }
+  }
+  checkInt('mtu', i.mtu, 576, 65535);
+  if (!isEndpoint(i.endpoint)) {
+    throw new InstallInputError('endpoint', 'must be host:port (an IPv6 address in brackets)');
+  }
+  if (i.allowedIps.length === 0) throw new InstallInputError('allowedIps', 'must not be empty');
+  for (const a of i.allowedIps) {
+    if (!isCidr(a)) throw new InstallInputError('allowedIps', `${JSON.stringify(a)} is not address/prefix`);
+  }
+  checkInt('persistentKeepalive', i.persistentKeepalive, 0, 65535);
+  checkInt('serverPort', i.serverPort, 1, 65535);
+  if (!isCidr(i.subnet)) throw new InstallInputError('subnet', 'must be address/prefix');
+}
