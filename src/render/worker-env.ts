@@ -1,4 +1,4 @@
-// The worker's environment file (the seed's variables: NODE_ID, DESCRIPTION, CENTRAL_SERVER_URL,
+// The worker's environment file (the variables workers read today: NODE_ID, DESCRIPTION, CENTRAL_SERVER_URL,
 // VPN_IP), written to /etc/wgvm/worker.env by the .sh installer.
 //
 // One file, two readers with different rules:
