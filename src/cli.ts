@@ -214,31 +214,24 @@ const commands: Record<string, Command> = {
       }
     },
   },
-  import: {
-    usage: 'import <wg0.conf | linuxserver folder> [--dry-run] [--replace-hub-key]',
-    summary: 'take over an existing WireGuard server (wg0.conf or a linuxserver/wireguard folder)',
-    async run(args) {
-      const { migrationCommand, runImport } = await import('./migrate/index.js');
-      return migrationCommand('import', runImport, args, failure);
-    },
-  },
-  export: {
-    usage: 'export [--include-secrets] [-o FILE]',
-    summary: 'write a JSON backup of the registry',
-    async run(args) {
-      const { migrationCommand, runExport } = await import('./migrate/index.js');
-      return migrationCommand('export', runExport, args, failure);
-    },
-  },
-  restore: {
-    usage: 'restore <FILE | ->',
-    summary: 'restore a backup made by `wgvm export` into an empty registry',
-    async run(args) {
-      const { migrationCommand, runRestore } = await import('./migrate/index.js');
-      return migrationCommand('restore', runRestore, args, failure);
-    },
-  },
+  import: migration('import', 'import <wg0.conf | linuxserver folder> [--dry-run] [--replace-hub-key]',
+    'take over an existing WireGuard server (wg0.conf or a linuxserver/wireguard folder)'),
+  export: migration('export', 'export [--include-secrets] [-o FILE]', 'write a JSON backup of the registry'),
+  restore: migration('restore', 'restore <FILE | ->', 'restore a backup made by `wgvm export` into an empty registry'),
 };
+
+/** A migration command (src/migrate), loaded only when it runs. */
+function migration(name: 'import' | 'export' | 'restore', usage: string, summary: string): Command {
+  return {
+    usage,
+    summary,
+    async run(args) {
+      const migrate = await import('./migrate/index.js');
+      const run = { import: migrate.runImport, export: migrate.runExport, restore: migrate.runRestore }[name];
+      return migrate.migrationCommand(name, run, args, failure);
+    },
+  };
+}
 
 function failure(text: string, usage: boolean): Error {
   return usage ? new UsageError(text) : new CommandFailure(text);
