@@ -10,6 +10,8 @@
 #include <cstring>
 #include <system_error>
 
+#include "protocol/ip_header.h"
+
 namespace wgvm::device {
 namespace {
 
@@ -188,9 +190,8 @@ void Device::send(const protocol::Endpoint& to, Bytes datagram) {
 void Device::deliver(protocol::Peer& from, Bytes packet) {
   // A packet for another peer's allowed IPs is re-encrypted for that peer here: no TUN round trip
   // and no kernel forwarding. With relay off it goes to the TUN, as in plain WireGuard.
-  const uint8_t version = packet[0] >> 4;
-  protocol::Peer* to = version == 4 ? core_.allowed_ips().lookup_v4(packet.data() + 16)
-                                    : core_.allowed_ips().lookup_v6(packet.data() + 24);
+  const auto ip = protocol::IpHeader::parse(packet);  // the core delivers only well-formed packets
+  protocol::Peer* to = ip ? core_.allowed_ips().lookup(ip->version(), ip->destination()) : nullptr;
   if (to && to != &from) {
     if (from.isolated || to->isolated) return;  // isolated peers reach the hub, never each other
     if (relay_) {

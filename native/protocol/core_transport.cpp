@@ -4,34 +4,13 @@
 
 #include "crypto/aead.h"
 #include "protocol/core.h"
+#include "protocol/ip_header.h"
 #include "protocol/messages.h"
 
 namespace wgvm::protocol {
 namespace {
 
 constexpr size_t kPaddingMultiple = 16;
-
-// The length of the IP packet inside a decrypted (padded) payload, or 0 if it is not a well-formed
-// IPv4 or IPv6 packet. The source address is returned through `src`/`family`.
-size_t inner_packet_length(Bytes plain, const uint8_t** src, uint8_t* family) {
-  if (plain.empty()) return 0;
-  const uint8_t version = plain[0] >> 4;
-  if (version == 4 && plain.size() >= 20) {
-    const size_t total = size_t(plain[2]) << 8 | plain[3];
-    if (total < 20 || total > plain.size()) return 0;
-    *src = plain.data() + 12;
-    *family = 4;
-    return total;
-  }
-  if (version == 6 && plain.size() >= 40) {
-    const size_t total = 40 + (size_t(plain[4]) << 8 | plain[5]);
-    if (total > plain.size()) return 0;
-    *src = plain.data() + 8;
-    *family = 6;
-    return total;
-  }
-  return 0;
-}
 
 // WireGuard pads the plaintext to a multiple of 16 bytes, but never past the MTU.
 size_t padded_length(size_t len, size_t mtu) {
@@ -74,26 +53,20 @@ void Core::handle_transport(Bytes d, const Endpoint& from, const Now& now, Outpu
   if (plain.empty()) return;  // a keepalive
 
   timers_data_received(peer, now);
-  const uint8_t* src = nullptr;
-  uint8_t family = 0;
-  const size_t len = inner_packet_length(plain, &src, &family);
-  if (len == 0) return drop(Drop::kMalformedInner);
-  if (allowed_ips_.lookup(family, src) != &peer) return drop(Drop::kSourceNotAllowed);
-  out.deliver(peer, plain.first(len));
+  // The payload is an IP packet, then WireGuard's padding.
+  const auto inner = IpHeader::parse(plain);
+  if (!inner || !inner->total_length_fits()) return drop(Drop::kMalformedInner);
+  if (allowed_ips_.lookup(inner->version(), inner->source()) != &peer) return drop(Drop::kSourceNotAllowed);
+  out.deliver(peer, plain.first(inner->total_length()));
 }
 
 // ---------------------------------------------------------------------------------------------
 // sending
 
 void Core::send(Bytes packet, const Now& now, Output& out) {
-  const uint8_t version = packet.empty() ? 0 : packet[0] >> 4;
-  Peer* peer = nullptr;
-  if (version == 4 && packet.size() >= 20)
-    peer = allowed_ips_.lookup_v4(packet.data() + 16);
-  else if (version == 6 && packet.size() >= 40)
-    peer = allowed_ips_.lookup_v6(packet.data() + 24);
-  else
-    return drop(Drop::kMalformedInner);
+  const auto ip = IpHeader::parse(packet);
+  if (!ip) return drop(Drop::kMalformedInner);
+  Peer* peer = allowed_ips_.lookup(ip->version(), ip->destination());
   if (!peer) return drop(Drop::kNoRoute);
   send_to(*peer, packet, now, out);
 }
