@@ -12,48 +12,38 @@ using namespace wgvm::crypto;
 
 Napi::Buffer<uint8_t> copy_out(Napi::Env env, Bytes b) { return Napi::Buffer<uint8_t>::Copy(env, b.data(), b.size()); }
 
-Napi::Value Seal(const Napi::CallbackInfo& info) {
-  Bytes key = bytes_arg(info, 0, "key", kAeadKeyLen);
-  Bytes nonce = bytes_arg(info, 1, "nonce", kAeadNonceLen);
-  Bytes plain = bytes_arg(info, 2, "plaintext");
-  Bytes ad = optional_bytes_arg(info, 3, "associated data");
-  auto out = Napi::Buffer<uint8_t>::New(info.Env(), plain.size() + kAeadTagLen);
-  aead_seal(key.data(), nonce.data(), plain, ad, out.Data());
+// The AEAD functions take (key, nonce, text, associated data?): one set of checks for all four.
+struct AeadArgs {
+  Bytes key, nonce, text, ad;
+};
+AeadArgs aead_args(const Napi::CallbackInfo& info, size_t nonce_len, const char* text_name) {
+  return {bytes_arg(info, 0, "key", kAeadKeyLen), bytes_arg(info, 1, "nonce", nonce_len), bytes_arg(info, 2, text_name),
+          optional_bytes_arg(info, 3, "associated data")};
+}
+
+using SealFunction = void (*)(const uint8_t* key, const uint8_t* nonce, Bytes plain, Bytes ad, uint8_t* out);
+using OpenFunction = bool (*)(const uint8_t* key, const uint8_t* nonce, Bytes sealed, Bytes ad, uint8_t* out);
+
+Napi::Value seal_with(const Napi::CallbackInfo& info, size_t nonce_len, SealFunction seal) {
+  const AeadArgs a = aead_args(info, nonce_len, "plaintext");
+  auto out = Napi::Buffer<uint8_t>::New(info.Env(), a.text.size() + kAeadTagLen);
+  seal(a.key.data(), a.nonce.data(), a.text, a.ad, out.Data());
   return out;
 }
 
 // Returns null when the tag does not authenticate: a normal outcome, not an exception.
-Napi::Value Open(const Napi::CallbackInfo& info) {
-  Bytes key = bytes_arg(info, 0, "key", kAeadKeyLen);
-  Bytes nonce = bytes_arg(info, 1, "nonce", kAeadNonceLen);
-  Bytes sealed = bytes_arg(info, 2, "ciphertext");
-  Bytes ad = optional_bytes_arg(info, 3, "associated data");
-  if (sealed.size() < kAeadTagLen) return info.Env().Null();
-  auto out = Napi::Buffer<uint8_t>::New(info.Env(), sealed.size() - kAeadTagLen);
-  if (!aead_open(key.data(), nonce.data(), sealed, ad, out.Data())) return info.Env().Null();
+Napi::Value open_with(const Napi::CallbackInfo& info, size_t nonce_len, OpenFunction open) {
+  const AeadArgs a = aead_args(info, nonce_len, "ciphertext");
+  if (a.text.size() < kAeadTagLen) return info.Env().Null();
+  auto out = Napi::Buffer<uint8_t>::New(info.Env(), a.text.size() - kAeadTagLen);
+  if (!open(a.key.data(), a.nonce.data(), a.text, a.ad, out.Data())) return info.Env().Null();
   return out;
 }
 
-Napi::Value XSeal(const Napi::CallbackInfo& info) {
-  Bytes key = bytes_arg(info, 0, "key", kAeadKeyLen);
-  Bytes nonce = bytes_arg(info, 1, "nonce", kXAeadNonceLen);
-  Bytes plain = bytes_arg(info, 2, "plaintext");
-  Bytes ad = optional_bytes_arg(info, 3, "associated data");
-  auto out = Napi::Buffer<uint8_t>::New(info.Env(), plain.size() + kAeadTagLen);
-  xaead_seal(key.data(), nonce.data(), plain, ad, out.Data());
-  return out;
-}
-
-Napi::Value XOpen(const Napi::CallbackInfo& info) {
-  Bytes key = bytes_arg(info, 0, "key", kAeadKeyLen);
-  Bytes nonce = bytes_arg(info, 1, "nonce", kXAeadNonceLen);
-  Bytes sealed = bytes_arg(info, 2, "ciphertext");
-  Bytes ad = optional_bytes_arg(info, 3, "associated data");
-  if (sealed.size() < kAeadTagLen) return info.Env().Null();
-  auto out = Napi::Buffer<uint8_t>::New(info.Env(), sealed.size() - kAeadTagLen);
-  if (!xaead_open(key.data(), nonce.data(), sealed, ad, out.Data())) return info.Env().Null();
-  return out;
-}
+Napi::Value Seal(const Napi::CallbackInfo& info) { return seal_with(info, kAeadNonceLen, aead_seal); }
+Napi::Value Open(const Napi::CallbackInfo& info) { return open_with(info, kAeadNonceLen, aead_open); }
+Napi::Value XSeal(const Napi::CallbackInfo& info) { return seal_with(info, kXAeadNonceLen, xaead_seal); }
+Napi::Value XOpen(const Napi::CallbackInfo& info) { return open_with(info, kXAeadNonceLen, xaead_open); }
 
 Napi::Value HChaCha20(const Napi::CallbackInfo& info) {
   Bytes key = bytes_arg(info, 0, "key", 32);
@@ -115,19 +105,22 @@ Napi::Value X25519(const Napi::CallbackInfo& info) {
 }  // namespace
 
 Napi::Object crypto_exports(Napi::Env env) {
+  static constexpr std::pair<const char*, Napi::Function::Callback> kFunctions[] = {
+      {"chacha20poly1305Seal", Seal},
+      {"chacha20poly1305Open", Open},
+      {"xchacha20poly1305Seal", XSeal},
+      {"xchacha20poly1305Open", XOpen},
+      {"hchacha20", HChaCha20},
+      {"blake2s", Blake2s},
+      {"blake2sKeyed", Blake2sKeyed},
+      {"mac", WgMac},
+      {"hmacBlake2s", HmacBlake2s},
+      {"kdf", Kdf},
+      {"x25519PublicKey", X25519PublicKey},
+      {"x25519", X25519},
+  };
   auto o = Napi::Object::New(env);
-  o.Set("chacha20poly1305Seal", Napi::Function::New(env, Seal));
-  o.Set("chacha20poly1305Open", Napi::Function::New(env, Open));
-  o.Set("xchacha20poly1305Seal", Napi::Function::New(env, XSeal));
-  o.Set("xchacha20poly1305Open", Napi::Function::New(env, XOpen));
-  o.Set("hchacha20", Napi::Function::New(env, HChaCha20));
-  o.Set("blake2s", Napi::Function::New(env, Blake2s));
-  o.Set("blake2sKeyed", Napi::Function::New(env, Blake2sKeyed));
-  o.Set("mac", Napi::Function::New(env, WgMac));
-  o.Set("hmacBlake2s", Napi::Function::New(env, HmacBlake2s));
-  o.Set("kdf", Napi::Function::New(env, Kdf));
-  o.Set("x25519PublicKey", Napi::Function::New(env, X25519PublicKey));
-  o.Set("x25519", Napi::Function::New(env, X25519));
+  for (const auto& [name, function] : kFunctions) o.Set(name, Napi::Function::New(env, function));
   return o;
 }
 

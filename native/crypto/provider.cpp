@@ -2,6 +2,8 @@
 
 #include <openssl/provider.h>
 
+#include <cstdlib>
+
 namespace wgvm::crypto::provider {
 namespace {
 
@@ -21,24 +23,39 @@ bool has_name(const char* names, std::string_view wanted) {
   return false;
 }
 
+// The dispatch table of the implementation that answers to `algorithm`, or null.
+const OSSL_DISPATCH* find_implementation(const OSSL_ALGORITHM* algorithms, std::string_view algorithm) {
+  for (const OSSL_ALGORITHM* a = algorithms; a && a->algorithm_names; ++a)
+    if (has_name(a->algorithm_names, algorithm)) return a->implementation;
+  return nullptr;
+}
+
+const OSSL_DISPATCH* find_function(const OSSL_DISPATCH* table, int id) {
+  for (const OSSL_DISPATCH* f = table; f && f->function_id; ++f)
+    if (f->function_id == id) return f;
+  return nullptr;
+}
+
 }  // namespace
 
 void* context() { return default_provider() ? OSSL_PROVIDER_get0_provider_ctx(default_provider()) : nullptr; }
 
-bool load_functions(int operation, std::string_view algorithm, const std::function<void(const OSSL_DISPATCH&)>& take) {
+void load_functions(int operation, std::string_view algorithm, std::initializer_list<Wanted> wanted) {
   OSSL_PROVIDER* p = default_provider();
-  if (!p) return false;
+  if (!p) std::abort();
   int no_cache = 0;
   const OSSL_ALGORITHM* algorithms = OSSL_PROVIDER_query_operation(p, operation, &no_cache);
-  bool found = false;
-  for (const OSSL_ALGORITHM* a = algorithms; a && a->algorithm_names && !found; ++a) {
-    if (!has_name(a->algorithm_names, algorithm)) continue;
-    for (const OSSL_DISPATCH* f = a->implementation; f->function_id; ++f) take(*f);
-    found = true;
+  const OSSL_DISPATCH* implementation = find_implementation(algorithms, algorithm);
+  bool complete = true;
+  for (const Wanted& w : wanted) {
+    if (const OSSL_DISPATCH* f = find_function(implementation, w.id()))
+      w.store(*f);
+    else
+      complete = false;
   }
   // The functions stay valid while the provider is loaded; the list itself is handed back.
   if (algorithms) OSSL_PROVIDER_unquery_operation(p, operation, algorithms);
-  return found;
+  if (!complete) std::abort();
 }
 
 }  // namespace wgvm::crypto::provider

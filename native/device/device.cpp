@@ -1,3 +1,5 @@
+// The device outside its event loop: descriptors, configuration (the UAPI host), snapshots and
+// counters, and the protocol core's Output: sends, relay and TUN writes, events.
 #include "device/device.h"
 
 #include <sys/epoll.h>
@@ -6,9 +8,9 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <algorithm>
-#include <cstring>
 #include <system_error>
+
+#include "protocol/ip_header.h"
 
 namespace wgvm::device {
 namespace {
@@ -20,18 +22,6 @@ Nanos clock_ns(clockid_t id) {
   clock_gettime(id, &ts);
   return Nanos(ts.tv_sec) * protocol::kSecond + ts.tv_nsec;
 }
-
-// Work taken from one descriptor per turn of the loop. A turn must stay short: a ping waiting in
-// the other direction waits for the turn to end (TSO and GRO make each read worth many packets).
-constexpr size_t kTunBytes = 128 << 10;       // backlogged TUN data encrypted per turn
-constexpr size_t kMaxBacklog = 4 << 20;        // read no more from the TUN while this much waits
-constexpr size_t kTunFrames = 256;             // frames read from the TUN per turn (small ones included)
-constexpr size_t kSmallFrame = 256;            // pings and pure ACKs: sent as soon as they are read
-constexpr int kUdpRounds = 2;           // recvmmsg calls per socket per turn
-constexpr int kUdpDatagrams = 256;      // … or this many datagrams, whichever comes first
-constexpr Nanos kMaxSleep = 250 * protocol::kMillisecond;
-
-enum : uint64_t { kTagWake = 1, kTagTun = 2, kTagUdp4 = 3, kTagUdp6 = 4 };
 
 }  // namespace
 
@@ -188,9 +178,8 @@ void Device::send(const protocol::Endpoint& to, Bytes datagram) {
 void Device::deliver(protocol::Peer& from, Bytes packet) {
   // A packet for another peer's allowed IPs is re-encrypted for that peer here: no TUN round trip
   // and no kernel forwarding. With relay off it goes to the TUN, as in plain WireGuard.
-  const uint8_t version = packet[0] >> 4;
-  protocol::Peer* to = version == 4 ? core_.allowed_ips().lookup_v4(packet.data() + 16)
-                                    : core_.allowed_ips().lookup_v6(packet.data() + 24);
+  const auto ip = protocol::IpHeader::parse(packet);  // the core delivers only well-formed packets
+  protocol::Peer* to = ip ? core_.allowed_ips().lookup(ip->version(), ip->destination()) : nullptr;
   if (to && to != &from) {
     if (from.isolated || to->isolated) return;  // isolated peers reach the hub, never each other
     if (relay_) {
@@ -218,123 +207,6 @@ void Device::handshake_completed(protocol::Peer& peer) {
 
 void Device::endpoint_changed(protocol::Peer& peer) {
   if (on_event_) on_event_({DeviceEvent::Kind::kEndpoint, peer.public_key(), peer.endpoint, {}});
-}
-
-// --- the event loop
-
-// Reads up to kTunFrames frames from the TUN: small frames are encrypted and sent at once, large
-// ones (TSO super-packets, full-size packets) wait in the backlog, so a ping never queues behind
-// megabytes of a TCP stream. What is left stays in the kernel's queue for the next turn (epoll is
-// level-triggered), so a flood of small packets cannot hold the loop. False when the interface is gone.
-bool Device::read_tun(const protocol::Now& t) {
-  for (size_t frames = 0; frames < kTunFrames && backlog_bytes_ < kMaxBacklog; ++frames) {
-    const long len = tun_.read(tun_scratch_.data(), tun_scratch_.size());
-    if (len < 0) return false;
-    if (len == 0) break;
-    const Bytes frame(tun_scratch_.data(), size_t(len));
-    const size_t header = tun_.vnet_header() ? io::kVnetHeaderLen : 0;
-    if (frame.size() <= header) {  // not even a virtio header and a byte of packet
-      ++tun_malformed_;
-      continue;
-    }
-    const Bytes packet = frame.subspan(header);
-    if (frame.size() <= header + kSmallFrame && (header == 0 || frame[1] == io::kGsoNone) && io::may_overtake(packet)) {
-      send_frame(frame, t);
-      continue;
-    }
-    // A copy of the frame's own size: the backlog's bound is then the memory it holds.
-    backlog_bytes_ += frame.size();
-    backlog_.emplace_back(frame.begin(), frame.end());
-  }
-  return true;
-}
-
-// Encrypts and sends up to kTunBytes of the backlog, oldest first.
-void Device::send_backlog(const protocol::Now& t) {
-  for (size_t bytes = 0; !backlog_.empty() && bytes < kTunBytes;) {
-    const std::vector<uint8_t> frame = std::move(backlog_.front());
-    backlog_.pop_front();
-    bytes += frame.size();
-    backlog_bytes_ -= frame.size();
-    send_frame(frame, t);
-  }
-}
-
-void Device::send_frame(Bytes frame, const protocol::Now& t) {
-  if (!tun_.vnet_header()) {
-    core_.send(frame, t, *this);
-  } else if (segmenter_.split(frame)) {
-    for (const Bytes packet : segmenter_.packets()) core_.send(packet, t, *this);
-  } else {
-    ++tun_malformed_;
-  }
-}
-
-void Device::stop_with(const std::string& reason) {
-  stopping_ = true;
-  if (on_event_) on_event_({DeviceEvent::Kind::kStopped, {}, {}, reason});
-}
-
-void Device::run() {
-  try {
-    loop();
-  } catch (const std::exception& e) {
-    // Whatever went wrong, the process must not abort: the device stops and says why.
-    std::lock_guard lock(mu_);
-    stop_with(std::string("internal error: ") + e.what());
-  }
-}
-
-void Device::loop() {
-  epoll_event events[8];
-  while (!stopping_) {
-    Nanos sleep = kMaxSleep;
-    {
-      std::lock_guard lock(mu_);
-      const Nanos deadline = core_.next_deadline();
-      if (deadline != protocol::kNever) sleep = std::clamp<Nanos>(deadline - now().mono, 0, kMaxSleep);
-      if (!backlog_.empty()) sleep = 0;
-    }
-    const int n = ::epoll_wait(epoll_fd_, events, 8, static_cast<int>((sleep + 999'999) / 1'000'000));
-    if (stopping_) break;
-    std::lock_guard lock(mu_);
-    const protocol::Now t = now();
-    for (int i = 0; i < n; ++i) {
-      switch (events[i].data.u64) {
-        case kTagWake: {
-          uint64_t value;
-          [[maybe_unused]] auto r = ::read(wake_fd_, &value, sizeof value);
-          break;
-        }
-        case kTagTun:
-          if (!read_tun(t)) return stop_with("interface " + tun_.name() + " was removed");
-          break;
-        case kTagUdp4:
-        case kTagUdp6: {
-          const int fd = events[i].data.u64 == kTagUdp4 ? udp_.fd4() : udp_.fd6();
-          if (fd < 0) break;
-          for (int round = 0, datagrams = 0; round < kUdpRounds && datagrams < kUdpDatagrams; ++round) {
-            const int n = rx_batch_.receive(fd);
-            datagrams += n;
-            // Handshakes waiting in this batch are the backlog that turns cookies on (under load).
-            size_t handshakes = 0;
-            for (int k = 0; k < n; ++k) {
-              const Bytes d = rx_batch_.datagram(k);
-              handshakes += d.size() == 148 || d.size() == 92;
-            }
-            core_.set_handshake_backlog(handshakes, t.mono);
-            for (int k = 0; k < n; ++k) core_.receive(rx_batch_.datagram(k), rx_batch_.from(k), t, *this);
-            flush_tun();
-            if (!rx_batch_.was_full()) break;
-          }
-          break;
-        }
-      }
-    }
-    send_backlog(t);
-    core_.tick(now(), *this);
-    flush_sends();
-  }
 }
 
 }  // namespace wgvm::device

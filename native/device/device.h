@@ -79,13 +79,17 @@ class Device final : public UapiHost, private protocol::Output {
   void handshake_completed(protocol::Peer&) override;
   void endpoint_changed(protocol::Peer&) override;
 
-  void run();
-  void loop();
   void register_sockets();
-  void stop_with(const std::string& reason);
   void flush_sends();
   void flush_tun();
+
+  // The event loop (device_loop.cpp). Epoll tells the descriptors apart by these tags.
+  enum : uint64_t { kTagWake = 1, kTagTun = 2, kTagUdp4 = 3, kTagUdp6 = 4 };
+  void run();
+  void loop();
+  void stop_with(const std::string& reason);
   bool read_tun(const protocol::Now&);
+  void read_udp(int fd, const protocol::Now&);
   void send_backlog(const protocol::Now&);
   void send_frame(Bytes frame, const protocol::Now&);
 

@@ -3,9 +3,9 @@
 // parsed and checked before anything changes, and an error names the offending line.
 // Two keys are ours, for the hub: `wgvm_relay=true|false` (device) and `wgvm_isolated=true|false`
 // (peer). `wg` never sends them and get never prints them, so `wg` sees plain WireGuard.
-// Get adds read-only device lines of ours, which `wg` ignores as it does every key it does not know:
-// `wgvm_under_load=true` while cookies are required, `wgvm_handshakes_admitted=N` (handshake
-// messages admitted past the DoS checks) and `wgvm_drop_<reason>=N` for each non-zero drop counter.
+// Get prints nothing else of ours either: the data plane's figures (drops by reason, handshakes
+// admitted past the DoS checks, under load) are Device::counters(), which the control socket
+// answers as an operation of its own, `wgvm_counters=1` (src/uapi/server.ts).
 #pragma once
 
 #include <string>

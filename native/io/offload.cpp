@@ -5,8 +5,14 @@
 #include <algorithm>
 #include <cstring>
 
+#include "protocol/ip_header.h"
+
 namespace wgvm::io {
 namespace {
+
+namespace ipv4 = protocol::ipv4;
+namespace ipv6 = protocol::ipv6;
+using protocol::IpHeader;
 
 constexpr uint8_t kProtoTcp = 6, kProtoIcmp = 1, kProtoIcmpv6 = 58;
 constexpr uint8_t kFin = 0x01, kSyn = 0x02, kRst = 0x04, kPsh = 0x08, kAck = 0x10, kUrg = 0x20, kCwr = 0x80;
@@ -60,36 +66,33 @@ uint16_t fold(uint64_t sum) {
   return uint16_t(sum);
 }
 
-void set_ipv4_header_checksum(uint8_t* ip) {
-  const size_t ihl = size_t(ip[0] & 15) * 4;
-  store16(ip + 10, 0);
-  store16(ip + 10, uint16_t(~checksum_fold(ip, ihl, 0)));
+// Writes the length field of an IP packet of `total` bytes; for IPv4 also the header checksum,
+// which covers it (so any other header field must be written first).
+void set_ip_length(uint8_t* ip, uint8_t version, size_t header_length, size_t total) {
+  if (version == 6) return store_be16(ip + ipv6::kPayloadLength, total - ipv6::kHeaderSize);
+  store_be16(ip + ipv4::kTotalLength, total);
+  store16(ip + ipv4::kHeaderChecksum, 0);
+  store16(ip + ipv4::kHeaderChecksum, uint16_t(~checksum_fold(ip, header_length, 0)));
 }
 
-// Where a plain IPv4/IPv6 TCP packet keeps its TCP header and payload; false if it is not one.
+// Where an IP packet carrying TCP keeps its TCP header and its payload, from the headers alone: the
+// IP lengths are not looked at. False if it carries something else or the headers do not fit.
 struct TcpLayout {
   uint8_t version;
-  size_t l4, headers;
+  size_t l4, headers;  // offsets of the TCP header and of the payload
 };
-bool tcp_layout(Bytes p, TcpLayout* out) {
-  if (p.size() < 20) return false;
-  const uint8_t version = p[0] >> 4;
-  size_t l4;
-  if (version == 4) {
-    l4 = size_t(p[0] & 15) * 4;
-    const bool fragment = (load_be16(p.data() + 6) & 0x3fff) != 0;  // MF or an offset
-    if (l4 < 20 || p[9] != kProtoTcp || fragment || load_be16(p.data() + 2) != p.size()) return false;
-  } else if (version == 6) {
-    l4 = 40;
-    if (p.size() < 40 || p[6] != kProtoTcp || size_t(load_be16(p.data() + 4)) + 40 != p.size()) return false;
-  } else {
-    return false;
-  }
-  if (p.size() < l4 + 20) return false;
+bool tcp_layout(Bytes p, const IpHeader& ip, TcpLayout* out) {
+  const size_t l4 = ip.header_length();
+  if (ip.protocol() != kProtoTcp || l4 < ipv4::kHeaderSize /* IHL < 5 */ || p.size() < l4 + 20) return false;
   const size_t th = size_t(p[l4 + 12] >> 4) * 4;
   if (th < 20 || p.size() < l4 + th) return false;
-  *out = {version, l4, l4 + th};
+  *out = {ip.version(), l4, l4 + th};
   return true;
+}
+
+// The layout of a TCP packet the coalescer may merge: unfragmented, its IP length the packet's own.
+bool plain_tcp_layout(Bytes p, const IpHeader& ip, TcpLayout* out) {
+  return !ip.fragment() && ip.total_length() == p.size() && tcp_layout(p, ip, out);
 }
 
 }  // namespace
@@ -118,26 +121,17 @@ uint16_t checksum_fold(const uint8_t* data, size_t len, uint64_t initial) { retu
 
 uint64_t pseudo_header_sum(const uint8_t* ip, uint8_t protocol, size_t l4_len) {
   const bool v4 = ip[0] >> 4 == 4;
-  uint64_t sum = v4 ? sum_words(ip + 12, 8, 0) : sum_words(ip + 8, 32, 0);
+  uint64_t sum = v4 ? sum_words(ip + ipv4::kSource, 8, 0) : sum_words(ip + ipv6::kSource, 32, 0);
   return sum + htons(protocol) + htons(uint16_t(l4_len)) + (v4 ? 0 : htons(uint16_t(l4_len >> 16)));
 }
 
 bool may_overtake(Bytes p) {
-  if (p.size() < 20) return false;
-  size_t l4;
-  uint8_t proto;
-  if (p[0] >> 4 == 4) {
-    l4 = size_t(p[0] & 15) * 4;
-    proto = p[9];
-    if (proto == kProtoIcmp) return true;
-  } else if (p[0] >> 4 == 6 && p.size() >= 40) {
-    l4 = 40;
-    proto = p[6];  // an extension header first: not one of ours, keep it in order
-    if (proto == kProtoIcmpv6) return true;
-  } else {
-    return false;
-  }
-  if (proto != kProtoTcp || p.size() < l4 + 20) return false;
+  const auto ip = IpHeader::parse(p);
+  if (!ip) return false;
+  // protocol() is IPv6's next header: a packet with an extension header first keeps its place.
+  if (ip->protocol() == (ip->v4() ? kProtoIcmp : kProtoIcmpv6)) return true;
+  const size_t l4 = ip->header_length();
+  if (ip->protocol() != kProtoTcp || p.size() < l4 + 20) return false;
   const bool no_data = p.size() <= l4 + size_t(p[l4 + 12] >> 4) * 4;
   return no_data && (p[l4 + 13] & (kFin | kRst)) == 0;  // a FIN or RST must follow its flow's data
 }
@@ -170,21 +164,12 @@ bool Segmenter::split(Bytes frame) {
 
 bool Segmenter::split_tcp(const VnetHeader& h, Bytes p) {
   const uint8_t want = (h.gso_type & ~kGsoEcn) == kGsoTcpV4 ? 4 : 6;
-  if (p.empty() || p[0] >> 4 != want) return false;
+  const auto ip = IpHeader::parse(p);
+  if (!ip || ip->version() != want) return false;
   // The kernel's lengths in a TSO packet's IP header are not to be trusted: lay out from the headers.
-  if (p.size() < 20) return false;
-  size_t l4;
-  if (want == 4) {
-    l4 = size_t(p[0] & 15) * 4;
-    if (l4 < 20 || p[9] != kProtoTcp) return false;
-  } else {
-    l4 = 40;
-    if (p.size() < 40 || p[6] != kProtoTcp) return false;
-  }
-  if (p.size() < l4 + 20) return false;
-  const size_t th = size_t(p[l4 + 12] >> 4) * 4;
-  const size_t headers = l4 + th;
-  if (th < 20 || p.size() < headers || h.gso_size == 0) return false;
+  TcpLayout layout{};
+  if (!tcp_layout(p, *ip, &layout) || h.gso_size == 0) return false;
+  const size_t l4 = layout.l4, headers = layout.headers, th = headers - l4;
   const size_t mss = h.gso_size;
   const size_t payload = p.size() - headers;
   const size_t n = payload == 0 ? 1 : (payload + mss - 1) / mss;
@@ -192,20 +177,15 @@ bool Segmenter::split_tcp(const VnetHeader& h, Bytes p) {
 
   storage_.resize(n * headers + payload);
   const uint32_t seq = load_be32(p.data() + l4 + 4);
-  const uint16_t id = want == 4 ? load_be16(p.data() + 4) : 0;
+  const uint16_t id = want == 4 ? load_be16(p.data() + ipv4::kIdentification) : 0;
   const uint8_t flags = p[l4 + 13];
   uint8_t* out = storage_.data();
   for (size_t i = 0; i < n; ++i) {
     const size_t len = std::min(mss, payload - i * mss);
     std::memcpy(out, p.data(), headers);
     std::memcpy(out + headers, p.data() + headers + i * mss, len);
-    if (want == 4) {
-      store_be16(out + 2, headers + len);
-      store_be16(out + 4, uint16_t(id + i));
-      set_ipv4_header_checksum(out);
-    } else {
-      store_be16(out + 4, headers - 40 + len);
-    }
+    if (want == 4) store_be16(out + ipv4::kIdentification, uint16_t(id + i));
+    set_ip_length(out, want, l4, headers + len);
     uint8_t* tcp = out + l4;
     store_be32(tcp + 4, seq + uint32_t(i * mss));
     uint8_t f = flags;
@@ -225,18 +205,21 @@ bool Segmenter::split_tcp(const VnetHeader& h, Bytes p) {
 // Coalescer
 
 void Coalescer::add(Bytes p) {
+  const auto ip = IpHeader::parse(p);
   TcpLayout t{};
-  const bool tcp = tcp_layout(p, &t);
+  const bool tcp = ip && plain_tcp_layout(p, *ip, &t);
   if (tcp) {
+    // The flow: both addresses (where an item of the same version has them too) and both ports.
+    const Bytes addresses = ip->addresses();
+    const size_t addresses_at = size_t(addresses.data() - p.data());
     const size_t lookback = std::min(count_, kCoalesceLookback);
     for (size_t k = 1; k <= lookback; ++k) {
       Item& item = items_[count_ - k];
       if (!item.tcp || item.version != t.version) continue;
       const uint8_t* q = item.frame.data() + kVnetHeaderLen;
-      // The flow: addresses (IPv4 12..20, IPv6 8..40) and both ports.
-      const bool same_flow = t.version == 4 ? std::memcmp(q + 12, p.data() + 12, 8) == 0
-                                            : std::memcmp(q + 8, p.data() + 8, 32) == 0;
-      if (!same_flow || std::memcmp(q + item.l4, p.data() + t.l4, 4) != 0) continue;
+      const bool same_flow = std::memcmp(q + addresses_at, addresses.data(), addresses.size()) == 0 &&
+                             std::memcmp(q + item.l4, p.data() + t.l4, 4) == 0;
+      if (!same_flow) continue;
       if (try_merge(item, p, t.l4, t.headers)) return;
       break;  // the flow's latest item cannot take it: a new one keeps the flow in order
     }
@@ -269,9 +252,10 @@ bool Coalescer::try_merge(Item& item, Bytes p, size_t l4, size_t headers) {
   if (load_be32(p.data() + l4 + 4) != item.next_seq) return false;
   // IP fields that must match: IPv4 TOS, DF and TTL; IPv6 traffic class, flow label and hop limit.
   if (item.version == 4) {
-    if (p[1] != q[1] || p[6] != q[6] || p[8] != q[8]) return false;
+    using namespace ipv4;
+    if (p[kTos] != q[kTos] || p[kFlagsAndOffset] != q[kFlagsAndOffset] || p[kTtl] != q[kTtl]) return false;
   } else {
-    if (std::memcmp(p.data(), q, 4) != 0 || p[7] != q[7]) return false;
+    if (std::memcmp(p.data(), q, 4) != 0 || p[ipv6::kHopLimit] != q[ipv6::kHopLimit]) return false;
   }
   // TCP: ACK number, window, and options (timestamps included) byte for byte.
   if (std::memcmp(p.data() + l4 + 8, q + l4 + 8, 4) != 0 || std::memcmp(p.data() + l4 + 14, q + l4 + 14, 2) != 0 ||
@@ -289,12 +273,7 @@ Bytes Coalescer::finish(Item& item) {
   if (item.segments > 1) {
     uint8_t* ip = item.frame.data() + kVnetHeaderLen;
     const size_t len = item.frame.size() - kVnetHeaderLen;
-    if (item.version == 4) {
-      store_be16(ip + 2, len);
-      set_ipv4_header_checksum(ip);
-    } else {
-      store_be16(ip + 4, len - 40);
-    }
+    set_ip_length(ip, item.version, item.l4, len);
     // NEEDS_CSUM: the field holds the pseudo-header sum, the kernel treats the rest as verified.
     store16(ip + item.l4 + 16, checksum_fold(nullptr, 0, pseudo_header_sum(ip, kProtoTcp, len - item.l4)));
     VnetHeader h;

@@ -122,23 +122,48 @@ class Core {
 
   void drop(Drop d) { ++drops_[static_cast<size_t>(d)]; }
 
+  // --- handshake messages (core_handshake.cpp)
+  bool admit_handshake(const uint8_t* msg, size_t size, const Endpoint& from, const Now&, Output&);
   void handle_initiation(const uint8_t* msg, const Endpoint& from, const Now&, Output&);
   void handle_response(const uint8_t* msg, const Endpoint& from, const Now&, Output&);
   void handle_cookie_reply(const uint8_t* msg, const Now&);
-  void handle_transport(Bytes datagram, const Endpoint& from, const Now&, Output&);
-  bool admit_handshake(const uint8_t* msg, size_t size, const Endpoint& from, const Now&, Output&);
-
+  void handshake_message_accepted(Peer&, size_t size, const Endpoint& from, const Now&, Output&);
   void send_initiation(Peer&, const Now&, Output&, bool is_retry);
-  void send_keepalive(Peer&, const Now&, Output&);
-  void send_staged(Peer&, const Now&, Output&);
-  void encrypt_and_send(Peer&, Keypair&, Bytes packet, const Now&, Output&);
   void begin_session(Peer&, const Now&);
-  void rotate_on_confirmation(Peer&, Keypair&, const Now&, Output&);
-  void update_endpoint(Peer&, const Endpoint&, Output&);
+  void rotate_on_confirmation(Peer&, const Now&, Output&);
   void handshake_complete(Peer&, const Now&, Output&);
   void keep_key_fresh_sending(Peer&, const Now&, Output&);
   void keep_key_fresh_receiving(Peer&, const Now&, Output&);
+
+  // --- transport data (core_transport.cpp)
+  void handle_transport(Bytes datagram, const Endpoint& from, const Now&, Output&);
+  void send_keepalive(Peer&, const Now&, Output&);
+  void send_staged(Peer&, const Now&, Output&);
+  void discard_staged(Peer&);  // counted as kHandshakeFailed
+  void encrypt_and_send(Peer&, Keypair&, Bytes packet, const Now&, Output&);
+
+  // --- timers (core_timers.cpp): wireguard-go's timer events, each named once. These and the
+  // expiry handlers are the only code that sets or clears a deadline in PeerTimers.
+  void timers_data_sent(Peer&, const Now&);
+  void timers_data_received(Peer&, const Now&);
+  void timers_any_authenticated_packet_sent(Peer&);
+  void timers_any_authenticated_packet_received(Peer&);
+  void timers_any_authenticated_packet_traversal(Peer&, const Now&);
+  void timers_handshake_initiated(Peer&, const Now&);
+  void timers_handshake_complete(Peer&, const Now&);
+  void timers_session_derived(Peer&, const Now&);
+  void timers_persistent_keepalive_off(Peer&);
   void fire_timers(Peer&, const Now&, Output&);
+  void expired_retransmit_handshake(Peer&, const Now&, Output&);
+  void expired_send_keepalive(Peer&, const Now&, Output&);
+  void expired_new_handshake(Peer&, const Now&, Output&);
+  void expired_zero_key_material(Peer&);
+  void expired_persistent_keepalive(Peer&, const Now&, Output&);
+
+  // --- what every path shares (core.cpp)
+  // Every authenticated datagram to a peer, handshake or transport, leaves through here.
+  void send_authenticated(Peer&, Bytes datagram, const Now&, Output&);
+  void update_endpoint(Peer&, const Endpoint&, Output&);
   void expire_sessions(Peer&);  // current keys stop sending; the handshake is forgotten
   void clear_sessions(Peer&);   // every keypair and the handshake are erased
 

@@ -1,6 +1,5 @@
 #include "protocol/noise.h"
 
-
 #include <cstring>
 #include <tuple>
 
@@ -30,7 +29,50 @@ const InitialState& initial() {
 
 void mix_hash(Hash& h, Bytes data) { h = blake2s({h, data}); }
 
+// C = KDF1(C, input), or (C, key) = KDF2(C, input) where the step derives a key.
+void mix_key(Hash& chaining_key, Bytes input, Key* key = nullptr) {
+  kdf(chaining_key, input, chaining_key.data(), key ? key->data() : nullptr);
+}
+
+// mix_key of DH(private_key, public_key). False, with nothing changed, when the shared secret is
+// all zeros (a small-order public key), which WireGuard refuses.
+[[nodiscard]] bool mix_dh(Hash& chaining_key, const X25519PrivateKey& private_key, const Key& public_key,
+                          Key* key = nullptr) {
+  Key shared;
+  if (!private_key.dh(shared.data(), public_key.data())) return false;
+  mix_key(chaining_key, shared, key);
+  secure_zero(shared);
+  return true;
+}
+
+// An ephemeral public key enters both the chaining key and the hash.
+void mix_ephemeral(Hash& chaining_key, Hash& h, const Key& ephemeral_public) {
+  mix_key(chaining_key, ephemeral_public);
+  mix_hash(h, ephemeral_public);
+}
+
+// (C, τ, key) = KDF3(C, preshared key); H = HASH(H ‖ τ).
+void mix_preshared_key(Hash& chaining_key, Hash& h, const Key& preshared_key, Key& key) {
+  Hash tau;
+  kdf(chaining_key, preshared_key, chaining_key.data(), tau.data(), key.data());
+  mix_hash(h, tau);
+  secure_zero(tau);
+}
+
 const uint8_t kZeroNonce[kAeadNonceLen] = {};
+
+// Every handshake AEAD uses a zero nonce and the hash so far as associated data, and the hash then
+// takes in the sealed bytes.
+void seal_and_hash(const Key& key, Bytes plain, Hash& h, uint8_t* out) {
+  aead_seal(key.data(), kZeroNonce, plain, h, out);
+  mix_hash(h, Bytes(out, plain.size() + kAeadTagLen));
+}
+
+[[nodiscard]] bool open_and_hash(const Key& key, Bytes sealed, Hash& h, uint8_t* out) {
+  if (!aead_open(key.data(), kZeroNonce, sealed, h, out)) return false;
+  mix_hash(h, sealed);
+  return true;
+}
 
 X25519PrivateKey generate_ephemeral(Random& rng) {
   Key k;
@@ -104,8 +146,8 @@ bool create_initiation(const Identity& identity, const PeerStatics& peer, Handsh
   if (!identity.has_key || !peer.static_static_valid) return false;
   Hash h = initial().hash, ck = initial().chaining_key;
   const X25519PrivateKey ephemeral = generate_ephemeral(rng);
-  Key dh, k;
-  Scrub scrub(dh, k);
+  Key k;
+  Scrub scrub(k);
 
   write_header(msg, MessageType::kInitiation);
   store_le32(msg + initiation::kSender, local_index);
@@ -113,18 +155,13 @@ bool create_initiation(const Identity& identity, const PeerStatics& peer, Handsh
 
   const Key& ephemeral_public = ephemeral.public_key();
   std::memcpy(msg + initiation::kEphemeral, ephemeral_public.data(), kKeySize);
-  kdf(ck, ephemeral_public, ck.data());
-  mix_hash(h, ephemeral_public);
+  mix_ephemeral(ck, h, ephemeral_public);
 
-  if (!ephemeral.dh(dh.data(), peer.public_key.data())) return false;
-  kdf(ck, dh, ck.data(), k.data());
-  aead_seal(k.data(), kZeroNonce, identity.public_key, h, msg + initiation::kStatic);
-  mix_hash(h, Bytes(msg + initiation::kStatic, kKeySize + kTagSize));
+  if (!mix_dh(ck, ephemeral, peer.public_key, &k)) return false;
+  seal_and_hash(k, identity.public_key, h, msg + initiation::kStatic);
 
-  kdf(ck, peer.static_static, ck.data(), k.data());
-  const Timestamp ts = tai64n(wall_now);
-  aead_seal(k.data(), kZeroNonce, ts, h, msg + initiation::kTimestamp);
-  mix_hash(h, Bytes(msg + initiation::kTimestamp, kTimestampSize + kTagSize));
+  mix_key(ck, peer.static_static, &k);
+  seal_and_hash(k, tai64n(wall_now), h, msg + initiation::kTimestamp);
 
   hs.clear_session();
   hs.stage = HandshakeStage::kInitiationCreated;
@@ -140,20 +177,16 @@ std::optional<InitiationInProgress> open_initiation(const Identity& identity, co
   InitiationInProgress p;
   p.hash = initial().hash;
   p.chaining_key = initial().chaining_key;
-  Key dh, k;
-  Scrub scrub(dh, k);
+  Key k;
+  Scrub scrub(k);
 
   mix_hash(p.hash, identity.public_key);
   std::memcpy(p.remote_ephemeral.data(), msg + initiation::kEphemeral, kKeySize);
-  kdf(p.chaining_key, p.remote_ephemeral, p.chaining_key.data());
-  mix_hash(p.hash, p.remote_ephemeral);
+  mix_ephemeral(p.chaining_key, p.hash, p.remote_ephemeral);
 
-  if (!identity.key.dh(dh.data(), p.remote_ephemeral.data())) return std::nullopt;
-  kdf(p.chaining_key, dh, p.chaining_key.data(), k.data());
-  if (!aead_open(k.data(), kZeroNonce, Bytes(msg + initiation::kStatic, kKeySize + kTagSize), p.hash,
-                 p.remote_static.data()))
-    return std::nullopt;
-  mix_hash(p.hash, Bytes(msg + initiation::kStatic, kKeySize + kTagSize));
+  if (!mix_dh(p.chaining_key, identity.key, p.remote_ephemeral, &k)) return std::nullopt;
+  const Bytes sealed_static(msg + initiation::kStatic, kKeySize + kTagSize);
+  if (!open_and_hash(k, sealed_static, p.hash, p.remote_static.data())) return std::nullopt;
   return p;
 }
 
@@ -162,12 +195,10 @@ InitiationVerdict accept_initiation(const PeerStatics& peer, Handshake& hs, Init
   if (!peer.static_static_valid) return InitiationVerdict::kDecrypt;
   Key k;
   Scrub scrub(k);
-  kdf(p.chaining_key, peer.static_static, p.chaining_key.data(), k.data());
+  mix_key(p.chaining_key, peer.static_static, &k);
   Timestamp ts;
-  if (!aead_open(k.data(), kZeroNonce, Bytes(msg + initiation::kTimestamp, kTimestampSize + kTagSize), p.hash,
-                 ts.data()))
-    return InitiationVerdict::kDecrypt;
-  mix_hash(p.hash, Bytes(msg + initiation::kTimestamp, kTimestampSize + kTagSize));
+  const Bytes sealed_timestamp(msg + initiation::kTimestamp, kTimestampSize + kTagSize);
+  if (!open_and_hash(k, sealed_timestamp, p.hash, ts.data())) return InitiationVerdict::kDecrypt;
 
   // Big-endian TAI64N compares as bytes. An old or repeated timestamp is a replayed initiation.
   if (std::memcmp(ts.data(), hs.latest_timestamp.data(), ts.size()) <= 0) return InitiationVerdict::kTimestampReplay;
@@ -186,10 +217,10 @@ InitiationVerdict accept_initiation(const PeerStatics& peer, Handshake& hs, Init
 
 bool create_response(const PeerStatics& peer, Handshake& hs, uint32_t local_index, Random& rng, uint8_t* msg) {
   if (hs.stage != HandshakeStage::kInitiationConsumed) return false;
-  Hash h = hs.hash, ck = hs.chaining_key, tau;
+  Hash h = hs.hash, ck = hs.chaining_key;
   const X25519PrivateKey ephemeral = generate_ephemeral(rng);
-  Key dh, k;
-  Scrub scrub(dh, k, tau);
+  Key k;
+  Scrub scrub(k);
 
   write_header(msg, MessageType::kResponse);
   store_le32(msg + response::kSender, local_index);
@@ -197,18 +228,13 @@ bool create_response(const PeerStatics& peer, Handshake& hs, uint32_t local_inde
 
   const Key& ephemeral_public = ephemeral.public_key();
   std::memcpy(msg + response::kEphemeral, ephemeral_public.data(), kKeySize);
-  kdf(ck, ephemeral_public, ck.data());
-  mix_hash(h, ephemeral_public);
+  mix_ephemeral(ck, h, ephemeral_public);
 
-  if (!ephemeral.dh(dh.data(), hs.remote_ephemeral.data())) return false;
-  kdf(ck, dh, ck.data());
-  if (!ephemeral.dh(dh.data(), peer.public_key.data())) return false;
-  kdf(ck, dh, ck.data());
+  if (!mix_dh(ck, ephemeral, hs.remote_ephemeral)) return false;
+  if (!mix_dh(ck, ephemeral, peer.public_key)) return false;
 
-  kdf(ck, peer.preshared_key, ck.data(), tau.data(), k.data());
-  mix_hash(h, tau);
-  aead_seal(k.data(), kZeroNonce, {}, h, msg + response::kEmpty);
-  mix_hash(h, Bytes(msg + response::kEmpty, kTagSize));
+  mix_preshared_key(ck, h, peer.preshared_key, k);
+  seal_and_hash(k, {}, h, msg + response::kEmpty);
 
   hs.stage = HandshakeStage::kResponseCreated;
   hs.hash = h;
@@ -219,23 +245,18 @@ bool create_response(const PeerStatics& peer, Handshake& hs, uint32_t local_inde
 
 bool consume_response(const Identity& identity, const PeerStatics& peer, Handshake& hs, const uint8_t* msg) {
   if (hs.stage != HandshakeStage::kInitiationCreated || !identity.has_key) return false;
-  Hash h = hs.hash, ck = hs.chaining_key, tau;
-  Key remote_ephemeral, dh, k;
-  Scrub scrub(dh, k, tau, ck, h);
+  Hash h = hs.hash, ck = hs.chaining_key;
+  Key remote_ephemeral, k;
+  Scrub scrub(k, ck, h);
 
   std::memcpy(remote_ephemeral.data(), msg + response::kEphemeral, kKeySize);
-  kdf(ck, remote_ephemeral, ck.data());
-  mix_hash(h, remote_ephemeral);
+  mix_ephemeral(ck, h, remote_ephemeral);
 
-  if (!hs.local_ephemeral.dh(dh.data(), remote_ephemeral.data())) return false;
-  kdf(ck, dh, ck.data());
-  if (!identity.key.dh(dh.data(), remote_ephemeral.data())) return false;
-  kdf(ck, dh, ck.data());
+  if (!mix_dh(ck, hs.local_ephemeral, remote_ephemeral)) return false;
+  if (!mix_dh(ck, identity.key, remote_ephemeral)) return false;
 
-  kdf(ck, peer.preshared_key, ck.data(), tau.data(), k.data());
-  mix_hash(h, tau);
-  if (!aead_open(k.data(), kZeroNonce, Bytes(msg + response::kEmpty, kTagSize), h, nullptr)) return false;
-  mix_hash(h, Bytes(msg + response::kEmpty, kTagSize));
+  mix_preshared_key(ck, h, peer.preshared_key, k);
+  if (!open_and_hash(k, Bytes(msg + response::kEmpty, kTagSize), h, nullptr)) return false;
 
   hs.stage = HandshakeStage::kResponseConsumed;
   hs.hash = h;

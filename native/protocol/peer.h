@@ -16,7 +16,8 @@ namespace wgvm::protocol {
 
 constexpr Nanos kNever = INT64_MAX;
 
-// WireGuard's per-peer timers as deadlines (monotonic ns; kNever when not armed).
+// WireGuard's per-peer timers as deadlines (monotonic ns; kNever when not armed). Only the timer
+// events and expiry handlers of core_timers.cpp set or clear them.
 struct PeerTimers {
   Nanos retransmit_handshake = kNever;  // REKEY_TIMEOUT + jitter after an initiation with no response
   Nanos send_keepalive = kNever;        // KEEPALIVE_TIMEOUT after data received, if we sent nothing back
