@@ -11,7 +11,7 @@ import { createLogger, type Logger } from '../runtime/log.js';
 import { createApp } from './app.js';
 import { pageRoutes } from './dashboard-pages.js';
 import { sessionRoutes } from './dashboard-session.js';
-import { sessionGuard, sameOriginGuard, sessionOf } from './guards.js';
+import { sameOriginGuard, sessionGuard, sessionOf, type Guard } from './guards.js';
 import { answerErrors, SERVER_LIMITS, type ServerLimits } from './hardening.js';
 import { installView, nodeFileParams, sendDownload, type InstallToken, type NodeFileParams } from './installs.js';
 import { DEFAULT_LIVE_LIMITS, LiveFeed, type LiveLimits } from './live.js';
@@ -77,13 +77,13 @@ export async function buildDashboard(o: DashboardOptions): Promise<Dashboard> {
   await app.register(sessionRoutes, {
     sessions,
     apiToken: o.apiToken,
-    passwordHash: config.adminPasswordHash ?? null,
+    passwordHash: config.adminPasswordHash,
     maxFailures: o.maxSignInFailures ?? 10,
     signedOut: () => live.revalidate(), // that session's open streams end now
   });
   const signedIn = sessionGuard(sessions);
   await app.register(nodeRoutes, { nodes, guard: signedIn, app: 'dashboard', dialect: dashboardNodeDialect(config, nodes, history), changed: () => live.publish() });
-  await app.register(liveRoutes, { config, nodes, hub, sessions, live });
+  await app.register(pageDataRoutes, { config, nodes, hub, sessions, live, guard: signedIn });
   return { app, live };
 }
 
@@ -108,17 +108,18 @@ function dashboardNodeDialect(config: Config, nodes: NodesService, history: Node
   };
 }
 
-interface LiveRoutesOptions {
+interface PageDataOptions {
   config: Config;
   nodes: NodesService;
   hub: HubInfo;
   sessions: Sessions;
   live: Dashboard['live'];
+  guard: Guard;
 }
 
 /** The signed-in page's other data: the event stream, the hub panel and a node's files. */
-const liveRoutes: FastifyPluginAsync<LiveRoutesOptions> = async (app, { config, nodes, hub, sessions, live }) => {
-  app.addHook('onRequest', sessionGuard(sessions));
+const pageDataRoutes: FastifyPluginAsync<PageDataOptions> = async (app, { config, nodes, hub, sessions, live, guard }) => {
+  app.addHook('onRequest', guard);
 
   app.get('/api/events', async (req, reply) => {
     reply.hijack();

@@ -8,11 +8,8 @@ import { qrSvg, renderLinuxInstaller, renderWgQuick, renderWindowsInstaller } fr
 import type { FromSchema } from './from-schema.js';
 import type { InstallView } from './views.js';
 
-/** A new install link as the registry made it. */
-export interface InstallToken {
-  installToken: string;
-  installExpiresAt: string;
-}
+/** A new install link as the registry made it (a Registration carries one too). */
+export type InstallToken = ReturnType<NodesService['newInstallToken']>;
 
 /**
  * Where install links point: the API's origin, since /install/ is served there, never the dashboard's.
