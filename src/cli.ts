@@ -3,6 +3,7 @@
 // arguments were wrong (one line on stderr naming the usage). `wgvm <command> --help` prints the
 // command's usage on stdout and exits 0.
 import { fstatSync, readFileSync } from 'node:fs';
+import { counterName, DEVICE_COUNTERS } from './dataplane/counters.js';
 import { uapiCounters, uapiSet } from './uapi/client.js';
 import { reportStartupFailure, runDaemon, runForeground } from './daemon/userspace.js';
 import { decodeKey, encodeKey, generatePresharedKey, generatePrivateKey, KeyFormatError, publicKeyOf } from './domain/keys.js';
@@ -169,6 +170,8 @@ const commands: Record<string, Command> = {
   counters: {
     usage: 'counters <interface>',
     summary: "print a wgvm interface's drop and error counters (drop_replay=N …)",
+    // The lines after the drops, from the list that /metrics and the dashboard read too.
+    details: `One name=value line each: drop_<reason> for every reason a packet is dropped, then:\n${DEVICE_COUNTERS.map((c) => `  ${counterName(c)}`).join('\n')}`,
     async run(args) {
       if (args.length !== 1 || args[0]!.startsWith('-')) throw new UsageError('counters: usage: wgvm counters <interface>');
       try {

@@ -4,6 +4,7 @@ import { createRequire } from 'node:module';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { isAbsolute } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { DeviceCounters } from './counters.js';
 
 export interface NativeCrypto {
   chacha20poly1305Seal(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, ad?: Uint8Array): Buffer;
@@ -39,18 +40,8 @@ export interface PeerSnapshot {
   txBytes: bigint;
 }
 
-export interface DeviceCounters {
-  drops: Record<string, number>;
-  tunWriteErrors: number;
-  /** TUN frames with a virtio-net header that could not be segmented (dropped). */
-  tunMalformed: number;
-  udpSendErrors: number;
-  relayed: number;
-  /** Handshake messages that were given a Diffie-Hellman (under load, most get a cookie instead). */
-  handshakesAdmitted: number;
-  /** True while the device asks initiators for cookies (a handshake flood). */
-  underLoad: boolean;
-}
+/** The device's counters: their fields are described in counters.ts. */
+export type { DeviceCounters } from './counters.js';
 
 /** A running userspace WireGuard interface (native threads; no packet touches JavaScript). */
 export interface NativeDevice {

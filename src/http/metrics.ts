@@ -1,23 +1,14 @@
 // /metrics in the Prometheus text exposition format (version 0.0.4), named by Prometheus's
 // conventions (base units, `_total` on counters): per node traffic, handshake time and state; every
-// data-plane counter; the hub process's own CPU, memory and descriptors. `promtool check metrics`
-// accepts it (test/unit/metrics.test.ts).
+// data-plane counter of dataplane/counters.ts; the hub process's own CPU, memory and descriptors.
+// `promtool check metrics` accepts it (test/unit/metrics.test.ts).
 import { readdirSync, readFileSync } from 'node:fs';
-import type { DeviceCounters } from '../dataplane/native.js';
+import { counterValue, DEVICE_COUNTERS, DROP_COUNTERS, isFlag, type DeviceCounters } from '../dataplane/counters.js';
 import { statusOf, type Node } from '../domain/node.js';
 
 export const METRICS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
 const label = (s: string) => s.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
-
-/** The device's counters as metrics: the one list of them that /metrics exports. */
-const DEVICE_COUNTERS: Array<[name: string, help: string, value: (c: DeviceCounters) => number]> = [
-  ['wgvm_device_relayed_packets_total', 'Packets relayed between peers inside the device.', (c) => c.relayed],
-  ['wgvm_device_udp_send_errors_total', 'Datagrams the kernel refused to send.', (c) => c.udpSendErrors],
-  ['wgvm_device_tun_write_errors_total', 'Decrypted packets the TUN interface refused.', (c) => c.tunWriteErrors],
-  ['wgvm_device_tun_malformed_total', 'TUN frames with an offload header that could not be segmented.', (c) => c.tunMalformed],
-  ['wgvm_device_handshakes_admitted_total', 'Handshake messages given a Diffie-Hellman.', (c) => c.handshakesAdmitted],
-];
 
 export interface MetricsInput {
   nodes: Node[];
@@ -45,10 +36,8 @@ export function prometheusText({ nodes, counters, handshakes, now }: MetricsInpu
   metric('wgvm_node_online', '1 when the last handshake is under 180 s old.', 'gauge', byNode((n) => (statusOf(n, now) === 'online' ? 1 : 0)));
   metric('wgvm_handshakes_total', 'Handshakes completed since the hub started.', 'counter', one(handshakes));
   if (counters) {
-    metric('wgvm_device_drops_total', 'Packets the data plane dropped, by reason.', 'counter',
-      Object.entries(counters.drops).map(([reason, v]) => [`{reason="${label(reason)}"}`, v]));
-    for (const [name, help, value] of DEVICE_COUNTERS) metric(name, help, 'counter', one(value(counters)));
-    metric('wgvm_device_under_load', '1 while the device answers initiations with cookies (a handshake flood).', 'gauge', one(counters.underLoad ? 1 : 0));
+    metric(DROP_COUNTERS.metric, DROP_COUNTERS.help, 'counter', Object.entries(counters.drops).map(([reason, v]) => [`{reason="${label(reason)}"}`, v]));
+    for (const c of DEVICE_COUNTERS) metric(c.metric, c.help, isFlag(c) ? 'gauge' : 'counter', one(counterValue(c, counters)));
   }
   processMetrics(metric, one);
   return `${out.join('\n')}\n`;

@@ -1,6 +1,8 @@
-// Request shapes both HTTP apps accept (the API and the dashboard register nodes the same way).
+// What requests the two HTTP apps accept, each declared once as its JSON schema; the type a handler
+// sees follows from it. Both apps refuse unknown body properties and never coerce types (app.ts).
+import type { FromSchema } from './from-schema.js';
 
-/** POST body of a registration: unknown properties are refused, types never coerced. */
+/** POST body of a registration (the API and the dashboard register nodes the same way). */
 export const registerBody = {
   type: 'object',
   required: ['node_id'],
@@ -12,17 +14,36 @@ export const registerBody = {
     public_key: { type: 'string', maxLength: 64 },
   },
 } as const;
-
-/** What a registration body holds once the schema let it through. */
-export interface RegisterBody {
-  node_id: string;
-  description?: string;
-  central_server_url?: string;
-  public_key?: string;
-}
+export type RegisterBody = FromSchema<typeof registerBody>;
 
 export const nodeIdParam = {
   type: 'object',
   required: ['node_id'],
   properties: { node_id: { type: 'string', maxLength: 63 } },
 } as const;
+export type NodeIdParam = FromSchema<typeof nodeIdParam>;
+
+/** An install link's token, in the path (/install/:token) or in a query (?token=). */
+const installToken = { type: 'string', maxLength: 100 } as const;
+
+export const installTokenParam = { type: 'object', required: ['token'], properties: { token: installToken } } as const;
+export type InstallTokenParam = FromSchema<typeof installTokenParam>;
+
+export const configQuery = {
+  type: 'object',
+  properties: { token: { ...installToken, description: 'an install token instead of the API token' } },
+} as const;
+export type ConfigQuery = FromSchema<typeof configQuery>;
+
+/** A file of the server-rendered pages, under /assets/. */
+export const assetParam = { type: 'object', required: ['file'], properties: { file: { type: 'string', maxLength: 40 } } } as const;
+export type AssetParam = FromSchema<typeof assetParam>;
+
+/** The dashboard's sign-in: the API token or the admin password. */
+export const signInBody = {
+  type: 'object',
+  required: ['secret'],
+  additionalProperties: false,
+  properties: { secret: { type: 'string', minLength: 1, maxLength: 1024 } },
+} as const;
+export type SignInBody = FromSchema<typeof signInBody>;

@@ -1,29 +1,103 @@
-// What the API and the dashboard show of the hub: one summary, computed the same way for both.
-import type { Config } from '../config/index.js';
-import type { DeviceCounters } from '../dataplane/native.js';
-import { statusOf, type Node } from '../domain/node.js';
+// What the hub shows of its nodes and of itself, to the API's clients and to the dashboard's page:
+// each shape declared once, as the JSON schema the API documents and serializes it with, or as a
+// type where only the dashboard sends it. Nothing here needs Node.js: the web front end imports
+// these types (web/src/api.ts), so the page and the server cannot disagree about a field.
+import type { NodeHistoryView } from '../nodes/history.js';
+import { allRequired, type FromSchema } from './from-schema.js';
 
-export interface HubInfo {
-  publicKey: string;
-  startedAt: number;
-  counters(): DeviceCounters | null;
-  /** Handshakes completed since start (from the device's events). */
-  handshakes?(): number;
+export type { NodeHistoryView } from '../nodes/history.js';
+
+/** A node, snake_case as the seed's API; never a secret. */
+export const nodeSchema = allRequired({
+  type: 'object',
+  properties: {
+    node_id: { type: 'string' },
+    description: { type: 'string' },
+    central_server_url: { type: ['string', 'null'] },
+    vpn_ip: { type: 'string' },
+    public_key: { type: 'string' },
+    status: { type: 'string', enum: ['online', 'offline', 'pending', 'disabled'] },
+    enabled: { type: 'boolean' },
+    last_handshake: { type: ['string', 'null'] },
+    rx_bytes: { type: 'number' },
+    tx_bytes: { type: 'number' },
+    endpoint: { type: ['string', 'null'] },
+    answered_from: { type: ['string', 'null'], description: "the hub's own address this node writes to and is answered from" },
+    created_at: { type: 'string' },
+    updated_at: { type: 'string' },
+    server_holds_private_key: { type: 'boolean' },
+  },
+});
+
+export type NodeView = FromSchema<typeof nodeSchema>;
+export type NodeStatus = NodeView['status'];
+
+/** The hub: the same summary for the API and the dashboard. */
+export const hubSchema = allRequired({
+  type: 'object',
+  properties: {
+    public_key: { type: 'string' },
+    endpoint: { type: 'string', description: 'SERVERURL:SERVERPORT, as written into worker configs' },
+    listen_port: { type: 'integer' },
+    subnet: { type: 'string' },
+    hub_address: { type: 'string', description: "the hub's VPN address" },
+    peers_total: { type: 'integer' },
+    peers_online: { type: 'integer' },
+    rx_bytes: { type: 'number' },
+    tx_bytes: { type: 'number' },
+    uptime_seconds: { type: 'integer' },
+  },
+});
+
+export type HubSummary = FromSchema<typeof hubSchema>;
+
+/**
+ * The dashboard's hub panel: the summary, the data plane's counters by name (drop_replay, relayed,
+ * …: src/dataplane/counters.ts) and the handshakes completed since the hub started.
+ */
+export type DashboardHub = HubSummary & { counters: Record<string, number>; handshakes: number };
+
+/** What the dashboard shows to install a worker: the link, both QR codes, the downloads' paths. */
+export interface InstallView {
+  url: string;
+  expires_at: string;
+  qr_install_svg: string;
+  qr_config_svg: string;
+  downloads: { conf: string; bat: string; sh: string };
 }
 
-export function hubSummary(config: Config, hub: HubInfo, nodes: readonly Node[], now = Date.now()) {
-  return {
-    public_key: hub.publicKey,
-    endpoint: config.endpoint,
-    listen_port: config.serverPort,
-    subnet: config.internalSubnet.text,
-    hub_address: config.hubAddress,
-    peers_total: nodes.length,
-    peers_online: nodes.filter((n) => statusOf(n, now) === 'online').length,
-    rx_bytes: nodes.reduce((s, n) => s + n.rxBytes, 0),
-    tx_bytes: nodes.reduce((s, n) => s + n.txBytes, 0),
-    uptime_seconds: Math.round((now - hub.startedAt) / 1000),
-  };
+// The dashboard's answers (dashboard.ts and the node routes as it registers them).
+export interface SessionState {
+  signed_in: boolean;
+  password_enabled: boolean;
+}
+export interface NodeList {
+  nodes: NodeView[];
+}
+export interface NodeAnswer {
+  node: NodeView;
+}
+export interface NodeAndHistory {
+  node: NodeView;
+  history: NodeHistoryView;
+}
+export interface NodeAndInstall {
+  node: NodeView;
+  install: InstallView;
+}
+export interface InstallAnswer {
+  install: InstallView;
+}
+export interface Deleted {
+  deleted: string;
 }
 
-export type HubSummary = ReturnType<typeof hubSummary>;
+/** The live stream's events (live.ts): `snapshot` on connecting, then `nodes` and `hub` with what changed. */
+export interface LiveSnapshot {
+  nodes: NodeView[];
+  hub: DashboardHub;
+}
+export interface LiveNodesChange {
+  changed: NodeView[];
+  removed: string[];
+}

@@ -2,14 +2,14 @@
 // `wg setconf` and `wg syncconf` talk to our device through it exactly as to wireguard-go.
 // One operation is ours: `wgvm_counters=1` answers the device's counters, one `name=value` line
 // each (`drop_<reason>=N` for every reason the data plane drops a datagram, e.g. drop_replay,
-// then tun_write_errors, tun_malformed, udp_send_errors, relayed, handshakes_admitted and under_load), so
+// then the others of dataplane/counters.ts: tun_write_errors, …, under_load), so
 // they can be read from outside the process (`wgvm counters <iface>`). It is a separate operation so
 // that `get=1` stays exactly what `wg` parses; wireguard-go answers it with EINVAL like any unknown
 // operation.
 import { chmodSync, existsSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
-import type { DeviceCounters } from '../dataplane/native.js';
+import { namedCounters, type DeviceCounters } from '../dataplane/counters.js';
 
 export const SOCKET_DIR = '/var/run/wireguard';
 
@@ -43,10 +43,7 @@ export function socketPath(iface: string, dir = SOCKET_DIR): string {
 
 /** The `wgvm_counters=1` answer lines. */
 export function countersText(c: DeviceCounters): string {
-  const lines = Object.entries(c.drops).map(([reason, n]) => `drop_${reason}=${n}`);
-  lines.push(`tun_write_errors=${c.tunWriteErrors}`, `tun_malformed=${c.tunMalformed}`, `udp_send_errors=${c.udpSendErrors}`, `relayed=${c.relayed}`);
-  lines.push(`handshakes_admitted=${c.handshakesAdmitted}`, `under_load=${c.underLoad ? 1 : 0}`);
-  return `${lines.join('\n')}\n`;
+  return namedCounters(c).map(([name, n]) => `${name}=${n}\n`).join('');
 }
 
 /** Answers one request: "get=1", "set=1" followed by its body lines, or "wgvm_counters=1". */

@@ -280,6 +280,17 @@ describe('POST /api/nodes/register', () => {
     expect((await registerOk(h, 'worker-02')).node.vpn_ip).toBe('10.100.1.3');
   });
 
+  it('puts install links on the origin the API was reached by: the forwarded one only from a proxy named in TRUST_PROXY', async () => {
+    const h = await harness({ TRUST_PROXY: '127.0.0.1' });
+    const forwarded = { ...AUTH, host: '10.0.0.5:8090', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'hub.example.com' };
+    const viaProxy = await register(h, { node_id: 'worker-01' }, forwarded, { remoteAddress: '127.0.0.1' });
+    expect((viaProxy.json() as RegistrationBody).install_url).toMatch(/^https:\/\/hub\.example\.com\/install\/[A-Za-z0-9_-]{43,}$/);
+    const direct = await register(h, { node_id: 'worker-02' }, forwarded, { remoteAddress: '198.51.100.7' });
+    expect((direct.json() as RegistrationBody).install_url).toMatch(/^http:\/\/10\.0\.0\.5:8090\/install\//);
+    const link = await call(h, { method: 'POST', url: '/api/nodes/worker-01/install-link', headers: forwarded, remoteAddress: '127.0.0.1' });
+    expect((link.json() as { install_url: string }).install_url).toMatch(/^https:\/\/hub\.example\.com\/install\//);
+  });
+
   it('answers 409 for a duplicate node ID and changes nothing', async () => {
     const h = await harness();
     const first = await registerOk(h, 'worker-01');

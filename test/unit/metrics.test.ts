@@ -4,6 +4,7 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { prometheusText } from '../../src/http/metrics.js';
+import { counterLabel, DEVICE_COUNTERS, namedCounters } from '../../src/dataplane/counters.js';
 import type { DeviceCounters } from '../../src/dataplane/native.js';
 import { aNode } from '../helpers/node.js';
 import { requireTools, skipWithout } from '../helpers/tools.js';
@@ -61,5 +62,18 @@ describe('the /metrics exposition', () => {
     // The check can fail: the old names were refused.
     const old = spawnSync('promtool', ['check', 'metrics'], { input: '# HELP wgvm_node_rx_bytes x\n# TYPE wgvm_node_rx_bytes counter\nwgvm_node_rx_bytes 1\n', encoding: 'utf8' });
     expect(old.status).not.toBe(0);
+  });
+});
+
+describe('the one list of data-plane counters (src/dataplane/counters.ts)', () => {
+  it('names each counter once for /metrics, `wgvm counters` and the dashboard', () => {
+    for (const c of DEVICE_COUNTERS) expect(sample(c.metric), c.metric).toBe(Number(counters[c.field]));
+    expect(namedCounters(counters)).toEqual([
+      ['drop_replay', 3], ['drop_decrypt', 1], ['drop_bad_mac1', 7],
+      ['tun_write_errors', 11], ['tun_malformed', 12], ['udp_send_errors', 13], ['relayed', 14], ['handshakes_admitted', 15], ['under_load', 1],
+    ]);
+    expect(counterLabel('relayed')).toBe('Relayed between peers');
+    expect(counterLabel('drop_bad_mac1')).toBe('Dropped: bad mac1');
+    expect(counterLabel('something_new')).toBe('something new');
   });
 });

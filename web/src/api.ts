@@ -1,5 +1,5 @@
 // Calls to the dashboard app. Same origin, the session cookie goes along by itself.
-import type { HubView, InstallView, NodeHistory, NodeView } from './types.js';
+import type { DashboardHub, Deleted, InstallAnswer, NodeAndHistory, NodeAndInstall, NodeAnswer, RegisterBody, SessionState } from './types.js';
 
 /** A refused request: the server's {error, message, field?}, or a network failure. */
 export class ApiError extends Error {
@@ -35,22 +35,15 @@ async function call<T>(method: string, path: string, body?: unknown): Promise<T>
   return data as T;
 }
 
-export interface RegisterInput {
-  node_id: string;
-  description?: string;
-  central_server_url?: string;
-  public_key?: string;
-}
-
 export const api = {
-  session: () => call<{ signed_in: boolean; password_enabled: boolean }>('GET', '/api/session'),
+  session: () => call<SessionState>('GET', '/api/session'),
   signIn: (secret: string) => call<void>('POST', '/api/session', { secret }),
   signOut: () => call<void>('DELETE', '/api/session'),
-  hub: () => call<HubView>('GET', '/api/hub'),
-  register: (input: RegisterInput) => call<{ node: NodeView; install: InstallView }>('POST', '/api/nodes', input),
-  node: (id: string) => call<{ node: NodeView; history: NodeHistory }>('GET', `/api/nodes/${encodeURIComponent(id)}`),
-  remove: (id: string) => call<{ deleted: string }>('DELETE', `/api/nodes/${encodeURIComponent(id)}`),
-  setEnabled: (id: string, on: boolean) => call<{ node: NodeView }>('POST', `/api/nodes/${encodeURIComponent(id)}/${on ? 'enable' : 'disable'}`),
-  rotateKeys: (id: string) => call<{ node: NodeView; install: InstallView }>('POST', `/api/nodes/${encodeURIComponent(id)}/rotate-keys`),
-  installLink: (id: string) => call<{ install: InstallView }>('POST', `/api/nodes/${encodeURIComponent(id)}/install-link`),
+  hub: () => call<DashboardHub>('GET', '/api/hub'),
+  register: (input: RegisterBody) => call<NodeAndInstall>('POST', '/api/nodes', input),
+  node: (id: string) => call<NodeAndHistory>('GET', `/api/nodes/${encodeURIComponent(id)}`),
+  remove: (id: string) => call<Deleted>('DELETE', `/api/nodes/${encodeURIComponent(id)}`),
+  setEnabled: (id: string, on: boolean) => call<NodeAnswer>('POST', `/api/nodes/${encodeURIComponent(id)}/${on ? 'enable' : 'disable'}`),
+  rotateKeys: (id: string) => call<NodeAndInstall>('POST', `/api/nodes/${encodeURIComponent(id)}/rotate-keys`),
+  installLink: (id: string) => call<InstallAnswer>('POST', `/api/nodes/${encodeURIComponent(id)}/install-link`),
 };

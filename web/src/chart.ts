@@ -1,13 +1,13 @@
 // The node detail's traffic chart: received and sent per interval over the last hour, as an SVG.
 import { svg } from './dom.js';
 import { formatBitRate } from './format.js';
-import type { NodeHistory } from './types.js';
+import type { NodeHistoryView } from './types.js';
 
 const W = 1000;
 const H = 240;
 const PAD = { left: 80, right: 12, top: 12, bottom: 26 };
 
-export function trafficChart(history: NodeHistory): SVGSVGElement {
+export function trafficChart(history: NodeHistoryView): SVGSVGElement {
   const seconds = history.intervalMs / 1000;
   const points = history.traffic;
   const max = Math.max(1, ...points.map((p) => Math.max(p.rx, p.tx)));

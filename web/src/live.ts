@@ -1,6 +1,6 @@
 // The live view of every node and the hub, fed by the dashboard's server-sent events: a `snapshot`
 // on each (re)connection, then `nodes` ({changed, removed}) and `hub` with only what changed.
-import type { HubView, NodeView } from './types.js';
+import type { DashboardHub, LiveNodesChange, LiveSnapshot, NodeView } from './types.js';
 
 /** The part of EventSource this module uses (a fake one in tests). */
 export interface EventSourceLike {
@@ -24,7 +24,7 @@ const CLOSED = 2; // EventSource.CLOSED, spelled out so the module also loads wh
 
 export class LiveNodes {
   readonly nodes = new Map<string, NodeView>();
-  hub: HubView | null = null;
+  hub: DashboardHub | null = null;
   connection: Connection = 'connecting';
   private source: EventSourceLike | null = null;
   private readonly listeners = new Set<(c: LiveChange) => void>();
@@ -73,7 +73,7 @@ export class LiveNodes {
   }
 
   private onSnapshot(data: unknown): void {
-    const s = parse<{ nodes: NodeView[]; hub: HubView }>(data);
+    const s = parse<LiveSnapshot>(data);
     if (!s || !Array.isArray(s.nodes)) return;
     this.nodes.clear();
     for (const n of s.nodes) this.nodes.set(n.node_id, n);
@@ -83,7 +83,7 @@ export class LiveNodes {
   }
 
   private onNodes(data: unknown): void {
-    const d = parse<{ changed: NodeView[]; removed: string[] }>(data);
+    const d = parse<LiveNodesChange>(data);
     if (!d || !Array.isArray(d.changed) || !Array.isArray(d.removed)) return;
     for (const n of d.changed) this.nodes.set(n.node_id, n);
     const removed = d.removed.filter((id) => this.nodes.delete(id));
@@ -91,7 +91,7 @@ export class LiveNodes {
   }
 
   private onHub(data: unknown): void {
-    const h = parse<HubView>(data);
+    const h = parse<DashboardHub>(data);
     if (!h) return;
     this.hub = h;
     this.emit({ reset: false, changed: [], removed: [], hub: true });

@@ -2,7 +2,7 @@
 // removals, bad events, reconnects and a refused stream.
 import { describe, expect, it } from 'vitest';
 import { LiveNodes, type EventSourceLike, type LiveChange } from '../src/live.js';
-import type { HubView, NodeView } from '../src/types.js';
+import type { DashboardHub, NodeView } from '../src/types.js';
 
 class FakeSource implements EventSourceLike {
   readonly listeners = new Map<string, (e: { data?: unknown }) => void>();
@@ -43,7 +43,7 @@ const node = (id: string, extra: Partial<NodeView> = {}): NodeView => ({
   server_holds_private_key: true,
   ...extra,
 });
-const hub = { peers_total: 2 } as HubView;
+const hub = { peers_total: 2 } as DashboardHub;
 
 function setup() {
   const sources: FakeSource[] = [];

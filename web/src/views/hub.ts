@@ -1,19 +1,10 @@
 // The hub panel: who the hub is, how busy it is, what the data plane counted.
+// The server's own list of counters, for their labels (bundled: a small module without Node.js).
+import { counterLabel } from '../../../src/dataplane/counters.js';
 import { copyButton, h, replace } from '../dom.js';
 import { formatBytes, formatDuration } from '../format.js';
 import type { LiveNodes } from '../live.js';
-import type { HubView } from '../types.js';
-
-const COUNTER_LABELS: Record<string, string> = {
-  relayed: 'Relayed between peers',
-  udp_send_errors: 'UDP send errors',
-  tun_write_errors: 'TUN write errors',
-  tun_malformed: 'TUN frames that could not be segmented',
-  handshakes_admitted: 'Handshake messages given a Diffie-Hellman',
-  under_load: 'Under load: asking for cookies (1 = yes)',
-};
-
-const counterLabel = (key: string) => COUNTER_LABELS[key] ?? (key.startsWith('drop_') ? `Dropped: ${key.slice(5).replace(/_/g, ' ')}` : key.replace(/_/g, ' '));
+import type { DashboardHub } from '../types.js';
 
 export class HubPanel {
   readonly el = h('section', { class: 'card hub', attrs: { 'data-testid': 'hub-panel' } });
@@ -48,7 +39,7 @@ export class HubPanel {
     );
   }
 
-  private stats(hub: HubView): HTMLElement[] {
+  private stats(hub: DashboardHub): HTMLElement[] {
     const stat = (label: string, value: string, testid: string) =>
       h('div', { class: 'stat' }, h('div', { class: 'value', attrs: { 'data-testid': testid } }, value), h('div', { class: 'label' }, label));
     return [
@@ -61,7 +52,7 @@ export class HubPanel {
     ];
   }
 
-  private counters(hub: HubView): HTMLElement {
+  private counters(hub: DashboardHub): HTMLElement {
     const entries = Object.entries(hub.counters).sort(([a], [b]) => a.localeCompare(b));
     const nonzero = entries.filter(([, v]) => v > 0);
     const details = h(

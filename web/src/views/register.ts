@@ -1,10 +1,11 @@
 // Registering a node: the form, errors beside the field they concern, then the install panel.
-import { ApiError, api, type RegisterInput } from '../api.js';
+import { ApiError, api } from '../api.js';
 import { h, replace } from '../dom.js';
 import type { LiveNodes } from '../live.js';
+import type { RegisterBody } from '../types.js';
 import { installPanel } from './install.js';
 
-const FIELDS: Array<{ name: keyof RegisterInput; label: string; hint: string; attrs: Record<string, string | number | boolean> }> = [
+const FIELDS: Array<{ name: keyof RegisterBody; label: string; hint: string; attrs: Record<string, string | number | boolean> }> = [
   { name: 'node_id', label: 'Node ID', hint: 'a-z, 0-9 and "-", up to 63 characters, e.g. worker-01', attrs: { required: true, maxlength: 63, placeholder: 'worker-01', autocomplete: 'off', autocapitalize: 'none', spellcheck: false } },
   { name: 'description', label: 'Description', hint: 'optional, e.g. GPU Server #1', attrs: { maxlength: 200, placeholder: 'GPU Server #1' } },
   { name: 'central_server_url', label: 'Central server URL', hint: 'optional; written into the worker’s environment', attrs: { maxlength: 2000, placeholder: 'http://192.168.0.88:8000', type: 'url' } },
@@ -37,7 +38,7 @@ export function registerView(live: LiveNodes): HTMLElement {
     e.preventDefault();
     for (const el of [...errors.values(), formError]) el.textContent = '';
     for (const input of inputs.values()) input.removeAttribute('aria-invalid');
-    const body: RegisterInput = { node_id: inputs.get('node_id')!.value.trim() };
+    const body: RegisterBody = { node_id: inputs.get('node_id')!.value.trim() };
     for (const name of ['description', 'central_server_url', 'public_key'] as const) {
       const v = inputs.get(name)!.value.trim();
       if (v) body[name] = v;

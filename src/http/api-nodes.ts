@@ -1,0 +1,64 @@
+// The node routes as the management API serves them: the seed's paths, flat snake_case bodies, an
+// install URL on the API's own origin, and the OpenAPI description of each.
+import type { FastifyRequest } from 'fastify';
+import type { Config } from '../config/index.js';
+import type { Registration } from '../nodes/service.js';
+import { ERROR_BODY, NODES_TAG } from './api-docs.js';
+import { allRequired, type FromSchema } from './from-schema.js';
+import { installUrl, type InstallToken } from './installs.js';
+import type { NodeDialect } from './node-routes.js';
+import { nodeView } from './present.js';
+import { nodeSchema, type NodeView } from './views.js';
+
+const installLinkSchema = allRequired({
+  type: 'object',
+  properties: { install_url: { type: 'string' }, install_expires_at: { type: 'string' } },
+});
+type InstallLink = FromSchema<typeof installLinkSchema>;
+
+const registrationSchema = allRequired({
+  type: 'object',
+  properties: { node: nodeSchema, ...installLinkSchema.properties },
+});
+type RegistrationAnswer = FromSchema<typeof registrationSchema>;
+
+const listSchema = allRequired({ type: 'object', properties: { nodes: { type: 'array', items: nodeSchema } } });
+const deletedSchema = allRequired({ type: 'object', properties: { deleted: { type: 'string' } } });
+
+const doc = (summary: string, status: 200 | 201, answer: object) => ({ summary, tags: NODES_TAG, response: { [status]: answer, '4xx': ERROR_BODY } });
+
+const DOCS: NonNullable<NodeDialect['docs']> = {
+  register: doc('Register a node: an address, keys (or its own public key) and an install link', 201, registrationSchema),
+  list: doc('Every node', 200, listSchema),
+  get: doc('One node and its status', 200, nodeSchema),
+  remove: doc('Delete a node: its peer leaves the hub at once', 200, deletedSchema),
+  enable: doc('Enable a node: its peer is back on the hub', 200, nodeSchema),
+  disable: doc('Disable a node: its peer leaves the hub, the node stays registered', 200, nodeSchema),
+  rotateKeys: doc('New keys for a node, and a new install link', 200, registrationSchema),
+  installLink: doc('A new single-use, expiring install link', 200, installLinkSchema),
+};
+
+export function apiNodeDialect(config: Config): NodeDialect {
+  const link = (req: FastifyRequest, t: InstallToken): InstallLink => ({
+    install_url: installUrl(config, t.installToken, req),
+    install_expires_at: t.installExpiresAt,
+  });
+  return {
+    paths: {
+      register: '/api/nodes/register',
+      list: '/api/nodes/list',
+      get: '/api/nodes/status/:node_id',
+      remove: '/api/nodes/:node_id',
+      enable: '/api/nodes/:node_id/enable',
+      disable: '/api/nodes/:node_id/disable',
+      rotateKeys: '/api/nodes/:node_id/rotate-keys',
+      installLink: '/api/nodes/:node_id/install-link',
+    },
+    docs: DOCS,
+    location: (nodeId) => `/api/nodes/status/${encodeURIComponent(nodeId)}`,
+    node: (n): NodeView => nodeView(n),
+    detail: (n): NodeView => nodeView(n),
+    registration: (req, r: Registration): RegistrationAnswer => ({ node: nodeView(r.node), ...link(req, r) }),
+    installLink: (req, _nodeId, t) => link(req, t),
+  };
+}

@@ -1,0 +1,117 @@
+// The node routes, served by both apps: the list, one node, register, delete, enable, disable, rotate
+// keys and a new install link. Each app registers this plugin with its own guard (the API token, the
+// dashboard's session) and its own NodeDialect: where each route is and how its answer looks (the API
+// keeps the seed's paths and flat bodies, the dashboard wraps them for its page). What a route does
+// to the registry, whom the audit log names, and what a bad ID or body answers are the same for both.
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest, FastifySchema } from 'fastify';
+import type { Node } from '../domain/node.js';
+import type { NodesService, Registration } from '../nodes/service.js';
+import type { Guard } from './guards.js';
+import type { InstallToken } from './installs.js';
+import { nodeViews } from './present.js';
+import { nodeIdParam, registerBody, type NodeIdParam, type RegisterBody } from './schemas.js';
+import type { Deleted, NodeList } from './views.js';
+
+export type NodeOperation = 'list' | 'get' | 'register' | 'remove' | 'enable' | 'disable' | 'rotateKeys' | 'installLink';
+
+/** A route's answer body, or a promise of one. */
+type Answer = unknown;
+
+/** One app's paths and answer shapes for the node routes. */
+export interface NodeDialect {
+  /** Each operation's path; `:node_id` where it names a node. */
+  paths: Readonly<Record<NodeOperation, string>>;
+  /** What the OpenAPI document says of each route (summary, tags, answers), where the app has one. */
+  docs?: Readonly<Partial<Record<NodeOperation, FastifySchema>>>;
+  /** Where a node just registered can be read (the 201's Location header), where the app says so. */
+  location?(nodeId: string): string;
+  /** The answer to enable and disable. */
+  node(node: Node): Answer;
+  /** The answer to get. */
+  detail(node: Node): Answer;
+  /** The answer to register and to rotate keys: the node and its new install link. */
+  registration(req: FastifyRequest, r: Registration): Answer;
+  /** The answer to a new install link. */
+  installLink(req: FastifyRequest, nodeId: string, link: InstallToken): Answer;
+}
+
+export interface NodeRoutesOptions {
+  nodes: NodesService;
+  /** Runs before every route here: the app's own authentication. */
+  guard: Guard;
+  /** How the audit log names who acted: `<app>:<client address>`. */
+  app: 'api' | 'dashboard';
+  dialect: NodeDialect;
+  /** Called after each change to a node (the dashboard's live feed). */
+  changed?: () => void;
+}
+
+type ById = FastifyRequest<{ Params: NodeIdParam }>;
+
+/** The handlers, one per operation; arrow properties, as fastify calls them with its own `this`. */
+class NodeHandlers {
+  constructor(private readonly o: NodeRoutesOptions) {}
+
+  private actor = (req: FastifyRequest) => `${this.o.app}:${req.ip}`;
+  private changed = () => this.o.changed?.();
+
+  list = async (): Promise<NodeList> => ({ nodes: nodeViews(this.o.nodes.list()) });
+
+  get = async (req: ById) => this.o.dialect.detail(this.o.nodes.get(req.params.node_id));
+
+  register = async (req: FastifyRequest<{ Body: RegisterBody }>, reply: FastifyReply) => {
+    const b = req.body;
+    const r = this.o.nodes.register(
+      { nodeId: b.node_id, description: b.description, centralServerUrl: b.central_server_url, publicKey: b.public_key },
+      this.actor(req),
+    );
+    this.changed();
+    const location = this.o.dialect.location?.(r.node.nodeId);
+    if (location !== undefined) reply.header('location', location);
+    return reply.code(201).send(await this.o.dialect.registration(req, r));
+  };
+
+  remove = async (req: ById): Promise<Deleted> => {
+    const id = req.params.node_id;
+    this.o.nodes.remove(id, this.actor(req));
+    this.changed();
+    return { deleted: id };
+  };
+
+  enable = (req: ById) => this.setEnabled(req, true);
+  disable = (req: ById) => this.setEnabled(req, false);
+
+  rotateKeys = async (req: ById) => {
+    const r = this.o.nodes.rotateKeys(req.params.node_id, this.actor(req));
+    this.changed();
+    return this.o.dialect.registration(req, r);
+  };
+
+  installLink = async (req: ById) => {
+    const id = req.params.node_id;
+    return this.o.dialect.installLink(req, id, this.o.nodes.newInstallToken(id, this.actor(req)));
+  };
+
+  private async setEnabled(req: ById, enabled: boolean) {
+    const node = this.o.nodes.setEnabled(req.params.node_id, enabled, this.actor(req));
+    this.changed();
+    return this.o.dialect.node(node);
+  }
+}
+
+export const nodeRoutes: FastifyPluginAsync<NodeRoutesOptions> = async (app, o) => {
+  const h = new NodeHandlers(o);
+  const { paths, docs = {} } = o.dialect;
+  const schema = (op: NodeOperation, request: FastifySchema = {}): FastifySchema => ({ ...docs[op], ...request });
+  const byId = { params: nodeIdParam };
+  app.addHook('onRequest', o.guard);
+  // In the order the API's OpenAPI document lists them.
+  app.post<{ Body: RegisterBody }>(paths.register, { schema: schema('register', { body: registerBody }) }, h.register);
+  app.get(paths.list, { schema: schema('list') }, h.list);
+  app.get<{ Params: NodeIdParam }>(paths.get, { schema: schema('get', byId) }, h.get);
+  app.delete<{ Params: NodeIdParam }>(paths.remove, { schema: schema('remove', byId) }, h.remove);
+  app.post<{ Params: NodeIdParam }>(paths.enable, { schema: schema('enable', byId) }, h.enable);
+  app.post<{ Params: NodeIdParam }>(paths.disable, { schema: schema('disable', byId) }, h.disable);
+  app.post<{ Params: NodeIdParam }>(paths.rotateKeys, { schema: schema('rotateKeys', byId) }, h.rotateKeys);
+  app.post<{ Params: NodeIdParam }>(paths.installLink, { schema: schema('installLink', byId) }, h.installLink);
+};

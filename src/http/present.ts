@@ -1,0 +1,64 @@
+// The registry's nodes and the running hub as views.ts shapes them: one way, for both apps.
+import type { Config } from '../config/index.js';
+import { namedCounters, type DeviceCounters } from '../dataplane/counters.js';
+import { statusOf, type Node } from '../domain/node.js';
+import type { DashboardHub, HubSummary, NodeView } from './views.js';
+
+/** What the HTTP apps need of the running hub. */
+export interface HubInfo {
+  publicKey: string;
+  startedAt: number;
+  counters(): DeviceCounters | null;
+  /** Handshakes completed since start (from the device's events). */
+  handshakes?(): number;
+}
+
+export function nodeView(n: Node, now = Date.now()): NodeView {
+  return {
+    node_id: n.nodeId,
+    description: n.description,
+    central_server_url: n.centralServerUrl,
+    vpn_ip: n.vpnIp,
+    public_key: n.publicKey,
+    status: statusOf(n, now),
+    enabled: n.enabled,
+    last_handshake: n.lastHandshakeAt,
+    rx_bytes: n.rxBytes,
+    tx_bytes: n.txBytes,
+    endpoint: n.endpoint,
+    answered_from: n.answeredFrom,
+    created_at: n.createdAt,
+    updated_at: n.updatedAt,
+    server_holds_private_key: n.hasPrivateKey,
+  };
+}
+
+/** Every node, each seen at the same moment. */
+export function nodeViews(nodes: readonly Node[], now = Date.now()): NodeView[] {
+  return nodes.map((n) => nodeView(n, now));
+}
+
+export function hubSummary(config: Config, hub: HubInfo, nodes: readonly Node[], now = Date.now()): HubSummary {
+  return {
+    public_key: hub.publicKey,
+    endpoint: config.endpoint,
+    listen_port: config.serverPort,
+    subnet: config.internalSubnet.text,
+    hub_address: config.hubAddress,
+    peers_total: nodes.length,
+    peers_online: nodes.filter((n) => statusOf(n, now) === 'online').length,
+    rx_bytes: nodes.reduce((s, n) => s + n.rxBytes, 0),
+    tx_bytes: nodes.reduce((s, n) => s + n.txBytes, 0),
+    uptime_seconds: Math.round((now - hub.startedAt) / 1000),
+  };
+}
+
+/** The summary with the data plane's counters (none while the device is not running). */
+export function dashboardHub(config: Config, hub: HubInfo, nodes: readonly Node[]): DashboardHub {
+  const counters = hub.counters();
+  return {
+    ...hubSummary(config, hub, nodes),
+    counters: counters ? Object.fromEntries(namedCounters(counters)) : {},
+    handshakes: hub.handshakes?.() ?? 0,
+  };
+}
