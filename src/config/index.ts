@@ -11,6 +11,7 @@
 import { readFileSync } from 'node:fs';
 import { networkInterfaces as osNetworkInterfaces, type NetworkInterfaceInfo } from 'node:os';
 import { resolve } from 'node:path';
+import { formatIpv4, formatIpv6, ipv4Mask, parseIpCidr, parseIp, parseIpv4, parseIpv6 } from '../domain/ip.js';
 import { parsePasswordHash } from '../domain/password.js';
 
 // ───────────────────────────────────────────── types ─────────────────────────────────────────────
@@ -244,129 +245,6 @@ function readDotEnv(cwd: string, file: string): Map<string, DotEnvEntry> {
   return parseDotEnv(text, file);
 }
 
-// ─────────────────────────────────────── addresses (private) ─────────────────────────────────────
-// Small and strict on purpose: no leading zeros (inet_aton reads "010" as octal), no shorthand.
-
-const OCTET = /^(0|[1-9][0-9]{0,2})$/;
-
-function parseIpv4(text: string): number | null {
-  const parts = text.split('.');
-  if (parts.length !== 4) return null;
-  let n = 0;
-  for (const p of parts) {
-    if (!OCTET.test(p)) return null;
-    const v = Number(p);
-    if (v > 255) return null;
-    n = n * 256 + v;
-  }
-  return n;
-}
-
-function formatIpv4(n: number): string {
-  return `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
-}
-
-function mask4(prefix: number): number {
-  return prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
-}
-
-/** IPv6 text (with "::" and an optional dotted-quad tail; no zone) → 128-bit integer. */
-function parseIpv6(text: string): bigint | null {
-  if (!/^[0-9A-Fa-f:.]+$/.test(text)) return null;
-  let s = text;
-  if (s.includes('.')) {
-    const colon = s.lastIndexOf(':');
-    const v4 = parseIpv4(s.slice(colon + 1));
-    if (colon < 0 || v4 === null) return null;
-    s = `${s.slice(0, colon + 1)}${(v4 >>> 16).toString(16)}:${(v4 & 0xffff).toString(16)}`;
-  }
-  const groupsOf = (part: string): number[] | null => {
-    if (part === '') return [];
-    const out: number[] = [];
-    for (const g of part.split(':')) {
-      if (!/^[0-9A-Fa-f]{1,4}$/.test(g)) return null;
-      out.push(parseInt(g, 16));
-    }
-    return out;
-  };
-  const halves = s.split('::');
-  let groups: number[];
-  if (halves.length === 1) {
-    const g = groupsOf(s);
-    if (!g || g.length !== 8) return null;
-    groups = g;
-  } else if (halves.length === 2) {
-    const a = groupsOf(halves[0]!);
-    const b = groupsOf(halves[1]!);
-    if (!a || !b || a.length + b.length > 7) return null;
-    groups = [...a, ...new Array<number>(8 - a.length - b.length).fill(0), ...b];
-  } else {
-    return null;
-  }
-  return groups.reduce((acc, g) => (acc << 16n) | BigInt(g), 0n);
-}
-
-/** RFC 5952 text: lower case, no leading zeros, the longest run (≥ 2) of zero groups as "::". */
-function formatIpv6(value: bigint): string {
-  const groups = Array.from({ length: 8 }, (_, i) => Number((value >> BigInt(16 * (7 - i))) & 0xffffn));
-  let bestStart = -1;
-  let bestLen = 0;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLen && j - i >= 2) {
-      bestStart = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = groups.map((g) => g.toString(16));
-  if (bestStart < 0) return hex.join(':');
-  return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLen).join(':')}`;
-}
-
-const ALL_ONES_128 = (1n << 128n) - 1n;
-
-type Ip = { family: 4; value: number; text: string } | { family: 6; value: bigint; text: string };
-
-function parseIp(text: string): Ip | null {
-  const v4 = parseIpv4(text);
-  if (v4 !== null) return { family: 4, value: v4, text: formatIpv4(v4) };
-  const v6 = parseIpv6(text);
-  if (v6 !== null) return { family: 6, value: v6, text: formatIpv6(v6) };
-  return null;
-}
-
-type CidrResult = { ok: true; family: 4 | 6; text: string; network: number; prefix: number } | { ok: false; why: string; hint?: string };
-
-/** "a.b.c.d/n" or "v6/n"; a bare address means /32 or /128 (as in wg-quick). Host bits are an error. */
-function parseAnyCidr(text: string): CidrResult {
-  const slash = text.indexOf('/');
-  const addrText = slash < 0 ? text : text.slice(0, slash);
-  const ip = parseIp(addrText);
-  if (!ip) return { ok: false, why: 'address' };
-  const max = ip.family === 4 ? 32 : 128;
-  let prefix = max;
-  if (slash >= 0) {
-    const p = text.slice(slash + 1);
-    if (!/^(0|[1-9][0-9]{0,2})$/.test(p) || Number(p) > max) return { ok: false, why: 'prefix' };
-    prefix = Number(p);
-  }
-  if (ip.family === 4) {
-    const network = (ip.value & mask4(prefix)) >>> 0;
-    if (network !== ip.value) return { ok: false, why: 'host bits', hint: `${formatIpv4(network)}/${prefix}` };
-    return { ok: true, family: 4, text: `${ip.text}/${prefix}`, network, prefix };
-  }
-  const mask = prefix === 0 ? 0n : (ALL_ONES_128 << BigInt(128 - prefix)) & ALL_ONES_128;
-  const network = ip.value & mask;
-  if (network !== ip.value) return { ok: false, why: 'host bits', hint: `${formatIpv6(network)}/${prefix}` };
-  return { ok: true, family: 6, text: `${ip.text}/${prefix}`, network: 0, prefix };
-}
-
 // ─────────────────────────────────────────── validation ──────────────────────────────────────────
 
 interface Raw {
@@ -472,7 +350,7 @@ function parseServerHost(value: string): Host | string {
  */
 export function defaultWorkerRange(subnet: { network: number; prefix: number }): { first: number; last: number } {
   if (subnet.prefix <= 23) return { first: subnet.network + 258, last: subnet.network + 510 };
-  const broadcast = (subnet.network | ~mask4(subnet.prefix)) >>> 0;
+  const broadcast = (subnet.network | ~ipv4Mask(subnet.prefix)) >>> 0;
   return { first: subnet.network + 2, last: broadcast - 1 };
 }
 
@@ -491,7 +369,7 @@ function guessHostAddress(list: () => NodeJS.Dict<NetworkInterfaceInfo[]>, subne
       const n = parseIpv4(info.address);
       if (n === null) continue;
       if (n >>> 16 === 0xa9fe) continue; // 169.254/16 link-local: no worker can reach it
-      if (((n & mask4(subnet.prefix)) >>> 0) === subnet.network) continue; // our own VPN interface
+      if (((n & ipv4Mask(subnet.prefix)) >>> 0) === subnet.network) continue; // our own VPN interface
       return formatIpv4(n);
     }
   }
@@ -538,7 +416,7 @@ function readConfig(src: Source, cwd: string, options: LoadConfigOptions): Confi
   // INTERNAL_SUBNET: IPv4 only; /8 to /30 (a /31 or /32 has no room for the hub and a worker).
   const subnetRaw = src.get('INTERNAL_SUBNET');
   const subnetText = subnetRaw?.value ?? CONFIG_DEFAULTS.INTERNAL_SUBNET;
-  const sn = parseAnyCidr(subnetText);
+  const sn = parseIpCidr(subnetText);
   if (!sn.ok || sn.family !== 4 || !subnetText.includes('/')) {
     const hint = !sn.ok && sn.why === 'host bits' ? ` (host bits set: did you mean ${sn.hint}?)` : ' (expected an IPv4 CIDR, e.g. 10.100.0.0/16)';
     src.fail('INTERNAL_SUBNET', subnetRaw, `${src.show(subnetText)} is not an IPv4 subnet${hint}`);
@@ -549,7 +427,7 @@ function readConfig(src: Source, cwd: string, options: LoadConfigOptions): Confi
   const internalSubnet: Ipv4Subnet = Object.freeze({ network: sn.network, prefix: sn.prefix, text: sn.text });
   const hubAddressInt = internalSubnet.network + 1;
   const hubAddress = formatIpv4(hubAddressInt);
-  const broadcast = (internalSubnet.network | ~mask4(internalSubnet.prefix)) >>> 0;
+  const broadcast = (internalSubnet.network | ~ipv4Mask(internalSubnet.prefix)) >>> 0;
 
   // WORKER_IP_RANGE: inside the subnet's host addresses, without the hub's.
   const rangeRaw = src.get('WORKER_IP_RANGE');
@@ -564,7 +442,7 @@ function readConfig(src: Source, cwd: string, options: LoadConfigOptions): Confi
       src.fail('WORKER_IP_RANGE', rangeRaw, `${shown} is not an IPv4 range (expected FIRST-LAST, e.g. 10.100.1.2-10.100.1.254)`);
     }
     if (a > b) src.fail('WORKER_IP_RANGE', rangeRaw, `${shown}: the first address is above the last`);
-    const inside = (n: number) => ((n & mask4(internalSubnet.prefix)) >>> 0) === internalSubnet.network;
+    const inside = (n: number) => ((n & ipv4Mask(internalSubnet.prefix)) >>> 0) === internalSubnet.network;
     for (const n of [a, b]) {
       if (!inside(n)) src.fail('WORKER_IP_RANGE', rangeRaw, `${shown}: ${formatIpv4(n)} is outside INTERNAL_SUBNET ${internalSubnet.text}`);
     }
@@ -638,7 +516,7 @@ function readConfig(src: Source, cwd: string, options: LoadConfigOptions): Confi
     allowedIps = [];
     for (const item of allowedRaw.value.split(',').map((x) => x.trim())) {
       if (item === '') src.fail('ALLOWEDIPS', allowedRaw, 'has an empty entry (a doubled or trailing comma?)');
-      const c = parseAnyCidr(item);
+      const c = parseIpCidr(item);
       if (!c.ok) {
         const hint = c.why === 'host bits' ? ` (host bits set: did you mean ${c.hint}?)` : '';
         src.fail('ALLOWEDIPS', allowedRaw, `${src.show(item)} is not an IPv4 or IPv6 CIDR${hint}`);
@@ -646,8 +524,8 @@ function readConfig(src: Source, cwd: string, options: LoadConfigOptions): Confi
       if (!allowedIps.includes(c.text)) allowedIps.push(c.text);
     }
     const coversHub = allowedIps.some((text) => {
-      const c = parseAnyCidr(text);
-      return c.ok && c.family === 4 && ((hubAddressInt & mask4(c.prefix)) >>> 0) === c.network;
+      const c = parseIpCidr(text);
+      return c.ok && c.family === 4 && ((hubAddressInt & ipv4Mask(c.prefix)) >>> 0) === c.network;
     });
     if (!coversHub) {
       warnings.push(`ALLOWEDIPS does not include the hub address ${hubAddress}: workers will not reach the hub or each other through the VPN`);
@@ -696,7 +574,7 @@ function readConfig(src: Source, cwd: string, options: LoadConfigOptions): Confi
     for (const item of proxyRaw.value.split(',').map((x) => x.trim())) {
       if (item === '') src.fail('TRUST_PROXY', proxyRaw, 'has an empty entry (a doubled or trailing comma?)');
       const ip = item.includes('/') ? null : parseIp(item);
-      const cidr = ip ? null : parseAnyCidr(item);
+      const cidr = ip ? null : parseIpCidr(item);
       if (!ip && !cidr?.ok) {
         src.fail('TRUST_PROXY', proxyRaw, `${src.show(item)} is not an IP address or CIDR (the proxies the hub may believe; "true" would believe anyone)`);
       }
