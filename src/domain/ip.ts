@@ -161,12 +161,22 @@ export function isCidr(value: string): boolean {
   return ip !== null && Number(m![2]) <= (ip.family === 4 ? 32 : 128);
 }
 
+/**
+ * "host:port" split in two, the port 1-65535: an IPv6 host in brackets ("[2001:db8::1]:51820", the
+ * brackets taken off, `bracketed` true), any other without ":" or brackets. The host is not checked.
+ */
+export function splitEndpoint(value: string): { host: string; bracketed: boolean; port: number } | null {
+  const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(value);
+  if (!m) return null;
+  const port = Number(m[3]);
+  if (port < 1 || port > 65535) return null;
+  return m[1] !== undefined ? { host: m[1], bracketed: true, port } : { host: m[2]!, bracketed: false, port };
+}
+
 /** host:port, host being a DNS name, an IPv4 address or a bracketed IPv6 address. */
 export function isEndpoint(value: string): boolean {
-  const m = /^(\[([0-9A-Fa-f:.]+)\]|[^:[\]]+):(\d{1,5})$/.exec(value);
-  if (!m) return false;
-  const port = Number(m[3]);
-  if (port < 1 || port > 65535) return false;
-  if (m[2] !== undefined) return parseIpv6(m[2]) !== null;
-  return isPlainIp(m[1]!) || isLookupName(m[1]!);
+  const endpoint = splitEndpoint(value);
+  if (!endpoint) return false;
+  if (endpoint.bracketed) return parseIpv6(endpoint.host) !== null;
+  return isPlainIp(endpoint.host) || isLookupName(endpoint.host);
 }

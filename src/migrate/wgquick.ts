@@ -3,7 +3,7 @@
 // comment anywhere on a line. Comments are kept where they can name a peer: the comment line just
 // above a [Peer] header, and the comment lines at the top of a [Peer] section (where
 // linuxserver/wireguard writes `# peer_laptop`).
-import { parseIp, parseIpv4, parseIpv6 } from '../domain/ip.js';
+import { parseIp, parseIpv4, parseIpv6, splitEndpoint } from '../domain/ip.js';
 
 export interface WgQuickValue {
   value: string;
@@ -119,10 +119,9 @@ export function parseAddressItem(text: string): AddressItem {
  * Null for a host name (the device takes no names) or anything malformed.
  */
 export function literalEndpoint(text: string): string | null {
-  const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([0-9.]+)):([0-9]{1,5})$/.exec(text);
-  if (!m) return null;
-  const port = Number(m[3]);
-  if (port < 1 || port > 65535) return null;
-  if (m[1] !== undefined) return parseIpv6(m[1]) !== null ? `[${m[1].toLowerCase()}]:${port}` : null;
-  return parseIpv4(m[2]!) !== null ? `${m[2]}:${port}` : null;
+  const endpoint = splitEndpoint(text);
+  if (!endpoint) return null;
+  const { host, port } = endpoint;
+  if (endpoint.bracketed) return parseIpv6(host) !== null ? `[${host.toLowerCase()}]:${port}` : null;
+  return parseIpv4(host) !== null ? `${host}:${port}` : null;
 }
