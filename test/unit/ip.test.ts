@@ -1,17 +1,7 @@
 // src/domain/ip.ts: the one parser and formatter of IP addresses and prefixes.
 import { isIP } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import {
-  formatIpv6,
-  isCidr,
-  isEndpoint,
-  isPlainIp,
-  parseIp,
-  parseIpCidr,
-  parseIpv4,
-  parseIpv6,
-  unmapIpv4,
-} from '../../src/domain/ip.js';
+import { formatIpv6, isCidr, isEndpoint, isPlainIp, parseIp, parseIpCidr, parseIpv4, parseIpv6, splitEndpoint, unmapIpv4 } from '../../src/domain/ip.js';
 
 describe('parseIp', () => {
   it('reads IPv4 strictly: four decimal numbers 0-255, no leading zeros', () => {
@@ -71,7 +61,7 @@ describe('parseIpCidr', () => {
   });
 });
 
-describe('isCidr and isEndpoint', () => {
+describe('isCidr, splitEndpoint and isEndpoint', () => {
   it('isCidr takes address/prefix within the family, host bits allowed', () => {
     for (const ok of ['10.100.1.2/32', '10.100.0.1/16', 'fd00::2/128', '::/0']) expect(isCidr(ok), ok).toBe(true);
     for (const bad of ['10.100.1.2', '10.100.1.2/33', 'fd00::/129', 'x/8', '010.1.1.1/8']) expect(isCidr(bad), bad).toBe(false);
@@ -82,5 +72,11 @@ describe('isCidr and isEndpoint', () => {
     for (const bad of ['2001:db8::1:41820', '[1.2.3.4]:80', 'vpn.example.com:0', 'vpn.example.com:65536', 'vpn.example.com']) {
       expect(isEndpoint(bad), bad).toBe(false);
     }
+  });
+
+  it('splitEndpoint takes the brackets off an IPv6 host and leaves the host unchecked', () => {
+    expect(splitEndpoint('[2001:DB8::1]:51820')).toEqual({ host: '2001:DB8::1', bracketed: true, port: 51820 });
+    expect(splitEndpoint('not_checked:080')).toEqual({ host: 'not_checked', bracketed: false, port: 80 });
+    for (const bad of ['2001:db8::1:51820', 'host', 'host:0', '[host]:1', 'a:b:1']) expect(splitEndpoint(bad), bad).toBeNull();
   });
 });
