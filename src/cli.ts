@@ -7,6 +7,7 @@ import { counterName, DEVICE_COUNTERS } from './dataplane/counters.js';
 import { uapiCounters, uapiSet } from './uapi/client.js';
 import { reportStartupFailure, runDaemon, runForeground } from './daemon/userspace.js';
 import { decodeKey, encodeKey, generatePresharedKey, generatePrivateKey, KeyFormatError, publicKeyOf } from './domain/keys.js';
+import { INTERFACE_NAME_RULE, isInterfaceName } from './domain/names.js';
 // The hub, the benchmark, migrations and the password prompt are loaded by their own commands only:
 // `wgvm up` (what wg-quick runs) starts in a third of the time without fastify and SQLite.
 
@@ -120,7 +121,7 @@ const commands: Record<string, Command> = {
       const rest = args.filter((a) => a !== '-f' && a !== '--foreground');
       if (rest.length !== 1 || rest[0]!.startsWith('-')) throw new UsageError('up: usage: wgvm up [-f|--foreground] <interface>');
       const iface = rest[0]!;
-      if (!/^[A-Za-z0-9_=+.-]{1,15}$/.test(iface)) throw new UsageError(`up: "${iface}" is not a valid interface name (1-15 of A-Z a-z 0-9 _ = + . -)`);
+      if (!isInterfaceName(iface)) throw new UsageError(`up: "${iface}" is not a valid interface name (${INTERFACE_NAME_RULE})`);
       if (!foreground) return runDaemon(iface);
       try {
         return await runForeground(iface);

@@ -1,6 +1,7 @@
-// IPv4 address management for the VPN: parsing subnets and ranges, and picking free addresses.
-// Pure functions on uint32 addresses; errors are plain `Error`s whose message the config module
-// prefixes with the variable name ("INTERNAL_SUBNET: …").
+// IPv4 address management for the VPN: subnets and ranges, and picking free addresses. Pure
+// functions on uint32 addresses (parsed and written by ./ip.ts); errors are plain `Error`s whose
+// message the caller prefixes with where the text came from.
+import { formatIpv4, ipv4Mask, parseIpv4 } from './ip.js';
 
 /** An IPv4 subnet: `network` has no host bits set. */
 export interface Subnet {
@@ -19,25 +20,18 @@ export interface AddressRange {
 export const MIN_PREFIX = 8;
 export const MAX_PREFIX = 30;
 
-// Strict dotted quad: no leading zeros ("010" is octal to inet_aton), no spaces, no shorthand.
-const OCTET = '(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9][0-9]|[0-9])';
-const IPV4_PATTERN = new RegExp(`^${OCTET}\\.${OCTET}\\.${OCTET}\\.${OCTET}$`);
-
+/** Dotted-quad text → uint32, strictly (see parseIpv4); throws when it is not one. */
 export function ipToInt(text: string): number {
-  const m = IPV4_PATTERN.exec(text);
-  if (!m) throw new Error(`"${text}" is not an IPv4 address (expected four numbers 0-255, e.g. 10.100.0.1)`);
-  return ((Number(m[1]) << 24) | (Number(m[2]) << 16) | (Number(m[3]) << 8) | Number(m[4])) >>> 0;
+  const address = parseIpv4(text);
+  if (address === null) throw new Error(`"${text}" is not an IPv4 address (expected four numbers 0-255, e.g. 10.100.0.1)`);
+  return address;
 }
 
 export function intToIp(value: number): string {
   if (!Number.isInteger(value) || value < 0 || value > 0xffffffff) {
     throw new RangeError(`${value} is not a uint32 IPv4 address`);
   }
-  return `${value >>> 24}.${(value >>> 16) & 255}.${(value >>> 8) & 255}.${value & 255}`;
-}
-
-function maskOf(prefix: number): number {
-  return prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
+  return formatIpv4(value);
 }
 
 /**
@@ -57,7 +51,7 @@ export function parseCidr(text: string): Subnet {
   if (prefix < MIN_PREFIX || prefix > MAX_PREFIX) {
     throw new Error(`"${text}": prefix /${prefix} is outside /${MIN_PREFIX}-/${MAX_PREFIX} for a VPN subnet`);
   }
-  return { network: (address & maskOf(prefix)) >>> 0, prefix };
+  return { network: (address & ipv4Mask(prefix)) >>> 0, prefix };
 }
 
 export function formatCidr(subnet: Subnet): string {
@@ -65,7 +59,7 @@ export function formatCidr(subnet: Subnet): string {
 }
 
 export function broadcastAddress(subnet: Subnet): number {
-  return (subnet.network | ~maskOf(subnet.prefix)) >>> 0;
+  return (subnet.network | ~ipv4Mask(subnet.prefix)) >>> 0;
 }
 
 /** The addresses a host may use: everything but the network and broadcast addresses. */
@@ -79,19 +73,32 @@ export function hubAddress(subnet: Subnet): number {
 }
 
 export function subnetContains(subnet: Subnet, address: number): boolean {
-  return ((address & maskOf(subnet.prefix)) >>> 0) === subnet.network;
+  return ((address & ipv4Mask(subnet.prefix)) >>> 0) === subnet.network;
 }
 
-/** Parses "10.100.1.2-10.100.1.254" (inclusive; a single address "a-a" is allowed). */
-export function parseRange(text: string): AddressRange {
+/**
+ * The two ends of "10.100.1.2-10.100.1.254" (space around either end allowed) in the order written,
+ * or null when the text is not two IPv4 addresses joined by "-". Callers check the order.
+ */
+export function readRange(text: string): AddressRange | null {
   const parts = text.split('-');
-  if (parts.length !== 2) {
+  if (parts.length !== 2) return null;
+  const first = parseIpv4(parts[0]!.trim());
+  const last = parseIpv4(parts[1]!.trim());
+  return first === null || last === null ? null : { first, last };
+}
+
+/** Parses "10.100.1.2-10.100.1.254" (inclusive; a single address "a-a" is allowed); throws saying why not. */
+export function parseRange(text: string): AddressRange {
+  const range = readRange(text);
+  if (range === null) {
+    const parts = text.split('-');
+    // Two parts: one of them is not an address, and ipToInt says which.
+    if (parts.length === 2) for (const part of parts) ipToInt(part.trim());
     throw new Error(`"${text}" is not an address range (expected first-last, e.g. 10.100.1.2-10.100.1.254)`);
   }
-  const first = ipToInt(parts[0]!.trim());
-  const last = ipToInt(parts[1]!.trim());
-  if (first > last) throw new Error(`"${text}": the first address is above the last`);
-  return { first, last };
+  if (range.first > range.last) throw new Error(`"${text}": the first address is above the last`);
+  return range;
 }
 
 export function formatRange(range: AddressRange): string {

@@ -1,22 +1,22 @@
 // API authentication: the API token in `X-API-Key` or `Authorization: Bearer`, compared in constant
 // time, with failed attempts limited per source address.
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { formatIpv6, ipv6Mask, parseIp, unmapIpv4 } from '../domain/ip.js';
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
 
 /**
  * Who a request comes from, for counting: an IPv4 address, or an IPv6 /64 (whoever holds a /64 can
- * use any of its 2^64 addresses, so counting per address would limit no one).
+ * use any of its 2^64 addresses, so counting per address would limit no one). An IPv4-mapped IPv6
+ * address counts as its IPv4 address, a link-local one without its zone ("%eth0"); anything that is
+ * no address counts as itself.
  */
-export function sourceKey(ip: string): string {
-  const v4 = /^(?:::ffff:)?(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
-  if (v4) return v4[1]!;
-  if (!ip.includes(':')) return ip;
-  const [head = '', tail = ''] = ip.split('::');
-  const left = head ? head.split(':') : [];
-  const right = tail ? tail.split(':') : [];
-  const groups = ip.includes('::') ? [...left, ...Array(8 - left.length - right.length).fill('0'), ...right] : left;
-  return `${groups.slice(0, 4).map((g) => Number.parseInt(g || '0', 16).toString(16)).join(':')}::/64`;
+export function sourceKey(source: string): string {
+  const parsed = parseIp(source.replace(/%[^%]*$/, ''));
+  if (parsed === null) return source;
+  const ip = unmapIpv4(parsed);
+  if (ip.family === 4) return ip.text;
+  return `${formatIpv6(ip.value & ipv6Mask(64))}/64`;
 }
 
 /** Counts failures (bad tokens, unknown install links) per source within a window. */

@@ -3,8 +3,7 @@
 // comment anywhere on a line. Comments are kept where they can name a peer: the comment line just
 // above a [Peer] header, and the comment lines at the top of a [Peer] section (where
 // linuxserver/wireguard writes `# peer_laptop`).
-import { isIP } from 'node:net';
-import { ipToInt } from '../domain/ipam.js';
+import { parseIp, parseIpv4, parseIpv6, splitEndpoint } from '../domain/ip.js';
 
 export interface WgQuickValue {
   value: string;
@@ -104,21 +103,14 @@ export type AddressItem =
 /** "10.100.1.2/32", "10.100.1.2" (= /32, as wg reads it), "fd00::2/128"; family 0 when neither. */
 export function parseAddressItem(text: string): AddressItem {
   const slash = text.indexOf('/');
-  const host = slash < 0 ? text : text.slice(0, slash);
-  const prefixText = slash < 0 ? null : text.slice(slash + 1);
-  const family = isIP(host);
-  if (family === 4) {
-    let address: number;
-    try {
-      address = ipToInt(host);
-    } catch {
-      return { family: 0, text };
-    }
+  const ip = parseIp(slash < 0 ? text : text.slice(0, slash));
+  if (ip?.family === 4) {
+    const prefixText = slash < 0 ? null : text.slice(slash + 1);
     const prefix = prefixText === null ? 32 : /^[0-9]{1,2}$/.test(prefixText) ? Number(prefixText) : NaN;
     if (!(prefix >= 0 && prefix <= 32)) return { family: 0, text };
-    return { family: 4, address, prefix, text };
+    return { family: 4, address: ip.value, prefix, text };
   }
-  if (family === 6) return { family: 6, text };
+  if (ip?.family === 6) return { family: 6, text };
   return { family: 0, text };
 }
 
@@ -127,15 +119,9 @@ export function parseAddressItem(text: string): AddressItem {
  * Null for a host name (the device takes no names) or anything malformed.
  */
 export function literalEndpoint(text: string): string | null {
-  const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([0-9.]+)):([0-9]{1,5})$/.exec(text);
-  if (!m) return null;
-  const port = Number(m[3]);
-  if (port < 1 || port > 65535) return null;
-  if (m[1] !== undefined) return isIP(m[1]) === 6 ? `[${m[1].toLowerCase()}]:${port}` : null;
-  try {
-    ipToInt(m[2]!);
-  } catch {
-    return null;
-  }
-  return `${m[2]}:${port}`;
+  const endpoint = splitEndpoint(text);
+  if (!endpoint) return null;
+  const { host, port } = endpoint;
+  if (endpoint.bracketed) return parseIpv6(host) !== null ? `[${host.toLowerCase()}]:${port}` : null;
+  return parseIpv4(host) !== null ? `${host}:${port}` : null;
 }

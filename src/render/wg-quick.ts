@@ -1,7 +1,7 @@
 // The worker's wg-quick(8) configuration: what `GET /api/clients/:node_id/config` returns, what the
 // QR code carries and what both installers write. LF line endings, trailing newline.
-import { isIP } from 'node:net';
 import { checkWorkerInstall, type WorkerInstall } from '../domain/install.js';
+import { parseIp } from '../domain/ip.js';
 
 export const OWN_KEY_COMMENT =
   '# This node registered its own public key: the hub never had its private key.';
@@ -10,7 +10,7 @@ export const PRIVATE_KEY_COMMENT = '# PrivateKey: add the private key whose publ
 /** The lines that follow the PrivateKey line (or its comments): Address … PersistentKeepalive. */
 export function wgQuickTail(i: WorkerInstall): string[] {
   checkWorkerInstall(i);
-  const lines = [`Address = ${i.vpnIp}/${isIP(i.vpnIp) === 6 ? 128 : 32}`];
+  const lines = [`Address = ${i.vpnIp}/${parseIp(i.vpnIp)?.family === 6 ? 128 : 32}`];
   if (i.dns.length > 0) lines.push(`DNS = ${i.dns.join(', ')}`);
   lines.push(
     `MTU = ${i.mtu}`,

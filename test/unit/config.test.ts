@@ -1,4 +1,4 @@
-// src/config.ts: environment and .env → a typed, frozen Config; one-line ConfigErrors naming the variable.
+// src/config/: environment and .env → a typed, frozen Config; one-line ConfigErrors naming the variable.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import type { NetworkInterfaceInfo } from 'node:os';
 import { tmpdir } from 'node:os';

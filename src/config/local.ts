@@ -1,0 +1,17 @@
+// The hub process's own settings: where it keeps its state (DATA_DIR) and how much it logs (LOG_LEVEL).
+import { resolve } from 'node:path';
+import { CONFIG_DEFAULTS, LOG_LEVELS, type Config, type LogLevel } from './schema.js';
+import type { Source } from './source.js';
+
+export type LocalConfig = Pick<Config, 'dataDir' | 'logLevel'>;
+
+export function readLocal(src: Source, cwd: string): LocalConfig {
+  const levelRaw = src.get('LOG_LEVEL');
+  const logLevel = (levelRaw?.value.toLowerCase() ?? CONFIG_DEFAULTS.LOG_LEVEL) as LogLevel;
+  if (levelRaw && !LOG_LEVELS.includes(logLevel)) src.fail('LOG_LEVEL', levelRaw, `${src.show(levelRaw.value)} is not one of ${LOG_LEVELS.join(', ')}`);
+
+  // DATA_DIR: relative to the working directory, as written in .env.
+  const dataRaw = src.get('DATA_DIR');
+  if (dataRaw?.value.includes('\0')) src.fail('DATA_DIR', dataRaw, 'must not contain a NUL character');
+  return { dataDir: resolve(cwd, dataRaw?.value ?? CONFIG_DEFAULTS.DATA_DIR), logLevel };
+}
