@@ -6,6 +6,9 @@
 import { ipToInt } from '../domain/ipam.js';
 import { isValidKey } from '../domain/keys.js';
 import { isNodeId, NODE_ID_RULE } from '../domain/names.js';
+import type { Node } from '../domain/node.js';
+import type { AuditEntry } from './audit.js';
+import type { NodeRecord, NodeSecrets } from './nodes.js';
 
 export const BACKUP_FORMAT = 'wgvm-registry-backup';
 export const BACKUP_VERSION = 1;
@@ -60,6 +63,61 @@ export interface RegistryBackup {
   settings: BackupSetting[];
   /** Oldest first. */
   audit_log: BackupAuditEntry[];
+}
+
+// Between the registry's records and the file's: field by field, so that the file keeps its names
+// (and its order) whatever the schema does.
+
+/** A node as a backup carries it; its secrets only in a backup with secrets. */
+export function toBackupNode(node: Node, secrets?: NodeSecrets): BackupNode {
+  const entry: BackupNode = {
+    node_id: node.nodeId,
+    description: node.description,
+    central_server_url: node.centralServerUrl,
+    vpn_ip: node.vpnIp,
+    public_key: node.publicKey,
+    enabled: node.enabled,
+    created_at: node.createdAt,
+    updated_at: node.updatedAt,
+    last_handshake_at: node.lastHandshakeAt,
+    rx_bytes: node.rxBytes,
+    tx_bytes: node.txBytes,
+    endpoint: node.endpoint,
+    has_private_key: node.hasPrivateKey,
+  };
+  if (secrets) {
+    entry.private_key = secrets.privateKey;
+    entry.preshared_key = secrets.presharedKey;
+  }
+  return entry;
+}
+
+/** A backup's node as the registry writes it, with the secrets it is to have. */
+export function fromBackupNode(entry: BackupNode, secrets: NodeSecrets): NodeRecord {
+  return {
+    nodeId: entry.node_id,
+    description: entry.description,
+    centralServerUrl: entry.central_server_url,
+    vpnIp: entry.vpn_ip,
+    publicKey: entry.public_key,
+    ...secrets,
+    enabled: entry.enabled,
+    createdAt: entry.created_at,
+    updatedAt: entry.updated_at,
+    lastHandshakeAt: entry.last_handshake_at,
+    rxBytes: entry.rx_bytes,
+    txBytes: entry.tx_bytes,
+    endpoint: entry.endpoint,
+  };
+}
+
+export function toBackupAuditEntry(e: AuditEntry): BackupAuditEntry {
+  return { id: e.id, at: e.at, actor: e.actor, action: e.action, node_id: e.nodeId, detail: e.detail };
+}
+
+/** A backup's audit entry as the registry appends it (with a new ID). */
+export function fromBackupAuditEntry(e: BackupAuditEntry): Omit<AuditEntry, 'id'> {
+  return { at: e.at, actor: e.actor, action: e.action, nodeId: e.node_id, detail: e.detail };
 }
 
 /** A backup file that is not what `wgvm export` writes; `problems` are one line each. */
