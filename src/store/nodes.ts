@@ -10,42 +10,29 @@ import type { Sealer } from './sealing.js';
 
 export type { NodeKeys } from '../domain/node-checks.js';
 
-export interface RegisterNodeInput extends NodeKeys {
-  nodeId: string;
-  description: string;
-  centralServerUrl: string | null;
+/** What a node is given when it comes into the registry; the registry keeps the rest. */
+type GivenFields = Pick<Node, 'nodeId' | 'description' | 'centralServerUrl'> & NodeKeys;
+
+export interface RegisterNodeInput extends GivenFields {
   /** Where the address comes from (WORKER_IP_RANGE). */
   range: AddressRange;
   /** Addresses never handed out, e.g. the hub's own. */
   exclude: ReadonlySet<number>;
 }
 
-export interface NodeSecrets {
-  privateKey: string | null;
-  presharedKey: string;
-}
+export type NodeSecrets = Pick<NodeKeys, 'privateKey' | 'presharedKey'>;
 
 /** One node's state as the device reports it. */
-export interface StatusUpdate {
-  nodeId: string;
-  lastHandshakeAt: string | null;
-  rxBytes: number;
-  txBytes: number;
-  endpoint: string | null;
+export interface StatusUpdate extends Pick<Node, 'nodeId' | 'lastHandshakeAt' | 'rxBytes' | 'txBytes' | 'endpoint'> {
   /** Which of the hub's addresses the endpoint writes to; null or absent: not known, or the kernel's choice. */
   answeredFrom?: string | null;
 }
 
-/** A node that is new to the registry but has its address already (registered, or imported). */
-export interface NewNode extends NodeKeys {
-  nodeId: string;
-  description: string;
-  centralServerUrl: string | null;
-  /** e.g. "10.100.1.2" */
-  vpnIp: string;
-  /** A last known endpoint ("203.0.113.7:51820"), so that the hub can reach out at start; or null. */
-  endpoint: string | null;
-}
+/**
+ * A node that is new to the registry but has its address already (registered, or imported with
+ * a last known endpoint, so that the hub can reach out at start).
+ */
+export interface NewNode extends GivenFields, Pick<Node, 'vpnIp' | 'endpoint'> {}
 
 /**
  * Everything the table keeps of a node, secrets in clear text, but which hub address answers it
