@@ -37,7 +37,7 @@ export interface HubKeyPlan {
   replacedPublicKey: string | null;
 }
 
-// One node's conflicts of one pass are reported in this order.
+// The order of one node's conflicts found before the transaction (those with the registry follow).
 const KIND_ORDER: readonly ImportConflictKind[] = ['node_id', 'public_key', 'private_key', 'preshared_key', 'address'];
 
 type Found = { kind: ImportConflictKind; message: string };
@@ -57,7 +57,8 @@ export class ImportChecks {
   constructor(
     private readonly nodes: readonly NewNode[],
     rules: AddressRules,
-    hubPrivateKey: string | undefined,
+    /** The hub key the nodes were set up with, when the import brings it. */
+    private readonly hubPrivateKey: string | undefined,
   ) {
     if (hubPrivateKey !== undefined) {
       if (!isValidKey(hubPrivateKey)) this.#add('hub_key', null, 'the hub private key is not 32 bytes of standard base64');
@@ -93,8 +94,8 @@ export class ImportChecks {
    * The imported hub key against the stored one: replacing a different key needs `replace`, and
    * the imported key must not be a registered node's.
    */
-  planHubKey(imported: string | undefined, stored: string | null, replace: boolean, registry: NodeRepository): HubKeyPlan {
-    const written = imported !== undefined && stored !== imported;
+  planHubKey(stored: string | null, replace: boolean, registry: NodeRepository): HubKeyPlan {
+    const written = this.hubPrivateKey !== undefined && stored !== this.hubPrivateKey;
     const replacedPublicKey = written && stored !== null ? publicKeyFor(stored) : null;
     if (replacedPublicKey !== null && this.hubPublicKey !== null && !replace) {
       const users = registry.count();

@@ -117,7 +117,7 @@ export class RegistryTransfer {
     const run = (): ImportNodesResult => {
       checks.checkRegistry(this.nodes);
       const stored = this.settings.get(HUB_PRIVATE_KEY_SETTING);
-      const hubKey = checks.planHubKey(options.hubPrivateKey, stored, options.replaceHubKey ?? false, this.nodes);
+      const hubKey = checks.planHubKey(stored, options.replaceHubKey ?? false, this.nodes);
       const conflicts = checks.conflicts();
       if (conflicts.length > 0) throw new Rollback({ ok: false, conflicts });
       this.#writeImport(nodes, options, hubKey, actor);
