@@ -2,9 +2,11 @@
 // registry (format in src/store/backup.ts) and its restoration into an empty registry.
 import { chmodSync, existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import type { Config } from '../config/index.js';
 import { ipToInt } from '../domain/ipam.js';
 import { RegistryError } from '../domain/errors.js';
-import { BackupFormatError, DATABASE_FILE, parseBackup, Store, type RegistryBackup } from '../store/index.js';
+import { keyFingerprint } from '../domain/node-checks.js';
+import { BackupFormatError, DATABASE_FILE, parseBackup, Store, type RegistryBackup, type RestoreResult } from '../store/index.js';
 import { CommandError, CommandUsageError, loadToolConfig, type CommandIo } from './io.js';
 
 export const EXPORT_USAGE = 'usage: wgvm export [--include-secrets] [-o FILE]';
@@ -84,9 +86,8 @@ export function runExport(args: string[], io: CommandIo): number {
   return 0;
 }
 
-export function runRestore(args: string[], io: CommandIo): number {
-  if (args.length !== 1 || (args[0]!.startsWith('-') && args[0] !== '-')) throw new CommandUsageError(`restore: ${RESTORE_USAGE}`);
-  const file = args[0]!;
+/** The backup in `file` ("-": standard input), checked; its problems are printed, one line each. */
+function readBackup(file: string, io: CommandIo): RegistryBackup | null {
   const shown = file === '-' ? 'standard input' : resolve(io.cwd, file);
   let text: string;
   try {
@@ -101,12 +102,44 @@ export function runRestore(args: string[], io: CommandIo): number {
   } catch (err) {
     throw new CommandError(`restore: ${shown} is not JSON (${(err as Error).message})`);
   }
-  let backup: RegistryBackup;
   try {
-    backup = parseBackup(json);
+    return parseBackup(json);
   } catch (err) {
     if (!(err instanceof BackupFormatError)) throw err;
     for (const p of err.problems) io.stderr(`wgvm restore: ${shown}: ${p}\n`);
+    return null;
+  }
+}
+
+/** What the restored registry lacks, or what the configuration must say to serve it. */
+function restoreWarnings(backup: RegistryBackup, result: RestoreResult, workerRange: Config['workerRange']): string[] {
+  const warnings: string[] = [];
+  if (!backup.includes_secrets) {
+    warnings.push(
+      `the backup holds no secrets: the ${result.nodes} node(s) were restored without private keys (${result.withoutPrivateKey} had one) ` +
+        'and with new preshared keys, and the hub key was not restored; their workers cannot connect until each node is ' +
+        'registered again (delete it, register it, install the new config)',
+    );
+  } else if (!result.hubKeyRestored && result.nodes > 0) {
+    warnings.push('the backup has no hub key: wgvm serve will make a new one and every worker will need a new config');
+  }
+  if (result.replacedHubPublicKey !== null) {
+    warnings.push(`the hub key that was in DATA_DIR (${keyFingerprint(result.replacedHubPublicKey)}) was replaced by the backup's`);
+  }
+  const outside = backup.nodes.filter((n) => {
+    const a = ipToInt(n.vpn_ip);
+    return a < workerRange.first || a > workerRange.last;
+  }).length;
+  if (outside > 0) {
+    warnings.push(`${outside} node address(es) lie outside WORKER_IP_RANGE ${workerRange.text}: set WORKER_IP_RANGE and INTERNAL_SUBNET as on the old hub`);
+  }
+  return warnings;
+}
+
+export function runRestore(args: string[], io: CommandIo): number {
+  if (args.length !== 1 || (args[0]!.startsWith('-') && args[0] !== '-')) throw new CommandUsageError(`restore: ${RESTORE_USAGE}`);
+  const backup = readBackup(args[0]!, io);
+  if (backup === null) {
     io.stderr('wgvm restore: nothing was restored\n');
     return 1;
   }
@@ -115,7 +148,7 @@ export function runRestore(args: string[], io: CommandIo): number {
   const dbFile = join(config.dataDir, DATABASE_FILE);
   const store = Store.open(config.dataDir);
   try {
-    let result;
+    let result: RestoreResult;
     try {
       result = store.restoreAll(backup, 'wgvm restore');
     } catch (err) {
@@ -126,26 +159,7 @@ export function runRestore(args: string[], io: CommandIo): number {
       `Restored ${result.nodes} node(s), ${result.settings} setting(s) and ${result.auditEntries} audit entries ` +
         `from the backup of ${backup.exported_at} into ${dbFile}.\n`,
     );
-    const warn = (line: string) => io.stderr(`wgvm restore: warning: ${line}\n`);
-    if (!backup.includes_secrets) {
-      warn(
-        `the backup holds no secrets: the ${result.nodes} node(s) were restored without private keys (${result.withoutPrivateKey} had one) ` +
-          'and with new preshared keys, and the hub key was not restored; their workers cannot connect until each node is ' +
-          'registered again (delete it, register it, install the new config)',
-      );
-    } else if (!result.hubKeyRestored && result.nodes > 0) {
-      warn('the backup has no hub key: wgvm serve will make a new one and every worker will need a new config');
-    }
-    if (result.replacedHubPublicKey !== null) {
-      warn(`the hub key that was in DATA_DIR (${result.replacedHubPublicKey.slice(0, 8)}…) was replaced by the backup's`);
-    }
-    const outside = backup.nodes.filter((n) => {
-      const a = ipToInt(n.vpn_ip);
-      return a < config.workerRange.first || a > config.workerRange.last;
-    }).length;
-    if (outside > 0) {
-      warn(`${outside} node address(es) lie outside WORKER_IP_RANGE ${config.workerRange.text}: set WORKER_IP_RANGE and INTERNAL_SUBNET as on the old hub`);
-    }
+    for (const line of restoreWarnings(backup, result, config.workerRange)) io.stderr(`wgvm restore: warning: ${line}\n`);
     return 0;
   } finally {
     store.close();

@@ -11,31 +11,36 @@ export interface AuditEntry {
   detail: string;
 }
 
-interface AuditRow {
-  id: number;
-  at: string;
-  actor: string;
-  action: string;
-  node_id: string | null;
-  detail: string;
-}
+// Rows come back as AuditEntry objects as they are.
+const ENTRY_COLUMNS = 'id, at, actor, action, node_id AS nodeId, detail';
 
 export class AuditLog {
   readonly #insert: Statement;
-  readonly #list: Statement;
+  readonly #newest: Statement;
+  readonly #all: Statement;
 
   constructor(db: Db, private readonly clock: () => Date) {
-    this.#insert = db.prepare('INSERT INTO audit_log (at, actor, action, node_id, detail) VALUES (?, ?, ?, ?, ?)');
-    this.#list = db.prepare('SELECT id, at, actor, action, node_id, detail FROM audit_log ORDER BY id DESC LIMIT ?');
+    this.#insert = db.prepare('INSERT INTO audit_log (at, actor, action, node_id, detail) VALUES (@at, @actor, @action, @nodeId, @detail)');
+    this.#newest = db.prepare(`SELECT ${ENTRY_COLUMNS} FROM audit_log ORDER BY id DESC LIMIT ?`);
+    this.#all = db.prepare(`SELECT ${ENTRY_COLUMNS} FROM audit_log ORDER BY id`);
   }
 
   record(action: string, nodeId: string | null, detail: string, actor: string): void {
-    this.#insert.run(this.clock().toISOString(), actor, action, nodeId, detail);
+    this.#insert.run({ at: this.clock().toISOString(), actor, action, nodeId, detail });
   }
 
   /** The newest entries first. */
   list(limit: number): AuditEntry[] {
-    const rows = this.#list.all(Math.max(0, Math.floor(limit))) as AuditRow[];
-    return rows.map((r) => ({ id: r.id, at: r.at, actor: r.actor, action: r.action, nodeId: r.node_id, detail: r.detail }));
+    return this.#newest.all(Math.max(0, Math.floor(limit))) as AuditEntry[];
+  }
+
+  /** Every entry, oldest first (for a backup). */
+  all(): AuditEntry[] {
+    return this.#all.all() as AuditEntry[];
+  }
+
+  /** Appends entries with their own times and actors, in their order (a restored history); new IDs. */
+  append(entries: readonly Omit<AuditEntry, 'id'>[]): void {
+    for (const entry of entries) this.#insert.run(entry);
   }
 }

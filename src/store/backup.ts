@@ -6,6 +6,9 @@
 import { ipToInt } from '../domain/ipam.js';
 import { isValidKey } from '../domain/keys.js';
 import { isNodeId, NODE_ID_RULE } from '../domain/names.js';
+import type { Node } from '../domain/node.js';
+import type { AuditEntry } from './audit.js';
+import type { NodeRecord, NodeSecrets } from './nodes.js';
 
 export const BACKUP_FORMAT = 'wgvm-registry-backup';
 export const BACKUP_VERSION = 1;
@@ -62,6 +65,61 @@ export interface RegistryBackup {
   audit_log: BackupAuditEntry[];
 }
 
+// Between the registry's records and the file's: field by field, so that the file keeps its names
+// (and its order) whatever the schema does.
+
+/** A node as a backup carries it; its secrets only in a backup with secrets. */
+export function toBackupNode(node: Node, secrets?: NodeSecrets): BackupNode {
+  const entry: BackupNode = {
+    node_id: node.nodeId,
+    description: node.description,
+    central_server_url: node.centralServerUrl,
+    vpn_ip: node.vpnIp,
+    public_key: node.publicKey,
+    enabled: node.enabled,
+    created_at: node.createdAt,
+    updated_at: node.updatedAt,
+    last_handshake_at: node.lastHandshakeAt,
+    rx_bytes: node.rxBytes,
+    tx_bytes: node.txBytes,
+    endpoint: node.endpoint,
+    has_private_key: node.hasPrivateKey,
+  };
+  if (secrets) {
+    entry.private_key = secrets.privateKey;
+    entry.preshared_key = secrets.presharedKey;
+  }
+  return entry;
+}
+
+/** A backup's node as the registry writes it, with the secrets it is to have. */
+export function fromBackupNode(entry: BackupNode, secrets: NodeSecrets): NodeRecord {
+  return {
+    nodeId: entry.node_id,
+    description: entry.description,
+    centralServerUrl: entry.central_server_url,
+    vpnIp: entry.vpn_ip,
+    publicKey: entry.public_key,
+    ...secrets,
+    enabled: entry.enabled,
+    createdAt: entry.created_at,
+    updatedAt: entry.updated_at,
+    lastHandshakeAt: entry.last_handshake_at,
+    rxBytes: entry.rx_bytes,
+    txBytes: entry.tx_bytes,
+    endpoint: entry.endpoint,
+  };
+}
+
+export function toBackupAuditEntry(e: AuditEntry): BackupAuditEntry {
+  return { id: e.id, at: e.at, actor: e.actor, action: e.action, node_id: e.nodeId, detail: e.detail };
+}
+
+/** A backup's audit entry as the registry appends it (with a new ID). */
+export function fromBackupAuditEntry(e: BackupAuditEntry): Omit<AuditEntry, 'id'> {
+  return { at: e.at, actor: e.actor, action: e.action, nodeId: e.node_id, detail: e.detail };
+}
+
 /** A backup file that is not what `wgvm export` writes; `problems` are one line each. */
 export class BackupFormatError extends Error {
   constructor(readonly problems: readonly string[]) {
@@ -76,12 +134,117 @@ const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;
 type Obj = Record<string, unknown>;
 const isObject = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-/** Checks the shape and values of a parsed backup file; returns it typed, or throws every problem found. */
-export function parseBackup(value: unknown): RegistryBackup {
-  const problems: string[] = [];
-  const fail = (where: string, what: string) => {
-    if (problems.length < MAX_PROBLEMS) problems.push(`${where}: ${what}`);
-  };
+/** The problems of one backup file (the first MAX_PROBLEMS), and a check for each kind of field. */
+class Problems {
+  readonly found: string[] = [];
+
+  fail(where: string, what: string): void {
+    if (this.found.length < MAX_PROBLEMS) this.found.push(`${where}: ${what}`);
+  }
+
+  str(o: Obj, key: string, where: string, nullable = false): void {
+    const v = o[key];
+    if (typeof v === 'string' || (nullable && v === null)) return;
+    this.fail(`${where}.${key}`, nullable ? 'must be a string or null' : 'must be a string');
+  }
+
+  time(o: Obj, key: string, where: string, nullable = false): void {
+    const v = o[key];
+    if ((nullable && v === null) || (typeof v === 'string' && ISO_TIME.test(v))) return;
+    this.fail(`${where}.${key}`, `must be an ISO 8601 UTC time${nullable ? ' or null' : ''}`);
+  }
+
+  bool(o: Obj, key: string, where: string): void {
+    if (typeof o[key] !== 'boolean') this.fail(`${where}.${key}`, 'must be true or false');
+  }
+
+  count(o: Obj, key: string, where: string): void {
+    const v = o[key];
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) this.fail(`${where}.${key}`, 'must be a non-negative integer');
+  }
+
+  key(o: Obj, name: string, where: string, nullable = false): void {
+    const v = o[name];
+    if ((nullable && v === null) || (typeof v === 'string' && isValidKey(v))) return;
+    this.fail(`${where}.${name}`, `must be a key (32 bytes of standard base64)${nullable ? ' or null' : ''}`);
+  }
+
+  /** Records `value` in `seen`, or fails when it is there already. */
+  once<T>(seen: Set<T>, value: T, where: string, what: string): void {
+    if (seen.has(value)) this.fail(where, what);
+    seen.add(value);
+  }
+
+  /** Checks that o[name] is an array of objects, and each object with `check` ("nodes[3]" its place). */
+  eachObject(o: Obj, name: string, check: (item: Obj, where: string) => void): void {
+    const items = o[name];
+    if (!Array.isArray(items)) return this.fail(name, 'must be an array');
+    items.forEach((item: unknown, i: number) => {
+      const where = `${name}[${i}]`;
+      if (isObject(item)) check(item, where);
+      else this.fail(where, 'must be an object');
+    });
+  }
+}
+
+/** What makes the nodes of one backup distinct. */
+interface SeenNodes {
+  ids: Set<string>;
+  addresses: Set<number>;
+  keys: Set<string>;
+}
+
+function checkNode(p: Problems, n: Obj, where: string, secrets: boolean, seen: SeenNodes): void {
+  if (!isNodeId(n.node_id)) p.fail(`${where}.node_id`, `must be ${NODE_ID_RULE}`);
+  else p.once(seen.ids, n.node_id, `${where}.node_id`, `${n.node_id} appears twice`);
+  p.str(n, 'description', where);
+  p.str(n, 'central_server_url', where, true);
+  if (typeof n.vpn_ip !== 'string') p.fail(`${where}.vpn_ip`, 'must be an IPv4 address');
+  else {
+    try {
+      p.once(seen.addresses, ipToInt(n.vpn_ip), `${where}.vpn_ip`, `${n.vpn_ip} appears twice`);
+    } catch (err) {
+      p.fail(`${where}.vpn_ip`, (err as Error).message);
+    }
+  }
+  p.key(n, 'public_key', where);
+  if (typeof n.public_key === 'string') p.once(seen.keys, n.public_key, `${where}.public_key`, 'appears twice');
+  p.bool(n, 'enabled', where);
+  p.time(n, 'created_at', where);
+  p.time(n, 'updated_at', where);
+  p.time(n, 'last_handshake_at', where, true);
+  p.count(n, 'rx_bytes', where);
+  p.count(n, 'tx_bytes', where);
+  p.str(n, 'endpoint', where, true);
+  p.bool(n, 'has_private_key', where);
+  if (secrets) {
+    p.key(n, 'private_key', where, true);
+    p.key(n, 'preshared_key', where);
+    if (n.has_private_key === true && n.private_key === null) p.fail(`${where}.private_key`, 'is null but has_private_key is true');
+  } else if ('private_key' in n || 'preshared_key' in n) {
+    p.fail(where, 'holds keys although includes_secrets is false');
+  }
+}
+
+function checkSetting(p: Problems, s: Obj, where: string, secrets: boolean, seenKeys: Set<string>): void {
+  p.str(s, 'key', where);
+  p.str(s, 'value', where);
+  p.bool(s, 'sealed', where);
+  if (typeof s.key === 'string') p.once(seenKeys, s.key, `${where}.key`, `${s.key} appears twice`);
+  if (s.sealed === true && !secrets) p.fail(where, 'a sealed setting in a backup without secrets');
+}
+
+function checkAuditEntry(p: Problems, a: Obj, where: string): void {
+  p.count(a, 'id', where);
+  p.time(a, 'at', where);
+  p.str(a, 'actor', where);
+  p.str(a, 'action', where);
+  p.str(a, 'node_id', where, true);
+  p.str(a, 'detail', where);
+}
+
+/** Not a wgvm export at all, or one of a version this wgvm cannot read: one problem, at once. */
+function checkKind(value: unknown): asserts value is Obj {
   if (!isObject(value)) throw new BackupFormatError(['the file is not a JSON object (not a wgvm export)']);
   if (value.format !== BACKUP_FORMAT) {
     throw new BackupFormatError([`format is ${JSON.stringify(value.format ?? null)}, expected "${BACKUP_FORMAT}" (not a wgvm export)`]);
@@ -89,107 +252,22 @@ export function parseBackup(value: unknown): RegistryBackup {
   if (value.version !== BACKUP_VERSION) {
     throw new BackupFormatError([`version ${JSON.stringify(value.version ?? null)} is not supported (this wgvm reads version ${BACKUP_VERSION}): use a matching wgvm`]);
   }
+}
 
-  const str = (o: Obj, key: string, where: string, nullable = false): void => {
-    const v = o[key];
-    if (typeof v === 'string' || (nullable && v === null)) return;
-    fail(`${where}.${key}`, nullable ? 'must be a string or null' : 'must be a string');
-  };
-  const time = (o: Obj, key: string, where: string, nullable = false): void => {
-    const v = o[key];
-    if ((nullable && v === null) || (typeof v === 'string' && ISO_TIME.test(v))) return;
-    fail(`${where}.${key}`, `must be an ISO 8601 UTC time${nullable ? ' or null' : ''}`);
-  };
-  const bool = (o: Obj, key: string, where: string): void => {
-    if (typeof o[key] !== 'boolean') fail(`${where}.${key}`, 'must be true or false');
-  };
-  const count = (o: Obj, key: string, where: string): void => {
-    const v = o[key];
-    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) fail(`${where}.${key}`, 'must be a non-negative integer');
-  };
-  const key = (o: Obj, name: string, where: string, nullable = false): void => {
-    const v = o[name];
-    if ((nullable && v === null) || (typeof v === 'string' && isValidKey(v))) return;
-    fail(`${where}.${name}`, `must be a key (32 bytes of standard base64)${nullable ? ' or null' : ''}`);
-  };
-
-  if (typeof value.schema_version !== 'number' || !Number.isSafeInteger(value.schema_version)) fail('schema_version', 'must be an integer');
-  time(value, 'exported_at', 'backup');
-  bool(value, 'includes_secrets', 'backup');
-  key(value, 'hub_public_key', 'backup', true);
+/** Checks the shape and values of a parsed backup file; returns it typed, or throws every problem found. */
+export function parseBackup(value: unknown): RegistryBackup {
+  checkKind(value);
+  const p = new Problems();
+  if (typeof value.schema_version !== 'number' || !Number.isSafeInteger(value.schema_version)) p.fail('schema_version', 'must be an integer');
+  p.time(value, 'exported_at', 'backup');
+  p.bool(value, 'includes_secrets', 'backup');
+  p.key(value, 'hub_public_key', 'backup', true);
   const secrets = value.includes_secrets === true;
-
-  const nodes = Array.isArray(value.nodes) ? value.nodes : (fail('nodes', 'must be an array'), []);
-  const ids = new Set<string>();
-  const addresses = new Set<number>();
-  const keys = new Set<string>();
-  nodes.forEach((n: unknown, i: number) => {
-    const where = `nodes[${i}]`;
-    if (!isObject(n)) return fail(where, 'must be an object');
-    if (!isNodeId(n.node_id)) fail(`${where}.node_id`, `must be ${NODE_ID_RULE}`);
-    else if (ids.has(n.node_id)) fail(`${where}.node_id`, `${n.node_id} appears twice`);
-    else ids.add(n.node_id);
-    str(n, 'description', where);
-    str(n, 'central_server_url', where, true);
-    if (typeof n.vpn_ip !== 'string') fail(`${where}.vpn_ip`, 'must be an IPv4 address');
-    else {
-      try {
-        const a = ipToInt(n.vpn_ip);
-        if (addresses.has(a)) fail(`${where}.vpn_ip`, `${n.vpn_ip} appears twice`);
-        addresses.add(a);
-      } catch (err) {
-        fail(`${where}.vpn_ip`, (err as Error).message);
-      }
-    }
-    key(n, 'public_key', where);
-    if (typeof n.public_key === 'string') {
-      if (keys.has(n.public_key)) fail(`${where}.public_key`, 'appears twice');
-      keys.add(n.public_key);
-    }
-    bool(n, 'enabled', where);
-    time(n, 'created_at', where);
-    time(n, 'updated_at', where);
-    time(n, 'last_handshake_at', where, true);
-    count(n, 'rx_bytes', where);
-    count(n, 'tx_bytes', where);
-    str(n, 'endpoint', where, true);
-    bool(n, 'has_private_key', where);
-    if (secrets) {
-      key(n, 'private_key', where, true);
-      key(n, 'preshared_key', where);
-      if (n.has_private_key === true && n.private_key === null) fail(`${where}.private_key`, 'is null but has_private_key is true');
-    } else if ('private_key' in n || 'preshared_key' in n) {
-      fail(where, 'holds keys although includes_secrets is false');
-    }
-  });
-
-  const settings = Array.isArray(value.settings) ? value.settings : (fail('settings', 'must be an array'), []);
+  const seen: SeenNodes = { ids: new Set(), addresses: new Set(), keys: new Set() };
+  p.eachObject(value, 'nodes', (n, where) => checkNode(p, n, where, secrets, seen));
   const settingKeys = new Set<string>();
-  settings.forEach((s: unknown, i: number) => {
-    const where = `settings[${i}]`;
-    if (!isObject(s)) return fail(where, 'must be an object');
-    str(s, 'key', where);
-    str(s, 'value', where);
-    bool(s, 'sealed', where);
-    if (typeof s.key === 'string') {
-      if (settingKeys.has(s.key)) fail(`${where}.key`, `${s.key} appears twice`);
-      settingKeys.add(s.key);
-    }
-    if (s.sealed === true && !secrets) fail(where, 'a sealed setting in a backup without secrets');
-  });
-
-  const audit = Array.isArray(value.audit_log) ? value.audit_log : (fail('audit_log', 'must be an array'), []);
-  audit.forEach((a: unknown, i: number) => {
-    const where = `audit_log[${i}]`;
-    if (!isObject(a)) return fail(where, 'must be an object');
-    count(a, 'id', where);
-    time(a, 'at', where);
-    str(a, 'actor', where);
-    str(a, 'action', where);
-    str(a, 'node_id', where, true);
-    str(a, 'detail', where);
-  });
-
-  if (problems.length > 0) throw new BackupFormatError(problems);
+  p.eachObject(value, 'settings', (s, where) => checkSetting(p, s, where, secrets, settingKeys));
+  p.eachObject(value, 'audit_log', (a, where) => checkAuditEntry(p, a, where));
+  if (p.found.length > 0) throw new BackupFormatError(p.found);
   return value as unknown as RegistryBackup;
 }

@@ -24,13 +24,12 @@
 //                                                         every conflict reported; optionally the hub key; dry run)
 //   exportAll({ includeSecrets }): RegistryBackup        restoreAll(backup, actor?): RestoreResult  (empty registry only)
 //   nodeIds(): string[]
-import { join } from 'node:path';
 import type { Node } from '../domain/node.js';
 import { AuditLog, type AuditEntry } from './audit.js';
-import { DATABASE_FILE, openDatabase, type Db } from './db.js';
+import { openDatabase, type Db } from './db.js';
 import { NodeRepository, type NodeKeys, type NodeSecrets, type RegisterNodeInput, type StatusUpdate } from './nodes.js';
-import { loadSecretKey, Sealer, SECRET_KEY_FILE } from './sealing.js';
-import { Settings, type SetSettingOptions } from './settings.js';
+import { openSealer, SEALING_CHECK_KEY, type Sealer } from './sealing.js';
+import { Settings, SettingsTable, type SetSettingOptions } from './settings.js';
 import { TokenRepository, TOKEN_LIMITS, type CreatedToken, type CreateTokenOptions, type TokenCheck, type TokenLimits } from './tokens.js';
 import type { RegistryBackup } from './backup.js';
 import { RegistryTransfer, type ImportNodeInput, type ImportNodesOptions, type ImportNodesResult, type RestoreResult } from './transfer.js';
@@ -43,9 +42,10 @@ export { TOKEN_LIMITS, TOKEN_PURGE_AFTER_MS } from './tokens.js';
 export { DATABASE_FILE } from './db.js';
 export { LATEST_VERSION } from './migrations.js';
 export { SECRET_KEY_FILE } from './sealing.js';
+export { HUB_PRIVATE_KEY_SETTING } from './settings.js';
 export { BACKUP_FORMAT, BACKUP_VERSION, BackupFormatError, parseBackup } from './backup.js';
 export type { BackupAuditEntry, BackupNode, BackupSetting, RegistryBackup } from './backup.js';
-export { HUB_PRIVATE_KEY_SETTING, NO_PRESHARED_KEY } from './transfer.js';
+export { NO_PRESHARED_KEY } from './transfer.js';
 export type { ImportConflict, ImportConflictKind, ImportNodeInput, ImportNodesOptions, ImportNodesResult, RestoreResult } from './transfer.js';
 
 export interface StoreOptions {
@@ -57,33 +57,6 @@ export interface StoreOptions {
 
 const DEFAULT_ACTOR = 'system';
 
-// A known value sealed at first start: opening it proves secret.key belongs to this database,
-// so a swapped or regenerated key fails at start-up, not at the first config download.
-const SEALING_CHECK_KEY = 'store.sealing_check';
-const SEALING_CHECK_VALUE = 'wgvm sealing key check';
-
-function openSealer(db: Db, dataDir: string): Sealer {
-  const check = db.prepare('SELECT value FROM settings WHERE key = ?').pluck().get(SEALING_CHECK_KEY) as string | undefined;
-  // Create a key only for a database that has never sealed anything.
-  const sealer = new Sealer(loadSecretKey(dataDir, check === undefined));
-  if (check === undefined) {
-    db.prepare('INSERT INTO settings (key, value, sealed) VALUES (?, ?, 1)').run(SEALING_CHECK_KEY, sealer.seal(SEALING_CHECK_VALUE));
-    return sealer;
-  }
-  let opened: string | null = null;
-  try {
-    opened = sealer.unseal(check);
-  } catch {
-    // reported below, with the file names
-  }
-  if (opened !== SEALING_CHECK_VALUE) {
-    throw new Error(
-      `${join(dataDir, SECRET_KEY_FILE)} does not belong to ${join(dataDir, DATABASE_FILE)}: restore the key file it was created with`,
-    );
-  }
-  return sealer;
-}
-
 export class Store {
   readonly #db: Db;
   readonly #auditLog: AuditLog;
@@ -92,21 +65,22 @@ export class Store {
   readonly #settings: Settings;
   readonly #transfer: RegistryTransfer;
 
-  private constructor(db: Db, sealer: Sealer, clock: () => Date, tokenLimits: TokenLimits) {
+  private constructor(db: Db, table: SettingsTable, sealer: Sealer, clock: () => Date, tokenLimits: TokenLimits) {
     this.#db = db;
     this.#auditLog = new AuditLog(db, clock);
     this.#nodes = new NodeRepository(db, sealer, this.#auditLog, clock);
-    this.#tokens = new TokenRepository(db, this.#auditLog, clock, tokenLimits);
-    this.#settings = new Settings(db, sealer, this.#auditLog);
-    this.#transfer = new RegistryTransfer(db, sealer, this.#auditLog, clock, new Set([SEALING_CHECK_KEY]), (id) => this.#nodes.get(id));
+    this.#tokens = new TokenRepository(db, this.#nodes, this.#auditLog, clock, tokenLimits);
+    this.#settings = new Settings(db, table, sealer, this.#auditLog, new Set([SEALING_CHECK_KEY]));
+    this.#transfer = new RegistryTransfer(db, this.#nodes, this.#settings, this.#auditLog, clock);
   }
 
   /** Creates `dataDir` (0700), `wgvm.db` and `secret.key` (0600) as needed and migrates the schema. */
   static open(dataDir: string, options: StoreOptions = {}): Store {
     const db = openDatabase(dataDir);
     try {
-      const sealer = openSealer(db, dataDir);
-      return new Store(db, sealer, options.clock ?? (() => new Date()), options.tokenLimits ?? TOKEN_LIMITS);
+      const table = new SettingsTable(db);
+      const sealer = openSealer(table, dataDir);
+      return new Store(db, table, sealer, options.clock ?? (() => new Date()), options.tokenLimits ?? TOKEN_LIMITS);
     } catch (err) {
       db.close();
       throw err;
@@ -205,7 +179,6 @@ export class Store {
   }
 
   setSetting(key: string, value: string, options: SetSettingOptions = {}, actor = DEFAULT_ACTOR): void {
-    if (key === SEALING_CHECK_KEY) throw new Error(`the setting ${key} belongs to the store itself`);
     this.#settings.set(key, value, options, actor);
   }
 
@@ -231,6 +204,6 @@ export class Store {
 
   /** Every registered node ID. */
   nodeIds(): string[] {
-    return this.#transfer.nodeIds();
+    return this.#nodes.ids();
   }
 }

@@ -1,104 +1,73 @@
-// The nodes table: registration with address allocation, keys (sealed), enable/disable, status.
-import { formatRange, intToIp, lowestFree, type AddressRange } from '../domain/ipam.js';
-import { decodeKey, isValidKey, isWeakPublicKey } from '../domain/keys.js';
+// The nodes table: registration with address allocation, keys (sealed), enable/disable, status,
+// and the whole-table reads and writes of a backup, a restore and an import. All of its SQL.
+import { formatRange, intToIp, ipToInt, lowestFree, type AddressRange } from '../domain/ipam.js';
 import { RegistryError } from '../domain/errors.js';
-import { isNodeId, NODE_ID_RULE } from '../domain/names.js';
+import { keyProblems, nodeProblems, type NodeKeys, type NodeProblem } from '../domain/node-checks.js';
 import type { Node } from '../domain/node.js';
 import type { AuditLog } from './audit.js';
 import type { Db, Statement } from './db.js';
 import type { Sealer } from './sealing.js';
 
-export interface NodeKeys {
-  publicKey: string;
-  /** Null when the worker registered its own public key and keeps the private key to itself. */
-  privateKey: string | null;
-  presharedKey: string;
-}
+export type { NodeKeys } from '../domain/node-checks.js';
 
-export interface RegisterNodeInput extends NodeKeys {
-  nodeId: string;
-  description: string;
-  centralServerUrl: string | null;
+/** What a node is given when it comes into the registry; the registry keeps the rest. */
+type GivenFields = Pick<Node, 'nodeId' | 'description' | 'centralServerUrl'> & NodeKeys;
+
+export interface RegisterNodeInput extends GivenFields {
   /** Where the address comes from (WORKER_IP_RANGE). */
   range: AddressRange;
   /** Addresses never handed out, e.g. the hub's own. */
   exclude: ReadonlySet<number>;
 }
 
-export interface NodeSecrets {
-  privateKey: string | null;
-  presharedKey: string;
-}
+export type NodeSecrets = Pick<NodeKeys, 'privateKey' | 'presharedKey'>;
 
 /** One node's state as the device reports it. */
-export interface StatusUpdate {
-  nodeId: string;
-  lastHandshakeAt: string | null;
-  rxBytes: number;
-  txBytes: number;
-  endpoint: string | null;
+export interface StatusUpdate extends Pick<Node, 'nodeId' | 'lastHandshakeAt' | 'rxBytes' | 'txBytes' | 'endpoint'> {
   /** Which of the hub's addresses the endpoint writes to; null or absent: not known, or the kernel's choice. */
   answeredFrom?: string | null;
 }
 
-/** A row of the nodes table as SQLite returns it. */
-export interface NodeRow {
-  node_id: string;
-  description: string;
-  central_server_url: string | null;
-  vpn_ip: number;
-  public_key: string;
-  private_key_sealed: string | null;
-  preshared_key_sealed: string;
+/**
+ * A node that is new to the registry but has its address already (registered, or imported with
+ * a last known endpoint, so that the hub can reach out at start).
+ */
+export interface NewNode extends GivenFields, Pick<Node, 'vpnIp' | 'endpoint'> {}
+
+/**
+ * Everything the table keeps of a node, secrets in clear text, but which hub address answers it
+ * (live state, learnt again): what is written whole.
+ */
+export type NodeRecord = Omit<Node, 'hasPrivateKey' | 'answeredFrom'> & NodeSecrets;
+
+/** A row as the SELECTs below name it: a Node but for the stored form of three fields. */
+type NodeRow = Omit<Node, 'vpnIp' | 'enabled' | 'hasPrivateKey'> & {
+  vpnIp: number;
   enabled: number;
-  created_at: string;
-  updated_at: string;
-  last_handshake_at: string | null;
-  rx_bytes: number;
-  tx_bytes: number;
-  endpoint: string | null;
-  answered_from: string | null;
+  privateKeySealed: string | null;
+  presharedKeySealed: string;
+};
+
+const ROW_COLUMNS = `node_id AS nodeId, description, central_server_url AS centralServerUrl, vpn_ip AS vpnIp,
+  public_key AS publicKey, private_key_sealed AS privateKeySealed, preshared_key_sealed AS presharedKeySealed,
+  enabled, created_at AS createdAt, updated_at AS updatedAt, last_handshake_at AS lastHandshakeAt,
+  rx_bytes AS rxBytes, tx_bytes AS txBytes, endpoint, answered_from AS answeredFrom`;
+
+function toNode({ vpnIp, enabled, privateKeySealed, presharedKeySealed: _, ...row }: NodeRow): Node {
+  return { ...row, vpnIp: intToIp(vpnIp), enabled: enabled === 1, hasPrivateKey: privateKeySealed !== null };
 }
 
-function toNode(row: NodeRow): Node {
-  return {
-    nodeId: row.node_id,
-    description: row.description,
-    centralServerUrl: row.central_server_url,
-    vpnIp: intToIp(row.vpn_ip),
-    publicKey: row.public_key,
-    hasPrivateKey: row.private_key_sealed !== null,
-    enabled: row.enabled === 1,
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-    lastHandshakeAt: row.last_handshake_at,
-    rxBytes: row.rx_bytes,
-    txBytes: row.tx_bytes,
-    endpoint: row.endpoint,
-    answeredFrom: row.answered_from,
-  };
+/** The record of a node as it starts: enabled, created `now`, no handshake or traffic yet. */
+export function newNodeRecord(node: NewNode, now: string): NodeRecord {
+  const { nodeId, description, centralServerUrl, vpnIp, publicKey, privateKey, presharedKey, endpoint } = node;
+  const fresh = { enabled: true, createdAt: now, updatedAt: now, lastHandshakeAt: null, rxBytes: 0, txBytes: 0 };
+  return { nodeId, description, centralServerUrl, vpnIp, publicKey, privateKey, presharedKey, endpoint, ...fresh };
 }
 
-function checkNodeId(nodeId: string): void {
-  if (!isNodeId(nodeId)) {
-    throw new RegistryError('invalid', `node ID "${nodeId}" must be ${NODE_ID_RULE}`);
-  }
-}
-
-/** Format and strength checks that need no database; run before any transaction starts. */
-function checkKeys(keys: NodeKeys): void {
-  if (!isValidKey(keys.publicKey)) {
-    throw new RegistryError('invalid', 'the public key must be 32 bytes of standard base64 (44 characters, as `wg pubkey` prints)');
-  }
-  if (isWeakPublicKey(decodeKey(keys.publicKey))) {
-    throw new RegistryError('invalid', 'the public key is a weak key (a point of small order such as all zeros)');
-  }
-  if (keys.privateKey !== null && !isValidKey(keys.privateKey)) {
-    throw new RegistryError('invalid', 'the private key must be 32 bytes of standard base64');
-  }
-  if (!isValidKey(keys.presharedKey)) {
-    throw new RegistryError('invalid', 'the preshared key must be 32 bytes of standard base64');
-  }
+/** Registration and key replacement refuse the first problem, before any transaction starts. */
+function refuseFirst(problems: readonly NodeProblem[]): void {
+  const first = problems[0];
+  if (first) throw new RegistryError('invalid', first.message, first.field);
 }
 
 function checkCounter(name: string, value: number): void {
@@ -108,7 +77,11 @@ function checkCounter(name: string, value: number): void {
 export class NodeRepository {
   readonly #byId: Statement;
   readonly #all: Statement;
+  readonly #exists: Statement;
+  readonly #ids: Statement;
+  readonly #count: Statement;
   readonly #keyOwner: Statement;
+  readonly #addressOwner: Statement;
   readonly #usedInRange: Statement;
   readonly #insert: Statement;
   readonly #delete: Statement;
@@ -122,16 +95,21 @@ export class NodeRepository {
     private readonly auditLog: AuditLog,
     private readonly clock: () => Date,
   ) {
-    this.#byId = db.prepare('SELECT * FROM nodes WHERE node_id = ?');
-    this.#all = db.prepare('SELECT * FROM nodes ORDER BY vpn_ip');
-    this.#keyOwner = db.prepare('SELECT node_id FROM nodes WHERE public_key = ? AND node_id <> ?').pluck();
+    this.#byId = db.prepare(`SELECT ${ROW_COLUMNS} FROM nodes WHERE node_id = ?`);
+    this.#all = db.prepare(`SELECT ${ROW_COLUMNS} FROM nodes ORDER BY vpn_ip`);
+    this.#exists = db.prepare('SELECT 1 FROM nodes WHERE node_id = ?').pluck();
+    this.#ids = db.prepare('SELECT node_id FROM nodes').pluck();
+    this.#count = db.prepare('SELECT COUNT(*) FROM nodes').pluck();
+    // IS NOT: a NULL node ID excludes no node.
+    this.#keyOwner = db.prepare('SELECT node_id FROM nodes WHERE public_key = ? AND node_id IS NOT ?').pluck();
+    this.#addressOwner = db.prepare('SELECT node_id FROM nodes WHERE vpn_ip = ?').pluck();
     // The UNIQUE index on vpn_ip makes this an index range scan, already in address order.
     this.#usedInRange = db.prepare('SELECT vpn_ip FROM nodes WHERE vpn_ip BETWEEN ? AND ?').pluck();
     this.#insert = db.prepare(`INSERT INTO nodes
       (node_id, description, central_server_url, vpn_ip, public_key, private_key_sealed, preshared_key_sealed,
-       enabled, created_at, updated_at)
+       enabled, created_at, updated_at, last_handshake_at, rx_bytes, tx_bytes, endpoint)
       VALUES (@nodeId, @description, @centralServerUrl, @vpnIp, @publicKey, @privateKeySealed, @presharedKeySealed,
-       1, @now, @now)`);
+       @enabled, @createdAt, @updatedAt, @lastHandshakeAt, @rxBytes, @txBytes, @endpoint)`);
     this.#delete = db.prepare('DELETE FROM nodes WHERE node_id = ? RETURNING vpn_ip').pluck();
     this.#setEnabled = db.prepare('UPDATE nodes SET enabled = ?, updated_at = ? WHERE node_id = ? AND enabled <> ?');
     // The old key's handshake and counters say nothing about the new key: back to "pending".
@@ -154,26 +132,49 @@ export class NodeRepository {
     return row ? toNode(row) : null;
   }
 
+  /** In address order. */
   list(): Node[] {
     return (this.#all.all() as NodeRow[]).map(toNode);
   }
 
   secrets(nodeId: string): NodeSecrets | null {
     const row = this.#byId.get(nodeId) as NodeRow | undefined;
-    if (!row) return null;
-    return {
-      privateKey: row.private_key_sealed === null ? null : this.sealer.unseal(row.private_key_sealed),
-      presharedKey: this.sealer.unseal(row.preshared_key_sealed),
-    };
+    return row ? this.#unsealed(row) : null;
+  }
+
+  /** Every node with its secrets (unsealed), in address order. */
+  listWithSecrets(): { node: Node; secrets: NodeSecrets }[] {
+    return (this.#all.all() as NodeRow[]).map((row) => ({ node: toNode(row), secrets: this.#unsealed(row) }));
+  }
+
+  exists(nodeId: string): boolean {
+    return this.#exists.get(nodeId) !== undefined;
+  }
+
+  ids(): string[] {
+    return this.#ids.all() as string[];
+  }
+
+  count(): number {
+    return this.#count.get() as number;
+  }
+
+  /** The node that has this public key, other than `exceptNodeId`; null when none. */
+  keyOwner(publicKey: string, exceptNodeId: string | null = null): string | null {
+    return (this.#keyOwner.get(publicKey, exceptNodeId) as string | undefined) ?? null;
+  }
+
+  /** The node that has this address (uint32); null when none. */
+  addressOwner(address: number): string | null {
+    return (this.#addressOwner.get(address) as string | undefined) ?? null;
   }
 
   register(input: RegisterNodeInput, actor: string): Node {
-    checkNodeId(input.nodeId);
-    checkKeys(input);
+    refuseFirst(nodeProblems(input));
     // IMMEDIATE: the write lock is held from the first read, so no other connection can take the
     // address between our choosing it and inserting it. UNIQUE (vpn_ip) stays as the backstop.
     return this.db.transaction((): Node => {
-      if (this.#byId.get(input.nodeId)) {
+      if (this.exists(input.nodeId)) {
         throw new RegistryError('duplicate', `node ${input.nodeId} is already registered`, 'node_id');
       }
       this.#checkKeyNotTaken(input.publicKey, input.nodeId);
@@ -182,23 +183,21 @@ export class NodeRepository {
       if (address === null) {
         throw new RegistryError('range_full', `no free address in ${formatRange(input.range)}`);
       }
-      this.#insert.run({
-        nodeId: input.nodeId,
-        description: input.description,
-        centralServerUrl: input.centralServerUrl,
-        vpnIp: address,
-        publicKey: input.publicKey,
-        privateKeySealed: input.privateKey === null ? null : this.sealer.seal(input.privateKey),
-        presharedKeySealed: this.sealer.seal(input.presharedKey),
-        now: this.clock().toISOString(),
-      });
-      this.auditLog.record(
-        'node.register',
-        input.nodeId,
-        `vpn_ip=${intToIp(address)} key=${input.privateKey === null ? 'worker-held' : 'hub-generated'}`,
-        actor,
-      );
+      const vpnIp = intToIp(address);
+      this.#insertRecord(newNodeRecord({ ...input, vpnIp, endpoint: null }, this.clock().toISOString()));
+      this.auditLog.record('node.register', input.nodeId, `vpn_ip=${vpnIp} key=${input.privateKey === null ? 'worker-held' : 'hub-generated'}`, actor);
       return this.get(input.nodeId)!;
+    }).immediate();
+  }
+
+  /**
+   * Writes whole nodes as they are (an import, a restore), in one transaction, with no audit row
+   * (the caller writes its own). The caller has checked them: nodeProblems, and that their IDs,
+   * addresses and keys are free (the UNIQUE constraints stay as the backstop).
+   */
+  insertAll(records: readonly NodeRecord[]): void {
+    this.db.transaction(() => {
+      for (const record of records) this.#insertRecord(record);
     }).immediate();
   }
 
@@ -222,17 +221,11 @@ export class NodeRepository {
   }
 
   replaceKeys(nodeId: string, keys: NodeKeys, actor: string): Node | null {
-    checkKeys(keys);
+    refuseFirst(keyProblems(keys));
     return this.db.transaction((): Node | null => {
-      if (!this.#byId.get(nodeId)) return null;
+      if (!this.exists(nodeId)) return null;
       this.#checkKeyNotTaken(keys.publicKey, nodeId);
-      this.#replaceKeys.run({
-        nodeId,
-        publicKey: keys.publicKey,
-        privateKeySealed: keys.privateKey === null ? null : this.sealer.seal(keys.privateKey),
-        presharedKeySealed: this.sealer.seal(keys.presharedKey),
-        now: this.clock().toISOString(),
-      });
+      this.#replaceKeys.run({ nodeId, publicKey: keys.publicKey, ...this.#sealed(keys), now: this.clock().toISOString() });
       this.auditLog.record('node.replace_keys', nodeId, `key=${keys.privateKey === null ? 'worker-held' : 'hub-generated'}`, actor);
       return this.get(nodeId);
     }).immediate();
@@ -264,8 +257,27 @@ export class NodeRepository {
     }).immediate();
   }
 
+  #insertRecord(record: NodeRecord): void {
+    const { vpnIp, enabled, privateKey, presharedKey, ...columns } = record;
+    this.#insert.run({ ...columns, vpnIp: ipToInt(vpnIp), enabled: enabled ? 1 : 0, ...this.#sealed({ privateKey, presharedKey }) });
+  }
+
+  #sealed(secrets: NodeSecrets): { privateKeySealed: string | null; presharedKeySealed: string } {
+    return {
+      privateKeySealed: secrets.privateKey === null ? null : this.sealer.seal(secrets.privateKey),
+      presharedKeySealed: this.sealer.seal(secrets.presharedKey),
+    };
+  }
+
+  #unsealed(row: NodeRow): NodeSecrets {
+    return {
+      privateKey: row.privateKeySealed === null ? null : this.sealer.unseal(row.privateKeySealed),
+      presharedKey: this.sealer.unseal(row.presharedKeySealed),
+    };
+  }
+
   #checkKeyNotTaken(publicKey: string, nodeId: string): void {
-    const owner = this.#keyOwner.get(publicKey, nodeId) as string | undefined;
-    if (owner !== undefined) throw new RegistryError('invalid', `the public key is already used by node ${owner}`, 'public_key');
+    const owner = this.keyOwner(publicKey, nodeId);
+    if (owner !== null) throw new RegistryError('invalid', `the public key is already used by node ${owner}`, 'public_key');
   }
 }

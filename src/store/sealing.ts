@@ -3,6 +3,8 @@
 import { closeSync, existsSync, fstatSync, openSync, readSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import nacl from 'tweetnacl';
+import { DATABASE_FILE } from './db.js';
+import type { SettingsTable } from './settings.js';
 
 export const SECRET_KEY_FILE = 'secret.key';
 
@@ -72,4 +74,33 @@ export function loadSecretKey(dataDir: string, mayCreate: boolean): Uint8Array {
   } finally {
     closeSync(fd);
   }
+}
+
+// A known value sealed at first start: opening it proves secret.key belongs to this database,
+// so a swapped or regenerated key fails at start-up, not at the first config download.
+export const SEALING_CHECK_KEY = 'store.sealing_check';
+const SEALING_CHECK_VALUE = 'wgvm sealing key check';
+
+/**
+ * The sealer of the database whose settings are `settings`: its key from `dataDir/secret.key`,
+ * checked against the value sealed at first start (or created, with that value, for a database
+ * that has never sealed anything).
+ */
+export function openSealer(settings: SettingsTable, dataDir: string): Sealer {
+  const check = settings.get(SEALING_CHECK_KEY);
+  const sealer = new Sealer(loadSecretKey(dataDir, check === null));
+  if (check === null) {
+    settings.put(SEALING_CHECK_KEY, sealer.seal(SEALING_CHECK_VALUE), true);
+    return sealer;
+  }
+  let opened: string | null = null;
+  try {
+    opened = sealer.unseal(check.value);
+  } catch {
+    // reported below, with the file names
+  }
+  if (opened !== SEALING_CHECK_VALUE) {
+    throw new Error(`${join(dataDir, SECRET_KEY_FILE)} does not belong to ${join(dataDir, DATABASE_FILE)}: restore the key file it was created with`);
+  }
+  return sealer;
 }

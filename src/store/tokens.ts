@@ -5,6 +5,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { RegistryError } from '../domain/errors.js';
 import type { AuditLog } from './audit.js';
 import type { Db, Statement } from './db.js';
+import type { NodeRepository } from './nodes.js';
 
 export interface CreateTokenOptions {
   ttlSeconds: number;
@@ -59,7 +60,6 @@ function classify(row: TokenRow | undefined, at: string): TokenCheck {
 }
 
 export class TokenRepository {
-  readonly #nodeExists: Statement;
   readonly #insert: Statement;
   readonly #consume: Statement;
   readonly #find: Statement;
@@ -71,11 +71,11 @@ export class TokenRepository {
 
   constructor(
     private readonly db: Db,
+    private readonly nodes: Pick<NodeRepository, 'exists'>,
     private readonly auditLog: AuditLog,
     private readonly clock: () => Date,
     private readonly limits: TokenLimits = TOKEN_LIMITS,
   ) {
-    this.#nodeExists = db.prepare('SELECT 1 FROM nodes WHERE node_id = ?').pluck();
     this.#insert = db.prepare(
       'INSERT INTO install_tokens (token_hash, node_id, created_at, expires_at, uses_left) VALUES (?, ?, ?, ?, ?)',
     );
@@ -111,7 +111,7 @@ export class TokenRepository {
     const token = randomBytes(32).toString('base64url');
     const at = now.toISOString();
     this.db.transaction(() => {
-      if (!this.#nodeExists.get(nodeId)) throw new RegistryError('not_found', `no node ${nodeId}`);
+      if (!this.nodes.exists(nodeId)) throw new RegistryError('not_found', `no node ${nodeId}`);
       this.purge(now);
       // The node's dead tokens go now: a node never holds more than `perNode` rows.
       this.#purgeNode.run({ nodeId, at });
