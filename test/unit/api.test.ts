@@ -444,7 +444,7 @@ describe('POST /api/nodes/register', () => {
   });
 
   it('every node it registers can download its config: what registration accepts, the renderers must carry', async () => {
-    // Registration checks less than the renderers (src/render/input.ts): C1 controls and lone
+    // Registration checks less than the renderers (src/domain/install.ts): C1 controls and lone
     // surrogates in the description, a URL with characters outside RFC 3986. Such a node is
     // registered (201) and then can never get its config or installers (400). It should be
     // refused at registration, or rendered. And what is stored must be what was sent (a lone

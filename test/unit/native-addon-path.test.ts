@@ -1,4 +1,4 @@
-// Which addon src/native.ts loads: the normal build, or the one WGVM_ADDON names — checked before
+// Which addon src/dataplane/native.ts loads: the normal build, or the one WGVM_ADDON names — checked before
 // loading, with an error that says what is wrong.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
