@@ -11,7 +11,7 @@ import { openDevice, type NativeDevice } from '../dataplane/device.js';
 import { appliedAfter, desiredPeers, reconcileBody, type AppliedPeer } from '../dataplane/reconciler.js';
 import { buildApi } from '../http/api.js';
 import { buildDashboard, type Dashboard } from '../http/dashboard.js';
-import { decodeKey, encodeKey, generatePrivateKey, publicKeyOf } from '../domain/keys.js';
+import { decodeKey, encodeKey, generatePrivateKey, keyToHex, publicKeyOf } from '../domain/keys.js';
 import { NodeHistory } from '../nodes/history.js';
 import { NodesService, type HubIdentity } from '../nodes/service.js';
 import { Store } from '../store/index.js';
@@ -20,8 +20,6 @@ import { startUapiServer, stopUapiServer } from '../uapi/server.js';
 import { StopSignals } from '../runtime/stop-signals.js';
 import { createLogger, flushLog } from '../runtime/log.js';
 import { SERVER_LIMITS } from '../http/hardening.js';
-
-const hex = (b64: string) => Buffer.from(b64, 'base64').toString('hex');
 
 /** The hub's key pair, made once and kept sealed in the registry. */
 function hubIdentity(store: Store): HubIdentity {
@@ -121,7 +119,7 @@ async function runHub(signals: StopSignals): Promise<number> {
     if (r.errno !== 0) throw new Error(`the device refused its configuration: ${r.message}`);
   };
   try {
-    setDevice(`private_key=${hex(hub.privateKey)}\nlisten_port=${config.serverPort}\n`);
+    setDevice(`private_key=${keyToHex(hub.privateKey)}\nlisten_port=${config.serverPort}\n`);
     configureLink(config.wgInterface, config.hubAddress, config.internalSubnet.prefix, config.mtu);
   } catch (err) {
     device.close();
