@@ -1,6 +1,7 @@
 // Makes the device match the registry. The database is the source of truth in `serve` mode: on start
 // and after every change the device's peers are brought in line with the enabled nodes, changing
 // only what differs so that established sessions survive.
+import { keyToHex } from '../domain/keys.js';
 
 /** What the device should have for one enabled node. */
 export interface DesiredPeer {
@@ -18,8 +19,6 @@ export interface AppliedPeer {
   allowedIp: string;
   version?: string;
 }
-
-const hex = (b64: string) => Buffer.from(b64, 'base64').toString('hex');
 
 /** The registry's side of a node, as far as the device cares. */
 export interface RegisteredPeer {
@@ -64,16 +63,16 @@ export function reconcileBody(
   const lines: string[] = [];
   const wanted = new Set(desired.map((d) => d.publicKey));
   for (const key of applied.keys()) {
-    if (!wanted.has(key)) lines.push(`public_key=${hex(key)}`, 'remove=true');
+    if (!wanted.has(key)) lines.push(`public_key=${keyToHex(key)}`, 'remove=true');
   }
   for (const d of desired) {
     const had = applied.get(d.publicKey);
     const changed = !had || had.presharedKey !== d.presharedKey || had.allowedIp !== d.allowedIp;
     const endpoint = withEndpoints && d.endpoint ? d.endpoint : null;
     if (!changed && !endpoint) continue;
-    lines.push(`public_key=${hex(d.publicKey)}`);
+    lines.push(`public_key=${keyToHex(d.publicKey)}`);
     if (changed) {
-      lines.push(`preshared_key=${hex(d.presharedKey)}`, 'replace_allowed_ips=true', `allowed_ip=${d.allowedIp}`);
+      lines.push(`preshared_key=${keyToHex(d.presharedKey)}`, 'replace_allowed_ips=true', `allowed_ip=${d.allowedIp}`);
     }
     if (endpoint) lines.push(`endpoint=${endpoint}`);
   }

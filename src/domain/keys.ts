@@ -35,6 +35,11 @@ export function decodeKey(text: string): Uint8Array {
   return new Uint8Array(Buffer.from(text, 'base64'));
 }
 
+/** A base64 key as the UAPI writes keys: 64 lowercase hex digits. No check: give it keys already checked. */
+export function keyToHex(base64: string): string {
+  return Buffer.from(base64, 'base64').toString('hex');
+}
+
 export function isValidKey(text: string): boolean {
   return KEY_PATTERN.test(text);
 }

@@ -8,6 +8,7 @@ import {
   generatePrivateKey,
   isValidKey,
   KeyFormatError,
+  keyToHex,
   publicKeyOf,
 } from '../../src/domain/keys.js';
 import { hex } from '../helpers/hex.js';
@@ -48,6 +49,12 @@ describe('keys', () => {
       expect(encodeKey(decodeKey(k))).toBe(k);
       expect(isValidKey(k)).toBe(true);
     }
+  });
+
+  it('writes a key as the UAPI does: 64 lowercase hex digits of the same bytes', () => {
+    const key = Buffer.alloc(32, 0xab);
+    key[0] = 0x01;
+    expect(keyToHex(key.toString('base64'))).toBe(`01${'ab'.repeat(31)}`);
   });
 
   it.each([

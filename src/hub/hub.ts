@@ -1,0 +1,212 @@
+// The hub: the registry, the userspace device and its link, the device sync, the UAPI socket, the
+// management API and the dashboard. Started in that order, released in the reverse order, whether
+// the stop comes from a signal, from the data plane failing or from a start-up step failing.
+import type { FastifyInstance } from 'fastify';
+import type { Config } from '../config/index.js';
+import { configureDevice, openDevice, type DeviceEvent, type NativeDevice } from '../dataplane/device.js';
+import { configureLink } from '../dataplane/link.js';
+import { keyToHex } from '../domain/keys.js';
+import { buildApi } from '../http/api.js';
+import { buildDashboard, type Dashboard } from '../http/dashboard.js';
+import { SERVER_LIMITS } from '../http/hardening.js';
+import { NodeHistory } from '../nodes/history.js';
+import { NodesService, type HubIdentity } from '../nodes/service.js';
+import { flushLog, type Logger } from '../runtime/log.js';
+import { Store } from '../store/index.js';
+import { startUapiServer, stopUapiServer } from '../uapi/server.js';
+import { apiToken, hubIdentity } from './credentials.js';
+import { DeviceSync, type SyncClock } from './device-sync.js';
+import { Releases } from './releases.js';
+
+/** What the hub reaches outside the process with. Tests give a fake device and no link. */
+export interface HubSystem {
+  openDevice: typeof openDevice;
+  configureLink: typeof configureLink;
+  /** Where the UAPI socket goes; /var/run/wireguard by default, where `wg` looks. */
+  socketDir?: string;
+  clock?: SyncClock;
+}
+
+const REAL_SYSTEM: HubSystem = { openDevice, configureLink };
+
+/** The registry and the device, open and in step: what the servers are started on. */
+interface Core {
+  identity: HubIdentity;
+  token: string;
+  device: NativeDevice;
+  nodes: NodesService;
+  history: NodeHistory;
+  startedAt: number;
+}
+
+/** What the API and the dashboard show of the hub itself. */
+type HubInfo = Parameters<typeof buildApi>[2];
+
+export class Hub {
+  private readonly releases = new Releases();
+  private phase: 'new' | 'starting' | 'running' | 'stopping' = 'new';
+  /** The first stop asked for: its reason is logged, its code is the exit status. */
+  private stopRequest: { reason: string; code: number } | undefined;
+  private finish: (code: number) => void = () => {};
+  /** The exit status, once the hub has stopped and released everything. */
+  readonly stopped = new Promise<number>((resolve) => (this.finish = resolve));
+  private handshakes = 0;
+  /** Set once built: the sync publishes every change to its live stream. */
+  private dashboard: Dashboard | undefined;
+
+  constructor(
+    private readonly config: Config,
+    private readonly logger: Logger,
+    private readonly system: HubSystem = REAL_SYSTEM,
+  ) {}
+
+  /**
+   * Starts everything, then logs the start-up line. A stop asked for meanwhile ends start-up after
+   * the step under way, and start() resolves once everything is released (see `stopped`). When a
+   * step fails, what was started is released and the error is thrown.
+   */
+  async start(): Promise<void> {
+    if (this.phase !== 'new') {
+      if (this.stopRequest) return; // stopped before it started
+      throw new Error('a hub starts once');
+    }
+    this.phase = 'starting';
+    let core: Core;
+    try {
+      core = this.open();
+    } catch (err) {
+      // Nothing serves yet: the error alone says what happened, without a "shutting down" line.
+      this.phase = 'stopping';
+      await this.releases.releaseAll();
+      this.finish(1);
+      throw err;
+    }
+    try {
+      await this.startServers(core);
+    } catch (err) {
+      this.requestStop(err instanceof Error ? err.message : String(err), 1);
+      await this.shutDown();
+      throw err;
+    }
+    if (this.stopRequest) {
+      await this.shutDown();
+      return;
+    }
+    this.phase = 'running';
+    this.logStarted(core.identity.publicKey);
+  }
+
+  /**
+   * Asks the hub to stop; the first reason and exit status count. Safe at any moment and any number
+   * of times: during start-up the step under way ends first. Resolves with the exit status once
+   * everything is released.
+   */
+  stop(reason: string, code: number): Promise<number> {
+    this.requestStop(reason, code);
+    if (this.phase === 'new' || this.phase === 'running') void this.shutDown();
+    return this.stopped;
+  }
+
+  private requestStop(reason: string, code: number): void {
+    this.stopRequest ??= { reason, code };
+  }
+
+  private async shutDown(): Promise<void> {
+    if (this.phase === 'stopping') return;
+    this.phase = 'stopping';
+    const { reason, code } = this.stopRequest!;
+    this.logger.info({ reason, code }, `shutting down: ${reason}`);
+    await this.releases.releaseAll();
+    await flushLog(this.logger);
+    this.finish(code);
+  }
+
+  /** Opens the registry and the device, and puts the registry's nodes on it. All synchronous. */
+  private open(): Core {
+    const { config, releases } = this;
+    const store = Store.open(config.dataDir);
+    releases.add(() => store.close());
+    store.purgeInstallTokens(); // (also done whenever a token is made)
+    const identity = hubIdentity(store);
+    const token = apiToken(config);
+    const device = this.system.openDevice(config.wgInterface, { mtu: config.mtu, onEvent: (e) => this.onDeviceEvent(e) });
+    releases.add(() => device.close()); // the kernel removes the interface with it
+    configureDevice(device, `private_key=${keyToHex(identity.privateKey)}\nlisten_port=${config.serverPort}\n`);
+    this.system.configureLink(config.wgInterface, config.hubAddress, config.internalSubnet.prefix, config.mtu);
+    const history = new NodeHistory();
+    const sync = new DeviceSync({
+      device,
+      registry: store,
+      history,
+      published: () => this.dashboard?.live.publish(),
+      failed: (err, message) => this.logger.error({ err }, message),
+      ...(this.system.clock ? { clock: this.system.clock } : {}),
+    });
+    // Every change reaches the device, and the dashboards (changes made through the API too).
+    const nodes = new NodesService(store, config, identity, () => sync.changed());
+    sync.start();
+    releases.add(() => sync.stop()); // before the device and the registry close: it keeps the last figures
+    return { identity, token, device, nodes, history, startedAt: Date.now() };
+  }
+
+  private onDeviceEvent(e: DeviceEvent): void {
+    if (e.type === 'handshake') this.handshakes++;
+    else if (e.type === 'stopped') void this.stop(`the data plane stopped: ${e.reason}`, 1);
+  }
+
+  /** The UAPI socket, the API and the dashboard, each started only if no stop was asked for meanwhile. */
+  private async startServers(core: Core): Promise<void> {
+    const hub: HubInfo = {
+      publicKey: core.identity.publicKey,
+      startedAt: core.startedAt,
+      counters: () => core.device.counters(),
+      handshakes: () => this.handshakes,
+    };
+    const steps = [() => this.startUapi(core.device), () => this.startApi(core, hub), () => this.startDashboard(core, hub)];
+    for (const step of steps) {
+      if (this.stopRequest) return;
+      await step();
+    }
+  }
+
+  /** `wg show` reads the hub through it; read-only, the registry being the source of truth. */
+  private async startUapi(device: NativeDevice): Promise<void> {
+    const iface = this.config.wgInterface;
+    const dir = this.system.socketDir;
+    const uapi = await startUapiServer(iface, device, {
+      writable: false,
+      onError: (message) => this.logger.warn({ socket: iface }, message),
+      ...(dir ? { dir } : {}),
+    });
+    this.releases.add(() => stopUapiServer(uapi, iface, dir));
+  }
+
+  private async startApi(core: Core, hub: HubInfo): Promise<void> {
+    const api = await buildApi(this.config, core.nodes, hub, core.token, SERVER_LIMITS, this.logger);
+    this.releases.add(() => api.close());
+    await listen(api, this.config.apiPort, 'API_PORT');
+  }
+
+  private async startDashboard(core: Core, hub: HubInfo): Promise<void> {
+    const { config, logger } = this;
+    const dashboard = await buildDashboard({ config, nodes: core.nodes, hub, history: core.history, apiToken: core.token, logger });
+    this.dashboard = dashboard;
+    this.releases.add(() => dashboard.app.close());
+    await listen(dashboard.app, config.dashboardPort, 'DASHBOARD_PORT');
+  }
+
+  private logStarted(publicKey: string): void {
+    const c = this.config;
+    this.logger.info(
+      { publicKey, udpPort: c.serverPort, interface: c.wgInterface, apiPort: c.apiPort, dashboardPort: c.dashboardPort },
+      `hub ${publicKey} on UDP ${c.serverPort}, ${c.wgInterface} ${c.hubAddress}/${c.internalSubnet.prefix}; API on :${c.apiPort}, dashboard on :${c.dashboardPort}`,
+    );
+  }
+}
+
+/** Listens on every address; a failure names the variable that set the port. */
+async function listen(app: FastifyInstance, port: number, variable: string): Promise<void> {
+  await app.listen({ port, host: '::' }).catch((err: Error) => {
+    throw new Error(`cannot listen on ${variable} ${port}: ${err.message}`);
+  });
+}

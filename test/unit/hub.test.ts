@@ -1,0 +1,236 @@
+// The Hub (src/hub/hub.ts) in-process with a fake device, no link and its UAPI socket in a temporary
+// directory; the registry, the API and the dashboard are real. What `wgvm serve` relies on: the
+// start-up line, a stop at any moment of start-up releasing everything, a failing step released and
+// thrown, the data plane stopping the hub with status 1. test/netns/signals.test.ts and hub.test.ts
+// run the same with a real device and real signals.
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type AddressInfo, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { loadConfig, type Config } from '../../src/config/index.js';
+import { DeviceOpenError, type DeviceEvent, type NativeDevice, type PeerSnapshot } from '../../src/dataplane/device.js';
+import { decodeKey, encodeKey, keyToHex, publicKeyOf } from '../../src/domain/keys.js';
+import { Hub, type HubSystem } from '../../src/hub/hub.js';
+import { createLogger } from '../../src/runtime/log.js';
+import { HUB_PRIVATE_KEY_SETTING, Store } from '../../src/store/index.js';
+import { socketPath } from '../../src/uapi/server.js';
+
+const TOKEN = 'hub-test-token-0123456789';
+const IFACE = 'wgvmtest0';
+
+class FakeDevice implements NativeDevice {
+  bodies: string[] = [];
+  closed = false;
+  /** What was already gone when the device closed: the parts started after it. */
+  socketAtClose: boolean | undefined;
+
+  constructor(
+    readonly name: string,
+    readonly onEvent: (e: DeviceEvent) => void,
+    private readonly socket: string,
+  ) {}
+
+  set(body: string) {
+    this.bodies.push(body);
+    return { errno: 0, message: '' };
+  }
+  get() {
+    return 'listen_port=51820\n';
+  }
+  peers(): PeerSnapshot[] {
+    return [];
+  }
+  counters() {
+    return { drops: {}, tunWriteErrors: 0, tunMalformed: 0, udpSendErrors: 0, relayed: 0, handshakesAdmitted: 0, underLoad: false };
+  }
+  setRelay() {}
+  setIsolated() {
+    return false;
+  }
+  initiateHandshake() {
+    return false;
+  }
+  close() {
+    this.closed = true;
+    this.socketAtClose = existsSync(this.socket);
+  }
+}
+
+interface Harness {
+  dir: string;
+  config: Config;
+  log: string[];
+  devices: FakeDevice[];
+  links: number;
+  system: HubSystem;
+  hub: Hub;
+  socket: string;
+}
+
+let h: Harness;
+
+/** A port nothing listens on right now. */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, '::', () => r()));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((r) => server.close(r));
+  return port;
+}
+
+async function portIsFree(port: number): Promise<boolean> {
+  const server = createServer();
+  const free = await new Promise<boolean>((r) => {
+    server.once('error', () => r(false));
+    server.listen(port, '::', () => r(true));
+  });
+  if (free) await new Promise((r) => server.close(r));
+  return free;
+}
+
+const turns = async (n: number) => {
+  for (let i = 0; i < n; i++) await new Promise((r) => setImmediate(r));
+};
+
+beforeEach(async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'wgvm-hub-'));
+  const env = { SERVERURL: 'vpn.example.com', API_TOKEN: TOKEN, WG_INTERFACE: IFACE, DATA_DIR: join(dir, 'data'), API_PORT: String(await freePort()), DASHBOARD_PORT: String(await freePort()) };
+  const config = loadConfig(env, dir, { envFile: false, networkInterfaces: () => ({}) });
+  const socketDir = join(dir, 'run');
+  const socket = socketPath(IFACE, socketDir);
+  const partial = { dir, config, log: [] as string[], devices: [] as FakeDevice[], links: 0, socket };
+  const system: HubSystem = {
+    openDevice: (name, options) => {
+      const device = new FakeDevice(name, options!.onEvent!, socket);
+      h.devices.push(device);
+      return device;
+    },
+    configureLink: () => void h.links++,
+    socketDir,
+  };
+  const sink = new Writable({ write: (chunk: Buffer, _enc, done) => (h.log.push(...chunk.toString().split('\n').filter(Boolean)), done()) });
+  h = { ...partial, system, hub: new Hub(config, createLogger('info', sink), system) };
+});
+
+afterEach(async () => {
+  await h.hub.stop('end of test', 0);
+  rmSync(h.dir, { recursive: true, force: true });
+});
+
+const messages = () => h.log.map((l) => (JSON.parse(l) as { msg: string }).msg);
+const api = (path: string, init: RequestInit = {}) =>
+  fetch(`http://127.0.0.1:${h.config.apiPort}${path}`, { ...init, headers: { 'x-api-key': TOKEN, 'content-type': 'application/json', ...init.headers } });
+
+/** Everything the hub opened is gone: the device, the socket, both ports. */
+async function expectReleased(): Promise<void> {
+  for (const device of h.devices) expect(device.closed).toBe(true);
+  expect(existsSync(h.socket)).toBe(false);
+  expect(await portIsFree(h.config.apiPort)).toBe(true);
+  expect(await portIsFree(h.config.dashboardPort)).toBe(true);
+}
+
+describe('Hub', () => {
+  it('starts in order, logs its start-up line, serves, and stops releasing everything in reverse order', async () => {
+    await h.hub.start();
+    const [device] = h.devices;
+    expect(h.links).toBe(1);
+    expect(existsSync(h.socket)).toBe(true);
+    expect(messages().at(-1)).toMatch(
+      new RegExp(`^hub \\S{43}= on UDP ${h.config.serverPort}, ${IFACE} 10\\.100\\.0\\.1/16; API on :${h.config.apiPort}, dashboard on :${h.config.dashboardPort}$`),
+    );
+    expect((await api('/health')).status).toBe(200);
+    expect((await fetch(`http://127.0.0.1:${h.config.dashboardPort}/health`)).status).toBe(200);
+
+    // A registration through the API is on the device by the time its answer is read: the reconcile
+    // runs in the same turn of the event loop as the request.
+    const reg = await api('/api/nodes/register', { method: 'POST', body: JSON.stringify({ node_id: 'worker-01' }) });
+    expect(reg.status).toBe(201);
+    const node = ((await reg.json()) as { node: { public_key: string } }).node;
+    expect(device!.bodies.at(-1)).toContain(`public_key=${keyToHex(node.public_key)}\npreshared_key=`);
+
+    expect(await h.hub.stop('SIGTERM', 0)).toBe(0);
+    expect(await h.hub.stopped).toBe(0);
+    expect(device!.socketAtClose).toBe(false); // the socket went before the device did
+    await expectReleased();
+    expect(messages().filter((m) => m.startsWith('shutting down'))).toEqual(['shutting down: SIGTERM']);
+    // Idempotent: the first reason and status stand, nothing is released twice.
+    expect(await h.hub.stop('SIGINT', 1)).toBe(0);
+    expect(messages().filter((m) => m.startsWith('shutting down'))).toHaveLength(1);
+
+    // The device was given the hub's own key, kept sealed in the registry, and listens on SERVERPORT.
+    const store = Store.open(h.config.dataDir);
+    const privateKey = store.getSetting(HUB_PRIVATE_KEY_SETTING)!;
+    store.close();
+    expect(device!.bodies[0]).toBe(`private_key=${keyToHex(privateKey)}\nlisten_port=${h.config.serverPort}\n`);
+    expect(messages().find((m) => m.startsWith('hub '))).toContain(`hub ${encodeKey(publicKeyOf(decodeKey(privateKey)))} on UDP`);
+  });
+
+  it('stops cleanly when asked before start()', async () => {
+    const stopped = h.hub.stop('SIGINT', 0);
+    await h.hub.start();
+    expect(await stopped).toBe(0);
+    expect(h.devices).toEqual([]);
+    expect(messages()).toEqual(['shutting down: SIGINT']);
+  });
+
+  it('stops cleanly when asked during the synchronous opening (before any server)', async () => {
+    h.system.configureLink = () => void h.hub.stop('SIGTERM', 0);
+    await h.hub.start();
+    expect(await h.hub.stopped).toBe(0);
+    await expectReleased();
+    expect(messages()).toEqual(['shutting down: SIGTERM']);
+  });
+
+  it.each([0, 1, 2, 3, 5, 8, 13, 21, 34, 55, 89])('stops cleanly when asked %i event-loop turns into start-up', async (n) => {
+    const starting = h.hub.start();
+    await turns(n);
+    const stopped = h.hub.stop('SIGINT', 0);
+    await starting;
+    expect(await stopped).toBe(0);
+    await expectReleased();
+    expect(messages().filter((m) => m.startsWith('shutting down'))).toEqual(['shutting down: SIGINT']);
+  });
+
+  it('releases what was started and throws when a step fails, naming the port variable', async () => {
+    const taken: Server = createServer();
+    await new Promise<void>((r) => taken.listen(h.config.dashboardPort, '::', () => r()));
+    try {
+      await expect(h.hub.start()).rejects.toThrow(new RegExp(`^cannot listen on DASHBOARD_PORT ${h.config.dashboardPort}: `));
+      expect(await h.hub.stopped).toBe(1);
+      expect(h.devices[0]!.closed).toBe(true);
+      expect(existsSync(h.socket)).toBe(false);
+      expect(await portIsFree(h.config.apiPort)).toBe(true);
+      expect(messages().at(-1)).toMatch(/^shutting down: cannot listen on DASHBOARD_PORT /);
+    } finally {
+      await new Promise((r) => taken.close(r));
+    }
+  });
+
+  it('throws a failure to open the device as it is, with nothing logged and the registry closed', async () => {
+    h.system.openDevice = () => {
+      throw new DeviceOpenError('cannot open /dev/net/tun: no such device');
+    };
+    await expect(h.hub.start()).rejects.toThrow(DeviceOpenError);
+    expect(await h.hub.stopped).toBe(1);
+    expect(messages()).toEqual([]);
+  });
+
+  it('closes the device again when its link cannot be configured', async () => {
+    h.system.configureLink = () => {
+      throw new Error('ip link set: Operation not permitted');
+    };
+    await expect(h.hub.start()).rejects.toThrow('ip link set: Operation not permitted');
+    expect(h.devices[0]!.closed).toBe(true);
+    expect(messages()).toEqual([]);
+  });
+
+  it('stops with status 1 when the data plane stops', async () => {
+    await h.hub.start();
+    h.devices[0]!.onEvent({ type: 'stopped', reason: 'the TUN device went away' });
+    expect(await h.hub.stopped).toBe(1);
+    await expectReleased();
+    expect(messages().at(-1)).toBe('shutting down: the data plane stopped: the TUN device went away');
+  });
+});
