@@ -25,7 +25,6 @@ import { LATEST_VERSION } from './migrations.js';
 import { newNodeRecord, type NewNode, type NodeRecord, type NodeRepository } from './nodes.js';
 import { HUB_PRIVATE_KEY_SETTING, type Settings } from './settings.js';
 
-export { HUB_PRIVATE_KEY_SETTING } from './settings.js';
 export type { ImportConflict, ImportConflictKind } from './import-checks.js';
 
 /**
