@@ -63,7 +63,7 @@ class Output {
 
 class Core {
  public:
-  explicit Core(Random& rng) : rng_(rng) {}
+  explicit Core(Random& rng) : rng_(rng), rate_limiter_(rng) {}
   ~Core();
   Core(const Core&) = delete;
   Core& operator=(const Core&) = delete;

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "crypto/blake2s.h"
+
 namespace wgvm::protocol {
 namespace {
 
@@ -12,20 +14,24 @@ constexpr Nanos kForgetAfter = kSecond;
 
 }  // namespace
 
-size_t RateLimiter::AddressHash::operator()(const std::array<uint8_t, 17>& a) const noexcept {
-  uint64_t h = 1469598103934665603ULL;  // FNV-1a: the key is already unpredictable enough for a bucket table
-  for (uint8_t b : a) h = (h ^ b) * 1099511628211ULL;
-  return static_cast<size_t>(h);
+RateLimiter::RateLimiter(Random& rng) { rng.fill(key_.data(), key_.size()); }
+
+uint64_t RateLimiter::bucket_of(const Endpoint& from) const {
+  // One bucket per IPv4 address, and per IPv6 /64 as the Linux kernel does: whoever holds a /64
+  // can use any of its 2^64 addresses, so a bucket per full address would not limit anyone.
+  std::array<uint8_t, 9> source{};
+  source[0] = from.family;
+  std::memcpy(source.data() + 1, from.addr.data(), from.family == 6 ? 8 : from.addr_len());
+  uint8_t digest[8];
+  crypto::blake2s_keyed(digest, sizeof digest, Bytes(key_), {Bytes(source)});
+  uint64_t bucket;
+  std::memcpy(&bucket, digest, sizeof bucket);
+  return bucket;
 }
 
 bool RateLimiter::allow(const Endpoint& from, Nanos now) {
   if (now - last_gc_ >= kSecond) collect_garbage(now);
-  // One bucket per IPv4 address, and per IPv6 /64 as the Linux kernel does: whoever holds a /64
-  // can use any of its 2^64 addresses, so a bucket per full address would not limit anyone.
-  std::array<uint8_t, 17> key{};
-  key[0] = from.family;
-  std::memcpy(key.data() + 1, from.addr.data(), from.family == 6 ? 8 : from.addr_len());
-
+  const uint64_t key = bucket_of(from);
   auto found = buckets_.find(key);
   // Full: no bucket, no handshake. (No extra sweep here: that would cost a flood O(table) per packet;
   // the sweep above, once a second, makes room.)

@@ -381,7 +381,8 @@ TEST(cookie_stops_validating_once_the_responders_secret_rotates_after_120s) {
 }
 
 TEST(rate_limiter_allows_a_burst_of_five_then_twenty_per_second_per_address) {
-  RateLimiter limiter;
+  SeededRandom rng{1};
+  RateLimiter limiter{rng};
   const Nanos t = 1'000 * kSecond;
   const Endpoint e = Endpoint::v4(198, 51, 100, 1, 1000);
   for (int i = 0; i < kHandshakeBurst; ++i) CHECK(limiter.allow(e, t));
@@ -501,7 +502,8 @@ TEST(not_under_load_there_are_no_cookies_and_no_rate_limit_even_for_a_burst) {
 }
 
 TEST(rate_limiter_shares_one_bucket_across_an_ipv6_slash_64) {
-  RateLimiter limiter;
+  SeededRandom rng{1};
+  RateLimiter limiter{rng};
   const Nanos t = 5 * kSecond;
   Endpoint e;
   e.family = 6;
@@ -516,8 +518,30 @@ TEST(rate_limiter_shares_one_bucket_across_an_ipv6_slash_64) {
   CHECK(limiter.allow(e, t));
 }
 
+TEST(rate_limiter_buckets_are_keyed_so_a_flood_cannot_choose_its_collisions) {
+  // Two limiters (two devices, or one restarted) put the same sources in unrelated buckets: which
+  // sources share a chain of the table depends on a key the sender never sees.
+  SeededRandom rng_a{1}, rng_b{2};
+  RateLimiter a{rng_a}, b{rng_b};
+  size_t same = 0;
+  for (uint32_t i = 0; i < 1000; ++i) {
+    const Endpoint e = Endpoint::v4(10, 0, static_cast<uint8_t>(i >> 8), static_cast<uint8_t>(i), 51820);
+    if (a.bucket_of(e) == b.bucket_of(e)) ++same;
+    Endpoint other_port = e;
+    other_port.port = 4242;
+    CHECK_EQ(a.bucket_of(other_port), a.bucket_of(e));  // the port never matters
+  }
+  CHECK_EQ(same, size_t(0));
+  // The same key gives the same buckets (what a running limiter relies on).
+  SeededRandom rng_a_again{1};
+  RateLimiter a_again{rng_a_again};
+  const Endpoint e = Endpoint::v4(198, 51, 100, 7, 1);
+  CHECK_EQ(a_again.bucket_of(e), a.bucket_of(e));
+}
+
 TEST(rate_limiter_tracks_at_most_kMaxRateLimiterSources_and_refuses_new_sources_beyond) {
-  RateLimiter limiter;
+  SeededRandom rng{1};
+  RateLimiter limiter{rng};
   const Nanos t = 7 * kSecond;
   auto source = [](size_t i) {
     return Endpoint::v4(10, static_cast<uint8_t>(i >> 16), static_cast<uint8_t>(i >> 8), static_cast<uint8_t>(i), 51820);
