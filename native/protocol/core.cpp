@@ -73,6 +73,7 @@ Peer* Core::find_peer(const Key& public_key) {
 }
 
 void Core::remove_peer(Peer& peer) {
+  unschedule(peer);
   clear_sessions(peer);
   allowed_ips_.remove_all(&peer);
   peers_by_key_.erase(peer.public_key());

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <map>
+#include <set>
 #include <memory>
 #include <unordered_map>
 
@@ -153,6 +154,8 @@ class Core {
   void timers_handshake_complete(Peer&, const Now&);
   void timers_session_derived(Peer&, const Now&);
   void timers_persistent_keepalive_off(Peer&);
+  void schedule(Peer&);
+  void unschedule(Peer&);
   void fire_timers(Peer&, const Now&, Output&);
   void expired_retransmit_handshake(Peer&, const Now&, Output&);
   void expired_send_keepalive(Peer&, const Now&, Output&);
@@ -177,6 +180,10 @@ class Core {
   Random& rng_;
   Identity identity_;
   std::map<uint64_t, std::unique_ptr<Peer>> peers_;  // in the order they were added
+  // Peers with a deadline, by when to look at them (Peer::scheduled) and then by order: what tick()
+  // and next_deadline() read, so that idle peers cost a turn nothing.
+  std::set<std::pair<Nanos, uint64_t>> schedule_;
+  std::vector<uint64_t> due_;  // tick()'s scratch list, kept to spare an allocation per turn
   struct KeyHash {
     size_t operator()(const crypto::Key& k) const noexcept;
   };

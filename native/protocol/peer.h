@@ -63,6 +63,9 @@ class Peer {
   std::deque<std::vector<uint8_t>> staged;
 
   uint64_t order = 0;  // position in the device's peer list
+  // When the core's schedule looks at this peer next (kNever: not scheduled); never later than
+  // timers.earliest(), and possibly earlier (a deadline that moved later is not chased).
+  Nanos scheduled = kNever;
   bool isolated = false;  // device policy, kept here for the peer's lifetime: no relay to or from other peers
 };
 

@@ -233,3 +233,49 @@ TEST(previous_keypair_still_receives_packets_in_flight_across_a_rekey) {
   w.a.core.receive(in_flight, w.b.endpoint, w.now, w.a.out);
   CHECK_EQ(w.a.out.delivered.size(), size_t(1));
 }
+
+TEST(a_core_woken_only_at_next_deadline_keeps_every_timer_and_idle_peers_add_no_deadline) {
+  // The device sleeps until next_deadline() and then ticks once: driven that way, with 2,000 idle
+  // peers beside the active one, the retransmissions keep their schedule, no wake-up is wasted on an
+  // idle peer, and a removed peer leaves nothing behind.
+  TwoPeers w;
+  SeededRandom rng{7};
+  for (int i = 0; i < 2000; ++i) {
+    crypto::Key key;
+    rng.fill(key.data(), key.size());
+    w.a.core.add_peer(key);
+  }
+  CHECK_EQ(w.a.core.next_deadline(), kNever);
+  w.a_sends();
+  std::vector<Nanos> times{w.now.mono};
+  w.a.out.sent.clear();
+  int wakeups = 0;
+  const Nanos end = w.now.mono + 130 * kSecond;
+  while (w.a.core.next_deadline() <= end) {
+    const Nanos step = w.a.core.next_deadline() - w.now.mono;
+    CHECK(step >= 0);
+    w.skip(step);
+    w.a.core.tick(w.now, w.a.out);
+    ++wakeups;
+    for (auto& d : w.a.out.sent)
+      if (d.type() == MessageType::kInitiation) times.push_back(w.now.mono);
+    w.a.out.sent.clear();
+  }
+  CHECK_EQ(times.size(), size_t(1 + kMaxTimerHandshakes + 1));
+  for (size_t i = 1; i < times.size(); ++i) {
+    CHECK(times[i] - times[i - 1] >= kRekeyTimeout);
+    CHECK(times[i] - times[i - 1] <= kRekeyTimeout + kRekeyTimeoutJitterMax);
+  }
+  // One wake-up per retransmission, and at most one more for the handshake that waited for data.
+  CHECK(wakeups <= static_cast<int>(times.size()) + 1);
+  // Given up: the keys are zeroed 3 × REJECT_AFTER_TIME later; then nothing is due any more.
+  CHECK(w.a.core.next_deadline() != kNever);
+  w.skip(w.a.core.next_deadline() - w.now.mono);
+  w.a.core.tick(w.now, w.a.out);
+  CHECK_EQ(w.a.core.next_deadline(), kNever);
+  // A peer removed while it has a deadline takes its entry with it.
+  w.a_sends();
+  CHECK(w.a.core.next_deadline() != kNever);
+  w.a.core.remove_peer(*w.b_on_a);
+  CHECK_EQ(w.a.core.next_deadline(), kNever);
+}
