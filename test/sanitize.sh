@@ -4,7 +4,7 @@
 # into build/asan (the normal build in build/Release is not touched).
 #
 # node itself is not instrumented, so the sanitizer runtime has to be preloaded (g++'s libasan and
-# libubsan); WGVM_ADDON makes src/native.ts load the sanitized addon. Every process the tests start
+# libubsan); WGVM_ADDON makes src/dataplane/native.ts load the sanitized addon. Every process the tests start
 # inherits that environment, the wgvm-userspace daemons included. Reports go to files under
 # build/asan/reports (a daemon's stderr goes nowhere), and any report fails the run.
 #
@@ -38,13 +38,13 @@ export LD_PRELOAD="$libasan $libubsan"
 export ASAN_OPTIONS="detect_leaks=0:abort_on_error=1:log_path=$reports/asan"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:log_path=$reports/ubsan"
 
-# The daemons load the addon through dist/native.js: make sure that is the sanitized one.
+# The daemons load the addon through dist/dataplane/native.js: make sure that is the sanitized one.
 node -e '
-  import("./dist/native.js").then((m) => {
+  import("./dist/dataplane/native.js").then((m) => {
     m.loadNative();
     const maps = require("node:fs").readFileSync("/proc/self/maps", "utf8");
     if (!maps.includes(process.env.WGVM_ADDON) || !maps.includes("libasan.so")) {
-      console.error("test:sanitize: dist/native.js did not load " + process.env.WGVM_ADDON + " under ASan");
+      console.error("test:sanitize: dist/dataplane/native.js did not load " + process.env.WGVM_ADDON + " under ASan");
       process.exit(1);
     }
   });'

@@ -67,7 +67,7 @@ export interface Config {
   readonly publicStatus: boolean;
   /** PUBLIC_METRICS: whether GET /metrics needs no API key (it lists every node ID). */
   readonly publicMetrics: boolean;
-  /** TRUST_PROXY: proxies (addresses or CIDRs) whose X-Forwarded-For/-Proto the hub believes; empty: none. */
+  /** TRUST_PROXY: proxies (addresses or CIDRs) whose X-Forwarded-For/-Proto/-Host the hub believes; empty: none. */
   readonly trustProxy: readonly string[];
   /** LOG_LEVEL: the least severe level logged (pino's names), or silent. */
   readonly logLevel: LogLevel;

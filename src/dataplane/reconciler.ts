@@ -70,6 +70,10 @@ export function reconcileBody(
     const changed = !had || had.presharedKey !== d.presharedKey || had.allowedIp !== d.allowedIp;
     const endpoint = withEndpoints && d.endpoint ? d.endpoint : null;
     if (!changed && !endpoint) continue;
+    // A new preshared key means a new registration of the same public key (deleted and registered
+    // again between two reconciles): removed first, so that sessions made with the old key end now,
+    // as the delete alone would have ended them.
+    if (had && had.presharedKey !== d.presharedKey) lines.push(`public_key=${keyToHex(d.publicKey)}`, 'remove=true');
     lines.push(`public_key=${keyToHex(d.publicKey)}`);
     if (changed) {
       lines.push(`preshared_key=${keyToHex(d.presharedKey)}`, 'replace_allowed_ips=true', `allowed_ip=${d.allowedIp}`);

@@ -1,4 +1,4 @@
-// The node routes as the management API serves them: the seed's paths, flat snake_case bodies, an
+// The node routes as the management API serves them: the paths workers already call, flat snake_case bodies, an
 // install URL on the API's own origin, and the OpenAPI description of each.
 import type { FastifyRequest } from 'fastify';
 import type { Config } from '../config/index.js';

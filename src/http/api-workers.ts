@@ -1,5 +1,5 @@
 // What a worker fetches from the API to install itself: its config (with the API token or an install
-// token), the install page and its downloads under /install/:token, and the seed's registration
+// token), the install page and its downloads under /install/:token, and the registration
 // page with its assets. Every request with an install token uses it once.
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { Config } from '../config/index.js';
@@ -68,7 +68,7 @@ export const workerRoutes: FastifyPluginAsync<WorkerRoutesOptions> = async (app,
     return sendDownload(reply.header('cache-control', 'no-store'), nodes, id, 'wg0.conf');
   });
 
-  // The seed's registration page; the API token is typed into the page, never put in a URL.
+  // The registration page workers already use; the API token is typed into the page, never put in a URL.
   app.get('/worker/setup', { schema: { hide: true } }, async (_req, reply) => reply.type('text/html; charset=utf-8').send(setupPage()));
 
   // The pages' style sheet and script (no inline code: their Content-Security-Policy forbids it).

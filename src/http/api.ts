@@ -1,4 +1,4 @@
-// The management API (API_PORT): the seed's paths and verbs, JSON schemas on every route, OpenAPI at
+// The management API (API_PORT): the paths and verbs workers and their scripts already call, JSON schemas on every route, OpenAPI at
 // /docs. A client mistake is a 4xx with {error, message} and changes nothing; never a 500.
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';

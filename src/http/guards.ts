@@ -1,6 +1,7 @@
 // Who may call a route: the API token (for the API), a signed-in session (for the dashboard), and
-// for the dashboard's state-changing requests, a page of its own origin. Each is a fastify hook;
-// a refusal is a 4xx {error, message} and the route never runs.
+// for the dashboard's state-changing requests, a page of its own origin. Each works as a fastify
+// hook (a refusal is a 4xx {error, message} and the route never runs); the API token guard is also
+// called from inside the few handlers whose routes are public unless configured otherwise.
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiAuth } from './auth.js';
 import { SESSION_COOKIE, type Sessions } from './sessions.js';

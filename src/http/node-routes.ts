@@ -1,7 +1,7 @@
 // The node routes, served by both apps: the list, one node, register, delete, enable, disable, rotate
 // keys and a new install link. Each app registers this plugin with its own guard (the API token, the
 // dashboard's session) and its own NodeDialect: where each route is and how its answer looks (the API
-// keeps the seed's paths and flat bodies, the dashboard wraps them for its page). What a route does
+// keeps the paths and flat bodies workers already call, the dashboard wraps them for its page). What a route does
 // to the registry, whom the audit log names, and what a bad ID or body answers are the same for both.
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest, FastifySchema } from 'fastify';
 import type { Node } from '../domain/node.js';

@@ -1,4 +1,4 @@
-// The two server-rendered pages of the seed: worker registration (/worker/setup) and the worker's
+// The two server-rendered pages workers already know: worker registration (/worker/setup) and the worker's
 // install page (/install/:token). Plain HTML; the style sheet and the setup page's script are
 // served as files of their own (/assets/…), so the pages' Content-Security-Policy allows no inline code.
 import type { WorkerInstall } from '../domain/install.js';

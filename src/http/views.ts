@@ -7,7 +7,7 @@ import { allRequired, type FromSchema } from './from-schema.js';
 
 export type { NodeHistoryView } from '../nodes/history.js';
 
-/** A node, snake_case as the seed's API; never a secret. */
+/** A node, snake_case as the API workers already call; never a secret. */
 export const nodeSchema = allRequired({
   type: 'object',
   properties: {

@@ -77,7 +77,11 @@ export class DeviceSync {
     this.cancelReconcile = this.clock.soon(() => {
       this.cancelReconcile = undefined;
       this.catchUp();
-      this.o.published();
+      try {
+        this.o.published();
+      } catch (err) {
+        this.o.failed(err, 'publishing the change failed');
+      }
     });
   }
 

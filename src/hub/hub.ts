@@ -6,7 +6,7 @@ import type { Config } from '../config/index.js';
 import { configureDevice, openDevice, type DeviceEvent, type NativeDevice } from '../dataplane/device.js';
 import { configureLink } from '../dataplane/link.js';
 import { keyToHex } from '../domain/keys.js';
-import { buildApi } from '../http/api.js';
+import { buildApi, type HubInfo } from '../http/api.js';
 import { buildDashboard, type Dashboard } from '../http/dashboard.js';
 import { SERVER_LIMITS } from '../http/hardening.js';
 import { NodeHistory } from '../nodes/history.js';
@@ -38,9 +38,6 @@ interface Core {
   history: NodeHistory;
   startedAt: number;
 }
-
-/** What the API and the dashboard show of the hub itself. */
-type HubInfo = Parameters<typeof buildApi>[2];
 
 export class Hub {
   private readonly releases = new Releases();

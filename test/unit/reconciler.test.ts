@@ -58,6 +58,16 @@ describe('desiredPeers and reconcileBody', () => {
     );
   });
 
+  it('the same public key registered again with a new preshared key is removed first, ending the old sessions', () => {
+    // Deleted and registered again (its own public key) between two reconciles: the device must not
+    // keep sessions made with the old preshared key, as an in-place key change would.
+    const applied = appliedAfter(desiredPeers([node(1)], new Map(), () => key(50)));
+    const again = desiredPeers([node(1, { vpnIp: '10.100.1.9', updatedAt: '2026-11-26T14:00:00.000Z' })], applied, () => key(52));
+    expect(reconcileBody(applied, again, false)).toBe(
+      `public_key=${hex(1)}\nremove=true\npublic_key=${hex(1)}\npreshared_key=${hex(52)}\nreplace_allowed_ips=true\nallowed_ip=10.100.1.9/32\n`,
+    );
+  });
+
   it('on start, endpoints are set too, so that the hub can reach out at once', () => {
     const desired = desiredPeers([node(1, { endpoint: '198.51.100.7:51820' })], new Map(), () => key(50));
     const applied = appliedAfter(desired);
