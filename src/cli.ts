@@ -8,6 +8,7 @@ import { uapiCounters, uapiSet } from './uapi/client.js';
 import { reportStartupFailure, runDaemon, runForeground } from './daemon/userspace.js';
 import { decodeKey, encodeKey, generatePresharedKey, generatePrivateKey, KeyFormatError, publicKeyOf } from './domain/keys.js';
 import { INTERFACE_NAME_RULE, isInterfaceName } from './domain/names.js';
+import { parseThreads, THREADS_RULE } from './domain/threads.js';
 // The hub, the benchmark, migrations and the password prompt are loaded by their own commands only:
 // `wgvm up` (what wg-quick runs) starts in a third of the time without fastify and SQLite.
 
@@ -110,21 +111,18 @@ const commands: Record<string, Command> = {
     },
   },
   up: {
-    usage: 'up [-f|--foreground] <interface>',
+    usage: 'up [-f|--foreground] [--threads N|auto] <interface>',
     summary: 'bring up a userspace WireGuard interface, configured with `wg`',
     details:
       'Creates the TUN interface and /var/run/wireguard/<interface>.sock, then returns (the daemon\n' +
       'stays), like `wireguard-go <interface>`; -f keeps it in the foreground. Stops on SIGINT/SIGTERM\n' +
-      'or when the interface or the socket is removed.',
+      'or when the interface or the socket is removed. --threads (or WGVM_THREADS, for wg-quick) sets\n' +
+      'how many threads seal and open packets; the default, auto, is one per core.',
     async run(args) {
-      const foreground = args.some((a) => a === '-f' || a === '--foreground');
-      const rest = args.filter((a) => a !== '-f' && a !== '--foreground');
-      if (rest.length !== 1 || rest[0]!.startsWith('-')) throw new UsageError('up: usage: wgvm up [-f|--foreground] <interface>');
-      const iface = rest[0]!;
-      if (!isInterfaceName(iface)) throw new UsageError(`up: "${iface}" is not a valid interface name (${INTERFACE_NAME_RULE})`);
-      if (!foreground) return runDaemon(iface);
+      const { foreground, threads, iface } = parseUpArgs(args);
+      if (!foreground) return runDaemon(iface, threads);
       try {
-        return await runForeground(iface);
+        return await runForeground(iface, threads);
       } catch (err) {
         reportStartupFailure(message(err));
         throw new CommandFailure(`up: ${message(err)}`);
@@ -301,4 +299,28 @@ export async function main(argv: string[]): Promise<number> {
     }
     throw err;
   }
+}
+
+/** `up`'s arguments; --threads wins over WGVM_THREADS. */
+function parseUpArgs(args: string[]): { foreground: boolean; threads: number | 'auto'; iface: string } {
+  const usage = 'up: usage: wgvm up [-f|--foreground] [--threads N|auto] <interface>';
+  let foreground = false;
+  let threadsText = process.env.WGVM_THREADS;
+  let threadsFrom = 'WGVM_THREADS';
+  const rest: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === '-f' || a === '--foreground') foreground = true;
+    else if (a === '--threads' || a.startsWith('--threads=')) {
+      threadsText = a === '--threads' ? args[++i] : a.slice('--threads='.length);
+      threadsFrom = '--threads';
+      if (threadsText === undefined) throw new UsageError(`up: --threads needs a value (${THREADS_RULE})`);
+    } else rest.push(a);
+  }
+  if (rest.length !== 1 || rest[0]!.startsWith('-')) throw new UsageError(usage);
+  const iface = rest[0]!;
+  if (!isInterfaceName(iface)) throw new UsageError(`up: "${iface}" is not a valid interface name (${INTERFACE_NAME_RULE})`);
+  const threads = threadsText === undefined ? 'auto' : parseThreads(threadsText);
+  if (threads === null) throw new UsageError(`up: ${threadsFrom} ${JSON.stringify(threadsText)} is not a number of threads (${THREADS_RULE})`);
+  return { foreground, threads, iface };
 }

@@ -19,6 +19,8 @@ Napi::Value endpoint_value(Napi::Env env, const protocol::Endpoint& e) {
   return Napi::String::New(env, protocol::to_string(e));
 }
 
+constexpr int kMaxThreads = 256;
+
 class DeviceWrap : public Napi::ObjectWrap<DeviceWrap> {
  public:
   static Napi::Function define(Napi::Env env) {
@@ -28,15 +30,17 @@ class DeviceWrap : public Napi::ObjectWrap<DeviceWrap> {
                         InstanceMethod("setRelay", &DeviceWrap::SetRelay),
                         InstanceMethod("setIsolated", &DeviceWrap::SetIsolated),
                         InstanceMethod("initiateHandshake", &DeviceWrap::InitiateHandshake),
-                        InstanceMethod("close", &DeviceWrap::Close), InstanceAccessor("name", &DeviceWrap::Name, nullptr)});
+                        InstanceMethod("close", &DeviceWrap::Close), InstanceAccessor("name", &DeviceWrap::Name, nullptr),
+                        InstanceAccessor("threads", &DeviceWrap::Threads, nullptr)});
   }
 
-  // new Device(name, { mtu?, onEvent? })
+  // new Device(name, { mtu?, threads?, onEvent? })
   explicit DeviceWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<DeviceWrap>(info) {
     Napi::Env env = info.Env();
     if (!info[0].IsString()) throw Napi::TypeError::New(env, "interface name must be a string");
     const std::string name = info[0].As<Napi::String>();
     size_t mtu = 1420;
+    size_t threads = 0;  // one per available core
     Napi::Function on_event;
     if (info[1].IsObject()) {
       Napi::Object options = info[1].As<Napi::Object>();
@@ -44,6 +48,13 @@ class DeviceWrap : public Napi::ObjectWrap<DeviceWrap> {
         const uint32_t m = options.Get("mtu").ToNumber().Uint32Value();
         if (m < 576 || m > 65535) throw Napi::RangeError::New(env, "mtu must be 576..65535");
         mtu = m;
+      }
+      if (options.Has("threads") && !options.Get("threads").IsUndefined()) {
+        const Napi::Value t = options.Get("threads");
+        const double n = t.IsNumber() ? t.As<Napi::Number>().DoubleValue() : -1;
+        if (!(n >= 1 && n <= kMaxThreads) || n != static_cast<double>(static_cast<uint32_t>(n)))
+          throw Napi::RangeError::New(env, "threads must be an integer from 1 to " + std::to_string(kMaxThreads));
+        threads = static_cast<size_t>(n);
       }
       if (options.Get("onEvent").IsFunction()) on_event = options.Get("onEvent").As<Napi::Function>();
     }
@@ -80,7 +91,7 @@ class DeviceWrap : public Napi::ObjectWrap<DeviceWrap> {
       }
     };
     try {
-      device_ = std::make_unique<Device>(name, mtu, std::move(sink));
+      device_ = std::make_unique<Device>(name, mtu, threads, std::move(sink));
     } catch (...) {
       if (events_) events_.Release();  // nothing can be queued yet: release the callback now
       throw;
@@ -181,6 +192,9 @@ class DeviceWrap : public Napi::ObjectWrap<DeviceWrap> {
   }
 
   Napi::Value Name(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), device(info.Env()).name()); }
+  Napi::Value Threads(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), static_cast<double>(device(info.Env()).threads()));
+  }
 
   std::unique_ptr<Device> device_;
   Napi::ThreadSafeFunction events_;

@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include <chrono>
+#include <cstddef>
 #include <cstdio>
 #include <string>
 
@@ -30,6 +31,9 @@ std::string run_crypto(double seconds);
 
 // Handshakes one responder Core completes per second, over 256 configured peers.
 std::string run_handshakes(double seconds);
+
+// The device's transport crypto in batches on a pool of `threads` threads, per wall-clock second.
+std::string run_pool(double seconds, size_t threads);
 
 inline double seconds_between(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double>(b - a).count();

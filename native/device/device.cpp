@@ -25,8 +25,8 @@ Nanos clock_ns(clockid_t id) {
 
 }  // namespace
 
-Device::Device(const std::string& name, size_t mtu, std::function<void(const DeviceEvent&)> on_event)
-    : tun_(name), on_event_(std::move(on_event)) {
+Device::Device(const std::string& name, size_t mtu, size_t threads, std::function<void(const DeviceEvent&)> on_event)
+    : tun_(name), pool_(threads ? threads : CryptoPool::available_cores()), on_event_(std::move(on_event)) {
   core_.set_mtu(mtu);
   epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
   wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -59,7 +59,7 @@ void Device::close() {
   const uint64_t one = 1;
   if (wake_fd_ >= 0) [[maybe_unused]] auto r = ::write(wake_fd_, &one, sizeof one);
   if (thread_.joinable() && thread_.get_id() != std::this_thread::get_id()) thread_.join();
-  std::lock_guard lock(mu_);
+  DeviceLock::Control lock(lock_);
   core_.remove_all_peers();
   udp_.close();
   tun_.close();  // the kernel removes the interface with its last descriptor
@@ -81,7 +81,7 @@ bool Device::set_listen_port(uint16_t port, std::string* error) {
   io::UdpSockets fresh;
   if (!fresh.bind(port, fwmark_, error)) return false;
   flush_sends();  // what was queued leaves from the old port
-  // Closing a descriptor removes it from the epoll set; the loop holds mu_ while it reads sockets.
+  // Closing a descriptor removes it from the epoll set; the loop holds lock_ while it reads sockets.
   udp_.swap(fresh);  // `fresh` now holds the old sockets and closes them
   register_sockets();
   return true;
@@ -94,19 +94,19 @@ bool Device::set_fwmark(uint32_t mark, std::string* error) {
 }
 
 UapiResult Device::set(std::string_view body) {
-  std::lock_guard lock(mu_);
+  DeviceLock::Control lock(lock_);
   UapiResult result = uapi_set(*this, body);
   flush_sends();  // e.g. the keepalive a new persistent-keepalive interval sends at once
   return result;
 }
 
 std::string Device::get() {
-  std::lock_guard lock(mu_);
+  DeviceLock::Control lock(lock_);
   return uapi_get(*this);
 }
 
 std::vector<PeerSnapshot> Device::peers() {
-  std::lock_guard lock(mu_);
+  DeviceLock::Control lock(lock_);
   std::vector<PeerSnapshot> out;
   out.reserve(core_.peer_count());
   core_.for_each_peer([&](protocol::Peer& p) {
@@ -116,7 +116,7 @@ std::vector<PeerSnapshot> Device::peers() {
 }
 
 DeviceCounters Device::counters() {
-  std::lock_guard lock(mu_);
+  DeviceLock::Control lock(lock_);
   DeviceCounters c{};
   for (size_t i = 0; i < static_cast<size_t>(protocol::Drop::kCount); ++i)
     c.drops[i] = core_.drops(static_cast<protocol::Drop>(i));
@@ -130,12 +130,12 @@ DeviceCounters Device::counters() {
 }
 
 void Device::set_relay(bool on) {
-  std::lock_guard lock(mu_);
+  DeviceLock::Control lock(lock_);
   apply_relay(on);
 }
 
 bool Device::set_isolated(const crypto::Key& peer, bool isolated) {
-  std::lock_guard lock(mu_);
+  DeviceLock::Control lock(lock_);
   protocol::Peer* p = core_.find_peer(peer);
   if (!p) return false;
   p->isolated = isolated;
@@ -143,7 +143,7 @@ bool Device::set_isolated(const crypto::Key& peer, bool isolated) {
 }
 
 bool Device::initiate_handshake(const crypto::Key& peer) {
-  std::lock_guard lock(mu_);
+  DeviceLock::Control lock(lock_);
   protocol::Peer* p = core_.find_peer(peer);
   if (!p || !p->endpoint.valid()) return false;
   core_.initiate_handshake(*p, now(), *this);
@@ -175,7 +175,7 @@ void Device::send(const protocol::Endpoint& to, Bytes datagram) {
   tx_batch_.add(udp_, to, datagram);
 }
 
-void Device::deliver(protocol::Peer& from, Bytes packet) {
+void Device::deliver(protocol::Peer& from, Bytes packet, protocol::Output& relay_through) {
   // A packet for another peer's allowed IPs is re-encrypted for that peer here: no TUN round trip
   // and no kernel forwarding. With relay off it goes to the TUN, as in plain WireGuard.
   const auto ip = protocol::IpHeader::parse(packet);  // the core delivers only well-formed packets
@@ -184,7 +184,7 @@ void Device::deliver(protocol::Peer& from, Bytes packet) {
     if (from.isolated || to->isolated) return;  // isolated peers reach the hub, never each other
     if (relay_) {
       ++relayed_;
-      core_.send_to(*to, packet, now(), *this);
+      core_.send_to(*to, packet, now(), relay_through);
       return;
     }
   }

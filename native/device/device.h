@@ -1,6 +1,7 @@
 // A running userspace WireGuard interface: the TUN device, the UDP sockets and the protocol core,
-// driven by one native event-loop thread that never calls into JavaScript. Configuration arrives as
-// UAPI text from any thread; state leaves as snapshots and events.
+// driven by one native event-loop thread that never calls into JavaScript, with a pool of threads
+// for the transport crypto. Configuration arrives as UAPI text from any thread; state leaves as
+// snapshots and events.
 #pragma once
 
 #include <atomic>
@@ -11,6 +12,9 @@
 #include <thread>
 #include <vector>
 
+#include "device/crypto_pool.h"
+#include "device/device_lock.h"
+#include "device/pending_sends.h"
 #include "device/uapi.h"
 #include "io/tun.h"
 #include "io/udp.h"
@@ -43,11 +47,13 @@ struct DeviceCounters {
 
 class Device final : public UapiHost, private protocol::Output {
  public:
-  // Creates the TUN interface and starts the event loop; throws std::system_error on failure.
-  Device(const std::string& name, size_t mtu, std::function<void(const DeviceEvent&)> on_event);
+  // Creates the TUN interface and starts the event loop with `threads` crypto threads in all (0: one
+  // per available core); throws std::system_error on failure.
+  Device(const std::string& name, size_t mtu, size_t threads, std::function<void(const DeviceEvent&)> on_event);
   ~Device() override;
 
   const std::string& name() const { return tun_.name(); }
+  size_t threads() const { return pool_.threads(); }
   UapiResult set(std::string_view uapi_body);
   std::string get();
   std::vector<PeerSnapshot> peers();
@@ -63,7 +69,7 @@ class Device final : public UapiHost, private protocol::Output {
   void close();
 
  private:
-  // UapiHost (called with mu_ held)
+  // UapiHost (called with lock_ held)
   protocol::Core& core() override { return core_; }
   protocol::Now now() const override;
   protocol::Output& output() override { return *this; }
@@ -73,33 +79,59 @@ class Device final : public UapiHost, private protocol::Output {
   bool set_fwmark(uint32_t mark, std::string* error) override;
   void apply_relay(bool on) override { relay_ = on; }
 
-  // protocol::Output (called with mu_ held, on any thread)
+  // protocol::Output for control calls (with lock_ held): datagrams are sealed at once and sent
+  // when the call ends.
   void send(const protocol::Endpoint& to, Bytes datagram) override;
-  void deliver(protocol::Peer& from, Bytes ip_packet) override;
+  void deliver(protocol::Peer& from, Bytes ip_packet) override { deliver(from, ip_packet, *this); }
   void handshake_completed(protocol::Peer&) override;
   void endpoint_changed(protocol::Peer&) override;
 
+  // The core's Output during the loop's turns: datagrams wait in pending_, to be sealed together.
+  class TurnOutput final : public protocol::Output {
+   public:
+    explicit TurnOutput(Device& d) : d_(d) {}
+    void send(const protocol::Endpoint& to, Bytes datagram) override { d_.pending_.add(to, datagram); }
+    void send_transport(const protocol::Endpoint& to, const protocol::OutgoingTransport& t) override {
+      d_.pending_.add_transport(to, t);
+    }
+    void deliver(protocol::Peer& from, Bytes ip_packet) override { d_.deliver(from, ip_packet, *this); }
+    void handshake_completed(protocol::Peer& p) override { d_.handshake_completed(p); }
+    void endpoint_changed(protocol::Peer& p) override { d_.endpoint_changed(p); }
+
+   private:
+    Device& d_;
+  };
+
+  void deliver(protocol::Peer& from, Bytes ip_packet, protocol::Output& relay_through);
   void register_sockets();
   void flush_sends();
   void flush_tun();
 
   // The event loop (device_loop.cpp). Epoll tells the descriptors apart by these tags.
   enum : uint64_t { kTagWake = 1, kTagTun = 2, kTagUdp4 = 3, kTagUdp6 = 4 };
+  // Steps that let go of the lock around their crypto take it as `turn` and refresh the time `t`.
+  using TurnLock = std::unique_lock<DeviceLock>;
   void run();
   void loop();
   void stop_with(const std::string& reason);
   bool read_tun(const protocol::Now&);
-  void read_udp(int fd, const protocol::Now&);
+  void read_udp(uint64_t tag, TurnLock& turn, protocol::Now& t);
+  void open_received(TurnLock& turn, protocol::Now& t);
   void send_backlog(const protocol::Now&);
   void send_frame(Bytes frame, const protocol::Now&);
+  void send_pending(TurnLock& turn);
 
-  std::mutex mu_;
+  DeviceLock lock_;
   protocol::SystemRandom rng_;
   protocol::Core core_{rng_};
   io::Tun tun_;
   io::UdpSockets udp_;
   io::ReceiveBatch rx_batch_;
-  io::SendBatch tx_batch_;  // datagrams of one loop turn, sent with sendmmsg when the turn ends
+  io::SendBatch tx_batch_;  // datagrams on their way to sendmmsg: a turn's, or a control call's
+  CryptoPool pool_;
+  TurnOutput turn_output_{*this};
+  PendingSends pending_;                  // what the turn sends, sealed when it ends
+  std::vector<protocol::OpenJob> opens_;  // received transport data, opened together
   uint32_t fwmark_ = 0;
   bool relay_ = true;
   std::function<void(const DeviceEvent&)> on_event_;

@@ -1,5 +1,6 @@
 // The device's event loop: one thread, woken by epoll for the TUN, the UDP sockets and the wake
-// descriptor, or by the core's next timer deadline.
+// descriptor, or by the core's next timer deadline. It holds the device's lock for a turn, except
+// while the turn's crypto runs on the pool: control calls get their turn then.
 #include "device/device.h"
 
 #include <sys/epoll.h>
@@ -66,9 +67,9 @@ void Device::send_backlog(const protocol::Now& t) {
 
 void Device::send_frame(Bytes frame, const protocol::Now& t) {
   if (!tun_.vnet_header()) {
-    core_.send(frame, t, *this);
+    core_.send(frame, t, turn_output_);
   } else if (segmenter_.split(frame)) {
-    for (const Bytes packet : segmenter_.packets()) core_.send(packet, t, *this);
+    for (const Bytes packet : segmenter_.packets()) core_.send(packet, t, turn_output_);
   } else {
     ++tun_malformed_;
   }
@@ -76,8 +77,11 @@ void Device::send_frame(Bytes frame, const protocol::Now& t) {
 
 // Reads up to kUdpRounds batches (or kUdpDatagrams datagrams) from one socket and hands them to the
 // core; what it decrypts is written to the TUN after each batch.
-void Device::read_udp(int fd, const protocol::Now& t) {
+void Device::read_udp(uint64_t tag, TurnLock& turn, protocol::Now& t) {
   for (int round = 0, datagrams = 0; round < kUdpRounds && datagrams < kUdpDatagrams; ++round) {
+    // Looked up each round: a control call may have moved the sockets while the lock was let go.
+    const int fd = tag == kTagUdp4 ? udp_.fd4() : udp_.fd6();
+    if (fd < 0) return;
     const int n = rx_batch_.receive(fd);
     datagrams += n;
     // Handshakes waiting in this batch are the backlog that turns cookies on (under load).
@@ -87,10 +91,46 @@ void Device::read_udp(int fd, const protocol::Now& t) {
       handshakes += size == protocol::initiation::kSize || size == protocol::response::kSize;
     }
     core_.set_handshake_backlog(handshakes, t.mono);
-    for (int k = 0; k < n; ++k) core_.receive(rx_batch_.datagram(k), rx_batch_.from(k), t, *this);
+    for (int k = 0; k < n; ++k) {
+      const MutableBytes d = rx_batch_.datagram(k);
+      if (protocol::is_transport(d)) {
+        // Checked now, opened with the rest of the batch: decrypted where it lies.
+        protocol::OpenJob& job = opens_.emplace_back();
+        if (!core_.check_transport(d, rx_batch_.from(k), t, d.data() + protocol::transport::kHeaderSize, job))
+          opens_.pop_back();
+        continue;
+      }
+      open_received(turn, t);  // what came before a handshake message is taken first, in order
+      core_.receive(d, rx_batch_.from(k), t, turn_output_);
+    }
+    open_received(turn, t);
     flush_tun();
     if (!rx_batch_.was_full()) break;
   }
+}
+
+// Opens the checked transport datagrams on the pool, without the lock, then finishes them in the
+// order they came. The jobs carry their keys: nothing they touch belongs to the core.
+void Device::open_received(TurnLock& turn, protocol::Now& t) {
+  if (opens_.empty()) return;
+  turn.unlock();
+  pool_.run(opens_.size(), [this](size_t i) { opens_[i].run(); });
+  turn.lock();
+  t = now();
+  for (const protocol::OpenJob& job : opens_) core_.finish_transport(job, t, turn_output_);
+  opens_.clear();
+}
+
+// Seals what the turn sends on the pool, without the lock, then queues it for the sockets in the
+// order it was sent and flushes.
+void Device::send_pending(TurnLock& turn) {
+  if (pending_.unsealed() > 0) {
+    turn.unlock();
+    pending_.seal(pool_);
+    turn.lock();
+  }
+  pending_.drain([this](const protocol::Endpoint& to, Bytes datagram) { tx_batch_.add(udp_, to, datagram); });
+  flush_sends();
 }
 
 void Device::stop_with(const std::string& reason) {
@@ -103,25 +143,25 @@ void Device::run() {
     loop();
   } catch (const std::exception& e) {
     // Whatever went wrong, the process must not abort: the device stops and says why.
-    std::lock_guard lock(mu_);
+    DeviceLock::Control lock(lock_);
     stop_with(std::string("internal error: ") + e.what());
   }
 }
 
 void Device::loop() {
   epoll_event events[8];
+  TurnLock turn(lock_, std::defer_lock);
   while (!stopping_) {
     Nanos sleep = kMaxSleep;
-    {
-      std::lock_guard lock(mu_);
-      const Nanos deadline = core_.next_deadline();
-      if (deadline != protocol::kNever) sleep = std::clamp<Nanos>(deadline - now().mono, 0, kMaxSleep);
-      if (!backlog_.empty()) sleep = 0;
-    }
+    turn.lock();
+    const Nanos deadline = core_.next_deadline();
+    if (deadline != protocol::kNever) sleep = std::clamp<Nanos>(deadline - now().mono, 0, kMaxSleep);
+    if (!backlog_.empty()) sleep = 0;
+    turn.unlock();
     const int n = ::epoll_wait(epoll_fd_, events, 8, static_cast<int>((sleep + 999'999) / 1'000'000));
     if (stopping_) break;
-    std::lock_guard lock(mu_);
-    const protocol::Now t = now();
+    turn.lock();
+    protocol::Now t = now();
     for (int i = 0; i < n; ++i) {
       switch (events[i].data.u64) {
         case kTagWake: {
@@ -133,16 +173,15 @@ void Device::loop() {
           if (!read_tun(t)) return stop_with("interface " + tun_.name() + " was removed");
           break;
         case kTagUdp4:
-        case kTagUdp6: {
-          const int fd = events[i].data.u64 == kTagUdp4 ? udp_.fd4() : udp_.fd6();
-          if (fd >= 0) read_udp(fd, t);
+        case kTagUdp6:
+          read_udp(events[i].data.u64, turn, t);
           break;
-        }
       }
     }
     send_backlog(t);
-    core_.tick(now(), *this);
-    flush_sends();
+    core_.tick(now(), turn_output_);
+    send_pending(turn);
+    turn.unlock();
   }
 }
 

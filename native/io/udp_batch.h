@@ -26,7 +26,8 @@ class ReceiveBatch {
   int receive(int fd);
   // Whether the last receive() filled every message slot (more may be waiting).
   bool was_full() const { return full_; }
-  Bytes datagram(int i) const { return Bytes(storage_.data() + datagrams_[i].offset, datagrams_[i].length); }
+  // Writable: transport data is decrypted where it lies.
+  MutableBytes datagram(int i) { return MutableBytes(storage_.data() + datagrams_[i].offset, datagrams_[i].length); }
   const protocol::Endpoint& from(int i) const { return from_[datagrams_[i].message]; }
 
  private:

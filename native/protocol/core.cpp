@@ -162,7 +162,11 @@ void Core::receive(Bytes d, const Endpoint& from, const Now& now, Output& out) {
 
 void Core::send_authenticated(Peer& peer, Bytes datagram, const Now& now, Output& out) {
   out.send(peer.endpoint, datagram);
-  peer.tx_bytes += datagram.size();
+  sent_authenticated(peer, datagram.size(), now);
+}
+
+void Core::sent_authenticated(Peer& peer, size_t datagram_size, const Now& now) {
+  peer.tx_bytes += datagram_size;
   timers_any_authenticated_packet_sent(peer);
   timers_any_authenticated_packet_traversal(peer, now);
 }

@@ -13,6 +13,7 @@
 #include "protocol/load_detector.h"
 #include "protocol/peer.h"
 #include "protocol/rate_limiter.h"
+#include "protocol/transport_crypto.h"
 #include "routing/allowed_ips.h"
 
 namespace wgvm::protocol {
@@ -56,10 +57,21 @@ class Output {
  public:
   virtual ~Output() = default;
   virtual void send(const Endpoint& to, Bytes datagram) = 0;
+  // A transport datagram still to be sealed. An output may lay it out now and seal it later (on
+  // another thread, see seal_transport), as long as it is sealed before it leaves; this one seals at once.
+  virtual void send_transport(const Endpoint& to, const OutgoingTransport& t) {
+    buffer_.resize(t.size());
+    t.write(buffer_.data());
+    seal_transport(t.key, buffer_);
+    send(to, buffer_);
+  }
   // A decrypted packet, checked against the sending peer's allowed IPs, for the tunnel.
   virtual void deliver(Peer& from, Bytes ip_packet) = 0;
   virtual void handshake_completed(Peer&) {}
   virtual void endpoint_changed(Peer&) {}
+
+ private:
+  std::vector<uint8_t> buffer_;
 };
 
 class Core {
@@ -95,6 +107,13 @@ class Core {
 
   // --- packets
   void receive(Bytes datagram, const Endpoint& from, const Now&, Output&);
+  // Transport data in two steps, so that the opening, the costly part, can run elsewhere and in
+  // parallel (receive() does all three at once): check_transport() admits a datagram as a job (or
+  // drops it, counted), the caller runs the job, and finish_transport() takes the jobs back in the
+  // order the datagrams came. The plaintext goes to `plain` (datagram.size() - 32 bytes, may alias
+  // the ciphertext). Other messages, and transport datagrams too short to check, go to receive().
+  bool check_transport(Bytes datagram, const Endpoint& from, const Now&, uint8_t* plain, OpenJob&);
+  void finish_transport(const OpenJob&, const Now&, Output&);
   // A packet from the tunnel, routed by its destination address.
   void send(Bytes ip_packet, const Now&, Output&);
   void send_to(Peer&, Bytes ip_packet, const Now&, Output&);
@@ -122,6 +141,7 @@ class Core {
   };
 
   void drop(Drop d) { ++drops_[static_cast<size_t>(d)]; }
+  bool rejected(Drop d) { return drop(d), false; }
 
   // --- handshake messages (core_handshake.cpp)
   bool admit_handshake(const uint8_t* msg, size_t size, const Endpoint& from, const Now&, Output&);
@@ -166,6 +186,7 @@ class Core {
   // --- what every path shares (core.cpp)
   // Every authenticated datagram to a peer, handshake or transport, leaves through here.
   void send_authenticated(Peer&, Bytes datagram, const Now&, Output&);
+  void sent_authenticated(Peer&, size_t datagram_size, const Now&);
   void update_endpoint(Peer&, const Endpoint&, Output&);
   void expire_sessions(Peer&);  // current keys stop sending; the handshake is forgotten
   void clear_sessions(Peer&);   // every keypair and the handshake are erased
@@ -196,10 +217,8 @@ class Core {
   LoadDetector load_;
   uint64_t handshakes_admitted_ = 0;
   size_t mtu_ = 1420;
-  // Separate buffers: a packet just decrypted into rx_buffer_ may be re-encrypted (relayed) from
-  // inside Output::deliver, which writes tx_buffer_.
-  std::vector<uint8_t> rx_buffer_;
-  std::vector<uint8_t> tx_buffer_;
+  uint64_t next_keypair_id_ = 0;
+  std::vector<uint8_t> rx_buffer_;  // receive()'s plaintext
   uint64_t drops_[static_cast<size_t>(Drop::kCount)] = {};
 };
 

@@ -101,6 +101,7 @@ void Core::begin_session(Peer& peer, const Now& now) {
   auto keys = derive_session(peer.handshake);
   if (!keys) return;
   auto kp = std::make_unique<Keypair>();
+  kp->id = ++next_keypair_id_;
   kp->send_key = keys->send;
   kp->receive_key = keys->receive;
   kp->initiator = keys->initiator;

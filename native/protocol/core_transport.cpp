@@ -1,8 +1,5 @@
 // The transport side of the core: decrypting and delivering data, routing packets from the tunnel,
 // staging them while a handshake is under way, and padding and encrypting them.
-#include <cstring>
-
-#include "crypto/aead.h"
 #include "protocol/core.h"
 #include "protocol/ip_header.h"
 #include "protocol/messages.h"
@@ -27,29 +24,52 @@ size_t padded_length(size_t len, size_t mtu) {
 // receiving
 
 void Core::handle_transport(Bytes d, const Endpoint& from, const Now& now, Output& out) {
+  rx_buffer_.resize(d.size());
+  OpenJob job;
+  if (!check_transport(d, from, now, rx_buffer_.data(), job)) return;
+  job.run();
+  finish_transport(job, now, out);
+}
+
+bool Core::check_transport(Bytes d, const Endpoint& from, const Now& now, uint8_t* plain, OpenJob& job) {
   auto it = index_table_.find(load_le32(d.data() + transport::kReceiver));
-  if (it == index_table_.end() || it->second.keypair == nullptr) return drop(Drop::kUnknownIndex);
+  if (it == index_table_.end() || it->second.keypair == nullptr) return rejected(Drop::kUnknownIndex);
+  const Keypair& kp = *it->second.keypair;
+  const uint64_t counter = load_le64(d.data() + transport::kCounter);
+  if (!kp.can_receive(now.mono) || counter >= kRejectAfterMessages) return rejected(Drop::kExpiredKeypair);
+  if (!kp.replay.would_accept(counter)) return rejected(Drop::kReplay);
+  job.key = kp.receive_key;
+  job.keypair_id = kp.id;
+  job.receiver = kp.local_index;
+  job.counter = counter;
+  job.sealed = d.data() + transport::kHeaderSize;
+  job.sealed_size = d.size() - transport::kHeaderSize;
+  job.plain = plain;
+  job.datagram_size = d.size();
+  job.from = from;
+  job.opened = false;
+  return true;
+}
+
+void Core::finish_transport(const OpenJob& job, const Now& now, Output& out) {
+  if (!job.opened) return drop(Drop::kDecrypt);
+  // While the job ran, the keypair may have been replaced or erased (and its index taken again).
+  auto it = index_table_.find(job.receiver);
+  if (it == index_table_.end() || it->second.keypair == nullptr || it->second.keypair->id != job.keypair_id)
+    return drop(Drop::kUnknownIndex);
   Peer& peer = *it->second.peer;
   Keypair& kp = *it->second.keypair;
-  const uint64_t counter = load_le64(d.data() + transport::kCounter);
-  if (!kp.can_receive(now.mono) || counter >= kRejectAfterMessages) return drop(Drop::kExpiredKeypair);
-  if (!kp.replay.would_accept(counter)) return drop(Drop::kReplay);
+  // Checked once before the job ran; this time it counts (a duplicate may have come in between).
+  if (!kp.replay.accept(job.counter)) return drop(Drop::kReplay);
+  const Bytes plain = job.plaintext();
 
-  const Bytes sealed = d.subspan(transport::kHeaderSize);
-  rx_buffer_.resize(sealed.size());
-  const auto nonce = crypto::counter_nonce(counter);
-  if (!crypto::aead_open(kp.receive_key.data(), nonce.data(), sealed, {}, rx_buffer_.data()))
-    return drop(Drop::kDecrypt);
-  if (!kp.replay.accept(counter)) return drop(Drop::kReplay);
-  const Bytes plain(rx_buffer_.data(), sealed.size() - crypto::kAeadTagLen);
-
-  update_endpoint(peer, from, out);
+  update_endpoint(peer, job.from, out);
   if (&kp == peer.next.get()) rotate_on_confirmation(peer, now, out);
   keep_key_fresh_receiving(peer, now, out);
   timers_any_authenticated_packet_traversal(peer, now);
   // After the rotation above, whose staged data may have armed the new-handshake timer.
   timers_any_authenticated_packet_received(peer);
-  peer.rx_bytes += d.size();
+  peer.rx_bytes += job.datagram_size;
   if (plain.empty()) return;  // a keepalive
 
   timers_data_received(peer, now);
@@ -111,24 +131,10 @@ void Core::discard_staged(Peer& peer) {
 }
 
 void Core::encrypt_and_send(Peer& peer, Keypair& kp, Bytes packet, const Now& now, Output& out) {
-  const uint64_t counter = kp.send_counter++;
-  const size_t padded = padded_length(packet.size(), mtu_);
-  tx_buffer_.resize(transport::kHeaderSize + padded + crypto::kAeadTagLen);
-  uint8_t* d = tx_buffer_.data();
-  write_header(d, MessageType::kTransport);
-  store_le32(d + transport::kReceiver, kp.remote_index);
-  store_le64(d + transport::kCounter, counter);
-  uint8_t* body = d + transport::kHeaderSize;
-  Bytes plain = packet;  // a full-size packet is sealed from where it lies, without a copy
-  if (padded != packet.size()) {  // the padding is encrypted too: the packet moves in front of it
-    if (!packet.empty()) std::memcpy(body, packet.data(), packet.size());
-    std::memset(body + packet.size(), 0, padded - packet.size());
-    plain = Bytes(body, padded);
-  }
-  const auto nonce = crypto::counter_nonce(counter);
-  crypto::aead_seal(kp.send_key.data(), nonce.data(), plain, {}, body);
-
-  send_authenticated(peer, Bytes(d, tx_buffer_.size()), now, out);
+  const OutgoingTransport t{kp.send_key, kp.remote_index, kp.send_counter++, packet,
+                            padded_length(packet.size(), mtu_) - packet.size()};
+  out.send_transport(peer.endpoint, t);
+  sent_authenticated(peer, t.size(), now);
   if (!packet.empty()) timers_data_sent(peer, now);  // a keepalive is no data
 }
 

@@ -12,6 +12,7 @@ struct Keypair {
   crypto::Key receive_key{};
   uint64_t send_counter = 0;  // the next nonce to use
   ReplayWindow replay;
+  uint64_t id = 0;            // unique in its core: a job checked against it finds it again (OpenJob)
   uint32_t local_index = 0;   // what the peer writes as receiver in packets to us
   uint32_t remote_index = 0;  // what we write as receiver in packets to the peer
   Nanos created = 0;          // monotonic

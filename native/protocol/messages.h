@@ -46,6 +46,11 @@ inline void store_le64(uint8_t* p, uint64_t v) {
   store_le32(p + 4, uint32_t(v >> 32));
 }
 
+// Transport data of a size Core::check_transport takes; anything else goes to Core::receive.
+inline bool is_transport(Bytes d) {
+  return d.size() >= transport::kMinSize && load_le32(d.data()) == static_cast<uint32_t>(MessageType::kTransport);
+}
+
 // Writes the 4-byte message header: type and three zero reserved bytes.
 inline void write_header(uint8_t* msg, MessageType type) {
   msg[0] = static_cast<uint8_t>(type);

@@ -61,6 +61,8 @@ export interface Config {
   readonly persistentKeepalive: number;
   /** MTU of the hub's interface and of the worker configs. */
   readonly mtu: number;
+  /** Threads sealing and opening packets in the hub's data plane (WGVM_THREADS). */
+  readonly threads: number | 'auto';
   /** PEERDNS: DNS servers for the worker configs (canonical IP text); empty = no DNS line. */
   readonly peerDns: readonly string[];
   /** PUBLIC_STATUS: whether GET /api/vpn/status needs no API key. */
@@ -97,6 +99,7 @@ export const CONFIG_DEFAULTS = Object.freeze({
   /** ALLOWEDIPS defaults to INTERNAL_SUBNET. */
   PERSISTENTKEEPALIVE: '25',
   MTU: '1420',
+  WGVM_THREADS: 'auto',
   PUBLIC_STATUS: 'true',
   PUBLIC_METRICS: 'false',
   LOG_LEVEL: 'info',
@@ -119,6 +122,7 @@ export const CONFIG_VARIABLES = Object.freeze([
   'ALLOWEDIPS',
   'PERSISTENTKEEPALIVE',
   'MTU',
+  'WGVM_THREADS',
   'PEERDNS',
   'PUBLIC_STATUS',
   'PUBLIC_METRICS',

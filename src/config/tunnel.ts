@@ -3,11 +3,12 @@
 import { parseIp, parseIpCidr, type Cidr } from '../domain/ip.js';
 import { subnetContains } from '../domain/ipam.js';
 import { INTERFACE_NAME_RULE, isInterfaceName } from '../domain/names.js';
+import { parseThreads, THREADS_RULE } from '../domain/threads.js';
 import type { Config } from './schema.js';
 import { CONFIG_DEFAULTS } from './schema.js';
 import type { Source } from './source.js';
 
-export type TunnelConfig = Pick<Config, 'wgInterface' | 'allowedIps' | 'persistentKeepalive' | 'mtu' | 'peerDns'>;
+export type TunnelConfig = Pick<Config, 'wgInterface' | 'allowedIps' | 'persistentKeepalive' | 'mtu' | 'threads' | 'peerDns'>;
 
 /** The tunnel group; `network` gives ALLOWEDIPS's default and the hub address it should include. */
 export function readTunnel(
@@ -31,8 +32,17 @@ export function readTunnel(
     allowedIps: Object.freeze(allowedIps === null ? [network.internalSubnet.text] : allowedIps.map((c) => c.text)),
     persistentKeepalive,
     mtu,
+    threads: readThreads(src),
     peerDns: Object.freeze(readPeerDns(src)),
   };
+}
+
+/** WGVM_THREADS: the hub's crypto threads. */
+function readThreads(src: Source): number | 'auto' {
+  const raw = src.get('WGVM_THREADS');
+  const threads = parseThreads(raw?.value ?? CONFIG_DEFAULTS.WGVM_THREADS);
+  if (threads === null) src.fail('WGVM_THREADS', raw, `${src.show(raw!.value)} is not a number of threads (${THREADS_RULE})`);
+  return threads;
 }
 
 /** WG_INTERFACE: wg-quick's rule for interface names (Linux allows 15 bytes). */

@@ -8,6 +8,7 @@ import { openDevice, type NativeDevice } from '../dataplane/device.js';
 import { signalExitCode, StopSignals } from '../runtime/stop-signals.js';
 import { socketPath, startUapiServer, stopUapiServer } from '../uapi/server.js';
 import { dataPlaneEnv } from '../dataplane/openssl-env.js';
+import { threadsOption } from '../domain/threads.js';
 
 const READY_FD = 3;
 
@@ -20,7 +21,7 @@ function log(iface: string, message: string): void {
  * SIGINT and SIGTERM are caught before the interface exists; one that comes during start-up stops
  * the daemon as soon as what start-up made can be removed again. Ends with 0 once everything is gone.
  */
-export async function runForeground(iface: string): Promise<number> {
+export async function runForeground(iface: string, threads: number | 'auto' = 'auto'): Promise<number> {
   const signals = new StopSignals();
   const path = socketPath(iface);
   let device: NativeDevice | undefined;
@@ -47,7 +48,7 @@ export async function runForeground(iface: string): Promise<number> {
   signals.onStop(stop);
 
   try {
-    device = openDevice(iface, { onEvent: (e) => e.type === 'stopped' && stop(e.reason) });
+    device = openDevice(iface, { threads: threadsOption(threads), onEvent: (e) => e.type === 'stopped' && stop(e.reason) });
     server = await startUapiServer(iface, device, { writable: true, onError: (m) => log(iface, m) });
   } catch (err) {
     device?.close();
@@ -88,10 +89,10 @@ export function reportStartupFailure(message: string): void {
  * SIGINT or SIGTERM before then is passed on to the child; once it has cleaned up and exited, so do
  * we, with 130 or 143.
  */
-export async function runDaemon(iface: string): Promise<number> {
+export async function runDaemon(iface: string, threads: number | 'auto' = 'auto'): Promise<number> {
   const signals = new StopSignals();
   const entry = fileURLToPath(new URL('../../bin/wgvm.js', import.meta.url));
-  const child = spawn(process.execPath, [entry, 'up', '--foreground', iface], {
+  const child = spawn(process.execPath, [entry, 'up', '--foreground', '--threads', String(threads), iface], {
     detached: true,
     stdio: ['ignore', 'ignore', 'ignore', 'pipe'],
     env: { ...dataPlaneEnv(process.env), WGVM_READY_FD: String(READY_FD) },

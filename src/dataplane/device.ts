@@ -7,7 +7,14 @@ export class DeviceOpenError extends Error {
   override name = 'DeviceOpenError';
 }
 
-export function openDevice(iface: string, options: { mtu?: number; onEvent?: (e: DeviceEvent) => void } = {}): NativeDevice {
+export interface DeviceOptions {
+  mtu?: number;
+  /** Crypto threads; undefined: one per core. */
+  threads?: number | undefined;
+  onEvent?: (e: DeviceEvent) => void;
+}
+
+export function openDevice(iface: string, options: DeviceOptions = {}): NativeDevice {
   const { Device } = loadNative();
   try {
     return new Device(iface, options);

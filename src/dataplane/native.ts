@@ -46,6 +46,8 @@ export type { DeviceCounters } from './counters.js';
 /** A running userspace WireGuard interface (native threads; no packet touches JavaScript). */
 export interface NativeDevice {
   readonly name: string;
+  /** Threads sealing and opening packets, the loop's own included. */
+  readonly threads: number;
   /** Applies a UAPI `set=1` body; errno 0 on success, else a positive errno and a message naming the line. */
   set(uapiBody: string): { errno: number; message: string };
   /** The UAPI `get=1` answer lines (without the errno line). */
@@ -62,7 +64,7 @@ export interface NativeDevice {
 
 export interface NativeAddon {
   crypto: NativeCrypto;
-  Device: new (name: string, options?: { mtu?: number; onEvent?: (e: DeviceEvent) => void }) => NativeDevice;
+  Device: new (name: string, options?: { mtu?: number; threads?: number | undefined; onEvent?: (e: DeviceEvent) => void }) => NativeDevice;
 }
 
 const builtAddon = fileURLToPath(new URL('../../build/Release/wgvm_native.node', import.meta.url));

@@ -4,6 +4,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Config } from '../config/index.js';
 import { configureDevice, openDevice, type DeviceEvent, type NativeDevice } from '../dataplane/device.js';
+import { threadsOption } from '../domain/threads.js';
 import { configureLink } from '../dataplane/link.js';
 import { keyToHex } from '../domain/keys.js';
 import { buildApi, type HubInfo } from '../http/api.js';
@@ -126,7 +127,11 @@ export class Hub {
     store.purgeInstallTokens(); // (also done whenever a token is made)
     const identity = hubIdentity(store);
     const token = apiToken(config);
-    const device = this.system.openDevice(config.wgInterface, { mtu: config.mtu, onEvent: (e) => this.onDeviceEvent(e) });
+    const device = this.system.openDevice(config.wgInterface, {
+      mtu: config.mtu,
+      threads: threadsOption(config.threads),
+      onEvent: (e) => this.onDeviceEvent(e),
+    });
     releases.add(() => device.close()); // the kernel removes the interface with it
     configureDevice(device, `private_key=${keyToHex(identity.privateKey)}\nlisten_port=${config.serverPort}\n`);
     this.system.configureLink(config.wgInterface, config.hubAddress, config.internalSubnet.prefix, config.mtu);

@@ -1,6 +1,6 @@
 // The `wgvm` key commands, run as a user runs them, compared byte for byte with `wg`; and the usage errors of `wgvm counters`.
 import { execFile, execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,7 +10,11 @@ import { requireTools, skipWithout } from '../helpers/tools.js';
 const wgvm = fileURLToPath(new URL('../../bin/wgvm.js', import.meta.url));
 
 function run(args: string[], input?: string) {
-  const r = spawnSync(process.execPath, [wgvm, ...args], { input: input ?? '', encoding: 'utf8' });
+  return runWithEnv(args, {}, input);
+}
+
+function runWithEnv(args: string[], env: NodeJS.ProcessEnv, input?: string) {
+  const r = spawnSync(process.execPath, [wgvm, ...args], { input: input ?? '', encoding: 'utf8', env: { ...process.env, ...env } });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -136,6 +140,19 @@ describe('wgvm genkey / pubkey / genpsk', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toBe("wgvm bench: unknown option or missing value: --bogus (usage: wgvm bench [--quick] [--runs N] [--seconds S] [--only PAIR,…] [--out DIR])\n");
     expect(run(['bench', '--runs']).stderr).toMatch(/^wgvm bench: unknown option or missing value: --runs /);
+  });
+
+  it('up: a bad --threads or WGVM_THREADS is one line, exit 2, before any interface exists', () => {
+    const bad = run(['up', '--threads', '0', 'wgvmthr0']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toBe('wgvm up: --threads "0" is not a number of threads (an integer from 1 to 256, or "auto" for one per core)\n');
+    expect(run(['up', 'wgvmthr0', '--threads']).stderr).toMatch(/^wgvm up: --threads needs a value /);
+    const fromEnv = runWithEnv(['up', '-f', 'wgvmthr0'], { WGVM_THREADS: 'many' });
+    expect(fromEnv.code).toBe(2);
+    expect(fromEnv.stderr).toMatch(/^wgvm up: WGVM_THREADS "many" is not a number of threads /);
+    // The flag wins over the variable.
+    expect(runWithEnv(['up', '--threads=x', 'wgvmthr0'], { WGVM_THREADS: '2' }).stderr).toMatch(/^wgvm up: --threads "x" /);
+    expect(existsSync('/sys/class/net/wgvmthr0')).toBe(false);
   });
 
   it('genkey warns, like wg, when writing to a world-readable file', () => {

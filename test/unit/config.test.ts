@@ -82,6 +82,7 @@ describe('loadConfig defaults', () => {
       allowedIps: ['10.100.0.0/16'],
       persistentKeepalive: 25,
       mtu: 1420,
+      threads: 'auto',
       peerDns: [],
       publicStatus: true,
       publicMetrics: false,
@@ -167,6 +168,13 @@ describe('loadConfig defaults', () => {
     expect(() => load({ TRUST_PROXY: '10.0.0.1/8' })).toThrow(/^TRUST_PROXY: /);
     expect(() => load({ TRUST_PROXY: '127.0.0.1,' })).toThrow(/^TRUST_PROXY: has an empty entry/);
     expect(() => load({ LOG_LEVEL: 'verbose' })).toThrow(/^LOG_LEVEL: "verbose" is not one of fatal, error, warn, info, debug, trace, silent/);
+  });
+
+  it('takes WGVM_THREADS as a count or auto, auto by default', () => {
+    expect(load({}).threads).toBe('auto');
+    expect(load({ WGVM_THREADS: 'auto' }).threads).toBe('auto');
+    expect(load({ WGVM_THREADS: '1' }).threads).toBe(1);
+    expect(load({ WGVM_THREADS: '256' }).threads).toBe(256);
   });
 
   it('accepts the extremes of every numeric range', () => {
@@ -298,6 +306,10 @@ describe('bad values', () => {
     ['MTU', '1279', /^MTU: "1279" is not an MTU \(1280-9000\)$/],
     ['MTU', '9001', /^MTU: "9001" is not an MTU \(1280-9000\)$/],
     ['MTU', '1420.5', /^MTU: "1420\.5" is not an MTU/],
+    ['WGVM_THREADS', '0', /^WGVM_THREADS: "0" is not a number of threads \(an integer from 1 to 256, or "auto" for one per core\)$/],
+    ['WGVM_THREADS', '257', /^WGVM_THREADS: "257" is not a number of threads/],
+    ['WGVM_THREADS', '02', /^WGVM_THREADS: "02" is not a number of threads/],
+    ['WGVM_THREADS', 'AUTO', /^WGVM_THREADS: "AUTO" is not a number of threads/],
     ['PEERDNS', '1.1.1.1,dns.google', /^PEERDNS: "dns\.google" is not an IP address$/],
     ['PEERDNS', '1.1.1.1,,8.8.8.8', /^PEERDNS: has an empty entry/],
     ['PEERDNS', 'auto', /^PEERDNS: "auto" is not supported/],

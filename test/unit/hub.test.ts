@@ -30,7 +30,13 @@ class FakeDevice implements NativeDevice {
     readonly name: string,
     readonly onEvent: (e: DeviceEvent) => void,
     private readonly socket: string,
+    /** What the hub asked for: undefined leaves it to the data plane (one per core). */
+    readonly requestedThreads: number | undefined,
   ) {}
+
+  get threads() {
+    return this.requestedThreads ?? 2;
+  }
 
   set(body: string) {
     this.bodies.push(body);
@@ -103,7 +109,7 @@ beforeEach(async () => {
   const partial = { dir, config, log: [] as string[], devices: [] as FakeDevice[], links: 0, socket };
   const system: HubSystem = {
     openDevice: (name, options) => {
-      const device = new FakeDevice(name, options!.onEvent!, socket);
+      const device = new FakeDevice(name, options!.onEvent!, socket, options!.threads);
       h.devices.push(device);
       return device;
     },
@@ -135,6 +141,7 @@ describe('Hub', () => {
   it('starts in order, logs its start-up line, serves, and stops releasing everything in reverse order', async () => {
     await h.hub.start();
     const [device] = h.devices;
+    expect(device!.requestedThreads).toBeUndefined(); // WGVM_THREADS=auto: one per core, the data plane's choice
     expect(h.links).toBe(1);
     expect(existsSync(h.socket)).toBe(true);
     expect(messages().at(-1)).toMatch(

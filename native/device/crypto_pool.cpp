@@ -1,0 +1,123 @@
+#include "device/crypto_pool.h"
+
+#include <pthread.h>
+#include <sched.h>
+
+namespace wgvm::device {
+namespace {
+
+constexpr int kCountShift = 20, kGenerationShift = 40;
+constexpr uint64_t kFieldMask = (uint64_t(1) << 20) - 1;
+// Spins before sleeping (a few µs): a worker looks for the next batch, the caller for the last jobs
+// of its own. Longer spins take the core from the threads that would feed the next batch.
+constexpr int kSpins = 100;
+// judge(): batches looked at together, and how many batches the caller then works alone, doubling
+// while the workers keep not helping.
+constexpr size_t kWindow = 16, kMinSolo = 64, kMaxSolo = 4096;
+
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
+
+uint64_t cursor_of(uint32_t generation, size_t count) {
+  return (uint64_t(generation) & 0xffffff) << kGenerationShift | uint64_t(count) << kCountShift;
+}
+
+}  // namespace
+
+CryptoPool::CryptoPool(size_t threads) : solo_length_(kMinSolo) {
+  for (size_t i = 1; i < threads; ++i) {
+    workers_.emplace_back([this] { work_loop(); });
+    pthread_setname_np(workers_.back().native_handle(), "wgvm-crypto");
+  }
+}
+
+CryptoPool::~CryptoPool() {
+  stopping_ = true;
+  generation_.fetch_add(1);
+  generation_.notify_all();
+  for (std::thread& t : workers_) t.join();
+}
+
+size_t CryptoPool::available_cores() {
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof set, &set) == 0) return std::max(1, CPU_COUNT(&set));
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
+size_t CryptoPool::run_parallel(size_t count, Call call, void* work) {
+  const uint32_t generation = generation_.load(std::memory_order_relaxed) + 1;
+  call_.store(call, std::memory_order_relaxed);
+  work_.store(work, std::memory_order_relaxed);
+  done_.store(0, std::memory_order_relaxed);
+  cursor_.store(cursor_of(generation, count), std::memory_order_release);
+  generation_.store(generation, std::memory_order_release);
+  generation_.notify_all();
+
+  const size_t mine = take_jobs(generation);
+  for (int spin = 0;; ++spin) {
+    const uint32_t done = done_.load(std::memory_order_acquire);
+    if (done == count) return count - mine;
+    if (spin < kSpins) {
+      cpu_relax();
+    } else {
+      done_.wait(done, std::memory_order_acquire);  // the last job's worker wakes us
+    }
+  }
+}
+
+size_t CryptoPool::take_jobs(uint32_t generation) {
+  const Call call = call_.load(std::memory_order_relaxed);
+  void* const work = work_.load(std::memory_order_relaxed);
+  const uint64_t batch = cursor_of(generation, 0) >> kGenerationShift;
+  size_t taken = 0;
+  uint64_t cursor = cursor_.load(std::memory_order_acquire);
+  for (;;) {
+    const uint64_t count = (cursor >> kCountShift) & kFieldMask, next = cursor & kFieldMask;
+    if ((cursor >> kGenerationShift) != batch || next >= count) return taken;
+    if (!cursor_.compare_exchange_weak(cursor, cursor + 1, std::memory_order_acq_rel)) continue;
+    call(work, next);
+    ++taken;
+    if (done_.fetch_add(1, std::memory_order_acq_rel) + 1 == count) done_.notify_all();
+    cursor = cursor_.load(std::memory_order_acquire);
+  }
+}
+
+// Workers help when they take at least half their fair share of the jobs. When every core is busy
+// (both ends of a tunnel and iperf3 on two cores), a woken worker gets a core too late to take
+// much, and waking it costs more than it saves: measured there, the workers took 9-12 % of the jobs
+// and each gigabyte cost 5-13 % more CPU than on one thread. Then the caller works alone for a while
+// and looks again.
+void CryptoPool::judge(size_t jobs, size_t by_workers) {
+  window_jobs_ += jobs;
+  window_by_workers_ += by_workers;
+  if (++window_batches_ < kWindow) return;
+  const size_t n = threads();
+  const bool helping = window_by_workers_ * n * 2 >= window_jobs_ * (n - 1);
+  solo_batches_ = helping ? 0 : solo_length_;
+  solo_length_ = helping ? kMinSolo : std::min(solo_length_ * 2, kMaxSolo);
+  window_batches_ = window_jobs_ = window_by_workers_ = 0;
+}
+
+void CryptoPool::work_loop() {
+  uint32_t seen = 0;
+  while (!stopping_) {
+    uint32_t generation = generation_.load(std::memory_order_acquire);
+    for (int spin = 0; generation == seen && spin < kSpins; ++spin) {
+      cpu_relax();
+      generation = generation_.load(std::memory_order_acquire);
+    }
+    if (generation == seen) {
+      generation_.wait(seen, std::memory_order_acquire);
+      continue;
+    }
+    seen = generation;
+    if (!stopping_) take_jobs(generation);
+  }
+}
+
+}  // namespace wgvm::device
