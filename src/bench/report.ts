@@ -138,8 +138,8 @@ export function svgChart(r: BenchResult): string {
   const tunnels = pairs.filter((p) => p.cpuSecondsPerGB !== null);
   const tunnelMax = Math.max(0, ...tunnels.flatMap((p) => [p.tcp1Gbps.max, p.tcp4Gbps.max]));
   const scale = tunnelMax > 0 && all > 3 * tunnelMax ? tunnelMax * 1.25 : all;
-  const left = 300;
-  const width = 980;
+  const left = 330;
+  const width = 1010;
   const plot = width - left - 220;
   const barH = 16;
   const groupH = 2 * barH + 18;
