@@ -182,10 +182,16 @@ const commands: Record<string, Command> = {
     },
   },
   bench: {
-    usage: 'bench [--quick] [--runs N] [--seconds S] [--only PAIR,…] [--out DIR]',
+    usage: 'bench [--quick] [--runs N] [--seconds S] [--only NAME,…] [--out DIR] [options below]',
     summary: 'measure this data plane against wireguard-go and a plain link (root)',
     details:
-      'PAIR: wgvm, wireguard-go, wgvm-to-wireguard-go, wireguard-go-to-wgvm, veth (default: all).\n' +
+      'NAME: a pair (wgvm, wireguard-go, wgvm-to-wireguard-go, wireguard-go-to-wgvm, veth,\n' +
+      'wireguard-go-debian) or a row (idle-peers, idle-cpu, uapi-latency, hub-relay); default: all\n' +
+      'but wireguard-go-debian.\n' +
+      '  --wireguard-go PATH     the wireguard-go of the reference pairs (default: the one in PATH)\n' +
+      '  --debian-wireguard-go   also run the wireguard-go in PATH as the pair wireguard-go-debian\n' +
+      '  --threads N             WGVM_THREADS=N for every wgvm process (default: unset)\n' +
+      '  --workers K             worker pairs the hub-relay row relays between (1-4, default 3)\n' +
       'Writes a JSON result and an SVG chart to DIR (default bench/results).',
     async run(args) {
       const { BenchError, BenchUsageError, parseBenchOptions, runBench } = await import('./bench/run.js');

@@ -42,6 +42,11 @@ export interface TcpResult {
 /** iperf3 TCP from `client` to the server at `address` for `seconds`, with `streams` parallel streams. */
 export async function tcp(world: World, client: Namespace, server: Namespace, address: string, seconds: number, streams: number): Promise<TcpResult> {
   await iperfServer(world, server, address);
+  return tcpClient(client, address, seconds, streams);
+}
+
+/** The client half of `tcp`, for a server already listening (several transfers started at once). */
+export async function tcpClient(client: Namespace, address: string, seconds: number, streams = 1): Promise<TcpResult> {
   const out = JSON.parse(await runAsync(client, 'iperf3', ['-c', address, '-t', String(seconds), '-P', String(streams), '-J']));
   const received = out.end.sum_received;
   return { gbps: (received.bits_per_second as number) / 1e9, bytes: received.bytes as number };

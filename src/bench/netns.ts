@@ -31,10 +31,13 @@ export function stderrOf(child: ChildProcess): string {
 }
 
 export class World {
+  /** Worlds not yet cleaned up, so that a signal handler can remove them all. */
+  static readonly live = new Set<World>();
   readonly id: string;
   constructor(prefix = 'wgvmt') {
     this.id = `${process.pid % 100000}${counter++}`;
     this.prefix = prefix;
+    World.live.add(this);
   }
   private readonly prefix: string;
   private readonly namespaces: Namespace[] = [];
@@ -91,6 +94,7 @@ export class World {
         // already gone
       }
     }
+    World.live.delete(this);
   }
 }
 
@@ -109,3 +113,13 @@ export async function waitFor(what: string, check: () => boolean, timeoutMs = 10
 }
 
 export const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+
+/** Runs `fn` in a fresh world and removes everything it made afterwards, also on failure. */
+export async function withWorld<T>(prefix: string, fn: (world: World) => Promise<T>): Promise<T> {
+  const world = new World(prefix);
+  try {
+    return await fn(world);
+  } finally {
+    await world.cleanup();
+  }
+}

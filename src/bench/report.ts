@@ -1,8 +1,24 @@
 // The benchmark's results: the JSON document, the Markdown table and the SVG chart.
+import {
+  fmt,
+  hubRelayTable,
+  idleCpuTable,
+  idlePeersTable,
+  range,
+  uapiLatencyTable,
+  type HubRelayResult,
+  type IdleCpuResult,
+  type IdlePeersResult,
+  type UapiLatencyResult,
+} from './report-rows.js';
 import type { Summary } from './stats.js';
+import { describeImplementation, type ImplementationInfo } from './versions.js';
 
 export interface PairResult {
   label: string;
+  /** what ran at each end (null for the plain link) */
+  client: ImplementationInfo | null;
+  server: ImplementationInfo | null;
   tcp1Gbps: Summary;
   tcp4Gbps: Summary;
   udpPps: Summary;
@@ -35,26 +51,52 @@ export interface WgvmResult {
 }
 
 export interface BenchResult {
-  version: 1;
+  version: 2;
   date: string;
   machine: { cpus: number; model: string; kernel: string; node: string };
-  options: { runs: number; seconds: number; quick: boolean; only: string[] };
+  options: {
+    runs: number;
+    seconds: number;
+    quick: boolean;
+    only: string[];
+    rows: string[];
+    /** WGVM_THREADS given to every wgvm process; null: the data plane's default */
+    threads: number | null;
+    /** worker pairs of the hub row */
+    workers: number;
+  };
+  /** every program the run put at a tunnel end, by role: wgvm, wireguard-go (the reference), wireguard-go-debian */
+  implementations: Record<string, ImplementationInfo>;
   pairs: Record<string, PairResult>;
+  idlePeers: IdlePeersResult[];
+  idleCpu: IdleCpuResult[];
+  uapiLatency: UapiLatencyResult[];
+  hubRelay: HubRelayResult[];
   wgvm: WgvmResult | null;
   notes: string[];
 }
 
-const fmt = (n: number, digits = 2) => (Number.isFinite(n) ? n.toFixed(digits) : '–');
-const range = (s: Summary, digits = 2) => (s.runs > 1 ? `${fmt(s.median, digits)} (${fmt(s.min, digits)}–${fmt(s.max, digits)})` : fmt(s.median, digits));
+/** "wgvm 0.1.0 (3cc3bdc), WGVM_THREADS=2; reference wireguard-go 0.0.20250522 (/path); …" */
+export function versionsLine(implementations: Record<string, ImplementationInfo>): string {
+  const roles: Record<string, string> = { wgvm: '', 'wireguard-go': 'reference ', 'wireguard-go-debian': 'extra row: ' };
+  return Object.entries(implementations)
+    .map(([role, info]) => {
+      const threads = info.implementation === 'wgvm' ? `, ${info.threads === null ? 'crypto threads: the data plane default' : `WGVM_THREADS=${info.threads}`}` : '';
+      return `${roles[role] ?? `${role}: `}${describeImplementation(info)}${threads} (${info.binary})`;
+    })
+    .join('; ');
+}
 const ratio = (a: Summary | undefined, b: Summary | undefined) => (a && b && b.median > 0 ? `${fmt(a.median / b.median, 2)}×` : '–');
 
 export function markdownTable(r: BenchResult): string {
   const go = r.pairs['wireguard-go'];
   const veth = r.pairs.veth;
+  const reference = r.implementations['wireguard-go'];
   const lines = [
-    '| pair | TCP 1 stream Gbit/s | vs wireguard-go | vs veth | TCP 4 streams Gbit/s | UDP 1400 B kpps (loss %) | ping idle p50/p99 ms | ping under load p50/p99 ms | CPU s per GB |',
+    `| pair | TCP 1 stream Gbit/s | vs wireguard-go${reference ? ` ${reference.version}` : ''} | vs veth | TCP 4 streams Gbit/s | UDP 1400 B kpps (loss %) | ping idle p50/p99 ms | ping under load p50/p99 ms | CPU s per GB |`,
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
   ];
+  if (Object.keys(r.pairs).length === 0) lines.length = 0;
   for (const p of Object.values(r.pairs)) {
     lines.push(
       `| ${p.label} | ${range(p.tcp1Gbps)} | ${ratio(p.tcp1Gbps, go?.tcp1Gbps)} | ${ratio(p.tcp1Gbps, veth?.tcp1Gbps)} | ${range(p.tcp4Gbps)} ` +
@@ -62,9 +104,12 @@ export function markdownTable(r: BenchResult): string {
         `| ${fmt(p.pingLoadP50Ms.median, 3)} / ${fmt(p.pingLoadP99Ms.median, 3)} | ${p.cpuSecondsPerGB ? fmt(p.cpuSecondsPerGB.median, 2) : '–'} |`,
     );
   }
+  for (const table of [idlePeersTable(r.idlePeers), idleCpuTable(r.idleCpu), uapiLatencyTable(r.uapiLatency), hubRelayTable(r.hubRelay)]) {
+    if (table.length) lines.push(...(lines.length ? [''] : []), ...table);
+  }
+  lines.push(...(lines.length ? [''] : []), `- Versions: ${versionsLine(r.implementations)}`);
   if (r.wgvm) {
     const w = r.wgvm;
-    lines.push('');
     lines.push(`- Handshakes completed per second by one wgvm responder (one core): ${range(w.handshakesPerSecond, 0)}`);
     lines.push(`- Resident memory of a wgvm device with 10,000 peers: ${range(w.rss10kPeersMB, 1)} MB (${range(w.rss10kPeersDeltaMB, 1)} MB for the peers)`);
     const c = w.crypto;
@@ -93,9 +138,9 @@ export function svgChart(r: BenchResult): string {
   const tunnels = pairs.filter((p) => p.cpuSecondsPerGB !== null);
   const tunnelMax = Math.max(0, ...tunnels.flatMap((p) => [p.tcp1Gbps.max, p.tcp4Gbps.max]));
   const scale = tunnelMax > 0 && all > 3 * tunnelMax ? tunnelMax * 1.25 : all;
-  const left = 230;
-  const width = 900;
-  const plot = width - left - 200;
+  const left = 330;
+  const width = 1010;
+  const plot = width - left - 220;
   const barH = 16;
   const groupH = 2 * barH + 18;
   const top = 70;

@@ -5,94 +5,37 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { cpuSeconds, pingTimes, pingUnderLoad, tcp, udp } from './measure.js';
 import { dataPlaneEnv } from '../dataplane/openssl-env.js';
 import { World } from './netns.js';
-import { PAIR_NAMES, PAIRS, setUpPair, type PairName } from './pairs.js';
+import { BenchError, type BenchOptions } from './options.js';
+import { DEBIAN_PAIR, pairLabel, PAIRS, setUpPair, type Contender, type Contenders, type PairName } from './pairs.js';
 import { markdownTable, svgChart, type BenchResult, type PairResult, type WgvmResult } from './report.js';
+import { measureHubRelay } from './row-hub-relay.js';
+import { measureIdleCpu } from './row-idle-cpu.js';
+import { measureIdlePeers } from './row-idle-peers.js';
+import { measureUapiLatency } from './row-uapi-latency.js';
 import { summarize } from './stats.js';
+import { wgvmEnv } from './tunnel.js';
+import { resolveCommand, wgvmInfo, wireguardGoInfo } from './versions.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const nativeBench = join(root, 'build', 'wgvm_bench');
 const addonPath = join(root, 'build', 'Release', 'wgvm_native.node');
 
-/** Something in the way of a run (no root, a missing tool): one line, exit 1. */
-export class BenchError extends Error {
-  override name = 'BenchError';
-}
-
-/** Options the benchmark does not take: one line, exit 2. */
-export class BenchUsageError extends BenchError {
-  override name = 'BenchUsageError';
-}
-
-export const BENCH_USAGE = 'wgvm bench [--quick] [--runs N] [--seconds S] [--only PAIR,…] [--out DIR]';
-
-export interface BenchOptions {
-  runs: number;
-  seconds: number;
-  pings: number;
-  quick: boolean;
-  only: PairName[];
-  /** --only was given: a pair it names that cannot run is an error, not a skip */
-  onlyAsked: boolean;
-  out: string;
-}
-
-const OPTIONS = {
-  runs: { type: 'string' },
-  seconds: { type: 'string' },
-  quick: { type: 'boolean', default: false },
-  only: { type: 'string' },
-  out: { type: 'string' },
-} as const;
-
-export function parseBenchOptions(argv: string[]): BenchOptions {
-  let parsed;
-  try {
-    parsed = parseArgs({ args: argv, options: OPTIONS, strict: true, allowPositionals: true });
-  } catch (err) {
-    // Node's own message suggests `--` tricks; ours names the option and the usage.
-    const option = /'(-[^']*)'/.exec(err instanceof Error ? err.message : '')?.[1] ?? argv.join(' ');
-    throw new BenchUsageError(`unknown option or missing value: ${option} (usage: ${BENCH_USAGE})`);
-  }
-  const { values, positionals } = parsed;
-  if (positionals.length) throw new BenchUsageError(`unexpected argument "${positionals[0]}"`);
-  const quick = values.quick ?? false;
-  const number = (name: string, text: string | undefined, fallback: number, min: number, max: number) => {
-    if (text === undefined) return fallback;
-    const n = Number(text);
-    if (!Number.isFinite(n) || n < min || n > max) throw new BenchUsageError(`--${name} must be a number from ${min} to ${max}, got "${text}"`);
-    return n;
-  };
-  const only = (values.only?.split(',').map((s) => s.trim()).filter(Boolean) ?? [...PAIR_NAMES]) as PairName[];
-  for (const name of only) {
-    if (!PAIR_NAMES.includes(name)) throw new BenchUsageError(`unknown pair "${name}" (pairs: ${PAIR_NAMES.join(', ')})`);
-  }
-  return {
-    runs: Math.round(number('runs', values.runs, quick ? 1 : 3, 1, 50)),
-    seconds: number('seconds', values.seconds, quick ? 2 : 10, 1, 600),
-    pings: quick ? 20 : 100,
-    quick,
-    only,
-    onlyAsked: values.only !== undefined,
-    out: values.out ?? join(root, 'bench', 'results'),
-  };
-}
+export { BENCH_USAGE, BenchError, BenchUsageError, parseBenchOptions, type BenchOptions } from './options.js';
 
 const has = (tool: string) => spawnSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' }).status === 0;
 const progress = (line: string) => process.stderr.write(`${line}\n`);
 
-async function measurePair(name: PairName, o: BenchOptions, step: () => string): Promise<PairResult> {
+async function measurePair(name: PairName, contenders: Contenders, o: BenchOptions, step: () => string): Promise<PairResult> {
   const samples: Record<string, number[]> = {};
   const add = (key: string, v: number) => (samples[key] ??= []).push(v);
   for (let run = 1; run <= o.runs; run++) {
     const world = new World('wgvmb');
-    current = world;
     try {
-      const p = await setUpPair(world, name);
-      const label = `${PAIRS[name].label} run ${run}/${o.runs}`;
+      const p = await setUpPair(world, name, contenders);
+      const label = `${pairLabel(name, contenders)} run ${run}/${o.runs}`;
       const cpu0 = p.tunnelPids.reduce((s, pid) => s + cpuSeconds(pid), 0);
       const t1 = await tcp(world, p.client, p.server, p.target, o.seconds, 1);
       const cpu1 = p.tunnelPids.reduce((s, pid) => s + cpuSeconds(pid), 0);
@@ -115,12 +58,14 @@ async function measurePair(name: PairName, o: BenchOptions, step: () => string):
       progress(`${step()} ${label}: ping p50/p99 idle ${idle.p50}/${idle.p99} ms, under load ${loaded.p50}/${loaded.p99} ms`);
     } finally {
       await world.cleanup();
-      current = null;
     }
   }
   const s = (k: string) => summarize(samples[k]!);
+  const { client, server } = PAIRS[name];
   return {
-    label: PAIRS[name].label,
+    label: pairLabel(name, contenders),
+    client: client ? contenders[client]! : null,
+    server: server ? contenders[server]! : null,
     tcp1Gbps: s('tcp1'),
     tcp4Gbps: s('tcp4'),
     udpPps: s('udpPps'),
@@ -134,9 +79,8 @@ async function measurePair(name: PairName, o: BenchOptions, step: () => string):
 }
 
 /** Resident memory of a process holding a wgvm device with 10,000 peers (in a namespace of its own). */
-function measureMemory(): { totalMB: number; deltaMB: number } {
+function measureMemory(threads: number | null): { totalMB: number; deltaMB: number } {
   const world = new World('wgvmb');
-  current = world;
   try {
     const ns = world.namespace('m');
     const script = `
@@ -158,11 +102,10 @@ function measureMemory(): { totalMB: number; deltaMB: number } {
       const after = rss();
       d.close();
       console.log(JSON.stringify({ totalMB: after, deltaMB: after - before }));`;
-    const out = execFileSync('ip', ['netns', 'exec', ns.name, process.execPath, '--expose-gc', '-e', script], { encoding: 'utf8' });
+    const out = execFileSync('ip', ['netns', 'exec', ns.name, process.execPath, '--expose-gc', '-e', script], { encoding: 'utf8', env: wgvmEnv(process.env, threads) });
     return JSON.parse(out.trim());
   } finally {
     void world.cleanup();
-    current = null;
   }
 }
 
@@ -184,7 +127,7 @@ async function measureWgvm(o: BenchOptions, step: () => string): Promise<WgvmRes
   const delta: number[] = [];
   for (let run = 1; run <= o.runs; run++) {
     handshakes.push(native('handshakes').handshakes.responder_handshakes_per_second);
-    const m = measureMemory();
+    const m = measureMemory(o.threads);
     rss.push(m.totalMB);
     delta.push(m.deltaMB);
     progress(`${step()} wgvm run ${run}/${o.runs}: ${handshakes.at(-1)!.toFixed(0)} handshakes/s, ${m.totalMB.toFixed(1)} MB with 10,000 peers`);
@@ -212,7 +155,20 @@ async function measureWgvm(o: BenchOptions, step: () => string): Promise<WgvmRes
   };
 }
 
-let current: World | null = null;
+/** The programs the run puts at tunnel ends, with their versions; pairs and rows that need a missing one are dropped. */
+function resolveContenders(o: BenchOptions): Contenders {
+  const contenders: Contenders = { wgvm: wgvmInfo(o.threads) };
+  const reference = resolveCommand(o.wireguardGo);
+  if (reference) contenders['wireguard-go'] = wireguardGoInfo(reference);
+  else if (o.wireguardGoAsked) throw new BenchError(`--wireguard-go: ${o.wireguardGo} is not in PATH`);
+  if (o.only.includes(DEBIAN_PAIR)) {
+    const fromPath = resolveCommand('wireguard-go');
+    if (!fromPath) throw new BenchError(`${DEBIAN_PAIR} runs the wireguard-go in PATH, and there is none (apt-get install -y --no-install-recommends wireguard-go)`);
+    if (fromPath === reference) throw new BenchError(`${DEBIAN_PAIR}: the wireguard-go in PATH is --wireguard-go itself (${fromPath})`);
+    contenders[DEBIAN_PAIR] = wireguardGoInfo(fromPath);
+  }
+  return contenders;
+}
 
 export async function runBench(o: BenchOptions): Promise<number> {
   if (process.getuid?.() !== 0) throw new BenchError('the benchmark needs root (it creates network namespaces and TUN interfaces)');
@@ -220,43 +176,62 @@ export async function runBench(o: BenchOptions): Promise<number> {
     if (!has(tool)) throw new BenchError(`${tool} is not installed (apt-get install -y --no-install-recommends iperf3 iproute2 iputils-ping)`);
   }
   const notes: string[] = [];
-  let pairs = o.only;
-  if (!has('wireguard-go')) {
-    const needing = pairs.filter((p) => [PAIRS[p].client, PAIRS[p].server].includes('wireguard-go'));
-    if (o.onlyAsked && needing.length) {
-      throw new BenchError(`wireguard-go is not installed, but --only asks for ${needing.join(', ')}`);
-    }
-    pairs = pairs.filter((p) => !needing.includes(p));
-    if (needing.length) notes.push('wireguard-go is not installed: its pairs were skipped');
-  }
+  const contenders = resolveContenders(o);
+  const runnable = (p: PairName) => [PAIRS[p].client, PAIRS[p].server].every((c) => c === undefined || contenders[c]);
+  const needing = o.only.filter((p) => !runnable(p));
+  if (needing.length && o.onlyAsked) throw new BenchError(`wireguard-go is not installed, but --only asks for ${needing.join(', ')}`);
+  if (needing.length) notes.push('wireguard-go is not installed: its pairs were skipped');
+  const pairs = o.only.filter(runnable);
+  // The rows compare wgvm with the reference wireguard-go when there is one.
+  const references: Contender[] = contenders['wireguard-go'] ? ['wgvm', 'wireguard-go'] : ['wgvm'];
+  if (o.rows.length && !contenders['wireguard-go']) notes.push('wireguard-go is not installed: the idle-peer, idle-CPU and hub rows measured wgvm alone');
 
   const onSignal = () => {
     progress('interrupted: cleaning up');
-    void (current?.cleanup() ?? Promise.resolve()).finally(() => process.exit(130));
+    void Promise.all([...World.live].map((w) => w.cleanup())).finally(() => process.exit(130));
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
 
-  const total = pairs.length * o.runs * 4 + (pairs.includes('wgvm') ? o.runs + 1 : 0);
+  // Progress lines: four per pair and run, one per handshake/memory run and the crypto line, one per row run and implementation (two for UAPI: bare and loaded).
+  const rowSteps = { 'idle-peers': references.length, 'idle-cpu': references.length, 'uapi-latency': 2, 'hub-relay': references.length };
+  const total = pairs.length * o.runs * 4 + (pairs.includes('wgvm') ? o.runs + 1 : 0) + o.rows.reduce((n, row) => n + rowSteps[row] * o.runs, 0);
   let done = 0;
   const step = () => `[${++done}/${total}]`;
+  const report = (line: string) => progress(`${step()} ${line}`);
   const result: BenchResult = {
-    version: 1,
+    version: 2,
     date: new Date().toISOString(),
     machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model.trim() ?? 'unknown', kernel: os.release(), node: process.version },
-    options: { runs: o.runs, seconds: o.seconds, quick: o.quick, only: pairs },
+    options: { runs: o.runs, seconds: o.seconds, quick: o.quick, only: pairs, rows: o.rows, threads: o.threads, workers: o.workers },
+    implementations: contenders as Record<string, NonNullable<Contenders[Contender]>>,
     pairs: {},
+    idlePeers: [],
+    idleCpu: [],
+    uapiLatency: [],
+    hubRelay: [],
     wgvm: null,
     notes,
   };
   try {
-    for (const name of pairs) result.pairs[name] = await measurePair(name, o, step);
+    for (const name of pairs) result.pairs[name] = await measurePair(name, contenders, o, step);
     if (pairs.includes('wgvm')) result.wgvm = await measureWgvm(o, step);
+    if (o.rows.includes('idle-peers')) {
+      for (const c of references) result.idlePeers.push(await measureIdlePeers(c as 'wgvm' | 'wireguard-go', contenders, o.runs, o.seconds, report));
+    }
+    if (o.rows.includes('idle-cpu')) {
+      for (const c of references) result.idleCpu.push(await measureIdleCpu(c, contenders, o.runs, o.idleSeconds, report));
+    }
+    if (o.rows.includes('uapi-latency')) {
+      result.uapiLatency = await measureUapiLatency(contenders, o.runs, o.seconds, report);
+    }
+    if (o.rows.includes('hub-relay')) {
+      for (const c of references) result.hubRelay.push(await measureHubRelay(c, contenders, o.workers, o.runs, o.seconds, report));
+    }
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
-
   mkdirSync(o.out, { recursive: true });
   const stamp = result.date.replace(/[:.]/g, '-').slice(0, 19);
   const json = join(o.out, `${stamp}.json`);

@@ -1,5 +1,6 @@
-// `npm run bench -- --quick --only wgvm`: the harness runs end to end, writes plausible results,
-// and leaves no namespace or process behind.
+// `npm run bench -- --quick --only wgvm,<every row>`: the harness runs end to end, writes plausible
+// results for the pair and the rows (10,000 idle peers, idle CPU, UAPI latency, the hub), and leaves
+// no namespace or process behind.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -7,28 +8,38 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { isRoot } from '../helpers/netns.js';
-import { inCI, requireTools, skipWithout } from '../helpers/tools.js';
+import { hasTool, inCI, requireTools, skipWithout } from '../helpers/tools.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const skip = skipWithout('iperf3', 'ip', 'ping') || (!isRoot && !inCI);
 
 const namespaces = () => spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout.split('\n').filter((l) => l.startsWith('wgvmb-'));
 const benchProcesses = () =>
-  spawnSync('pgrep', ['-f', 'up --foreground wb'], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean);
+  ['up --foreground wb', 'wireguard-go -f wb'].flatMap((pattern) => spawnSync('pgrep', ['-f', pattern], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean));
+const version = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).version as string;
+const summary = { median: expect.any(Number), min: expect.any(Number), max: expect.any(Number), runs: 1 };
 
 describe.skipIf(skip)('benchmark harness', () => {
   let out = '';
   afterEach(() => rmSync(out, { recursive: true, force: true }));
 
-  it('quick run of the wgvm pair writes every figure, plausibly, and cleans up', () => {
+  it('quick run of the wgvm pair and every row writes every figure, plausibly, and cleans up', () => {
     requireTools('iperf3', 'ip', 'ping');
+    // With wireguard-go (CI: Debian's, from PATH) the rows compare it with wgvm; without, wgvm alone.
+    const withGo = inCI || hasTool('wireguard-go');
     out = mkdtempSync(join(tmpdir(), 'wgvm-bench-'));
     // Only what this run leaves counts (another bench on the machine has namespaces of its own).
     const before = { namespaces: new Set(namespaces()), processes: new Set(benchProcesses()) };
-    const r = spawnSync('npm', ['run', 'bench', '--', '--quick', '--only', 'wgvm', '--out', out], { cwd: root, encoding: 'utf8' });
+    const args = ['--quick', '--only', 'wgvm,idle-peers,idle-cpu,uapi-latency,hub-relay', '--threads', '1', '--workers', '2', '--out', out];
+    const r = spawnSync('npm', ['run', 'bench', '--', ...args], { cwd: root, encoding: 'utf8' });
     expect(r.status, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/\[1\/\d+\] wgvm ↔ wgvm run 1\/1: TCP 1 stream/);
     expect(r.stdout).toContain('| wgvm ↔ wgvm |');
+    for (const heading of ['| 10,000 idle peers on each side', '| idle device with 10,000 peers', '| UAPI `get=1` to the sending side', '| hub relaying 2 worker pairs at once']) {
+      expect(r.stdout).toContain(heading);
+    }
+    expect(r.stdout).toContain(`- Versions: wgvm ${version} `);
+    expect(r.stdout).toContain('WGVM_THREADS=1');
 
     const files = readdirSync(out);
     const json = files.find((f) => f.endsWith('.json'))!;
@@ -55,13 +66,67 @@ describe.skipIf(skip)('benchmark harness', () => {
     expect(w.crypto.evpPacketGbps).toBeGreaterThan(0);
     expect(readFileSync(join(out, json.replace('.json', '.svg')), 'utf8')).toMatch(/^<svg[\s\S]*wgvm ↔ wgvm[\s\S]*<\/svg>\n$/);
 
+    // Who ran: versions, and the thread setting passed to wgvm.
+    expect(result.version).toBe(2);
+    expect(result.options).toMatchObject({ threads: 1, workers: 2, rows: ['idle-peers', 'idle-cpu', 'uapi-latency', 'hub-relay'] });
+    expect(result.implementations.wgvm).toMatchObject({ implementation: 'wgvm', version, threads: 1 });
+    expect(p.client).toEqual(result.implementations.wgvm);
+    const go = result.implementations['wireguard-go'];
+    if (withGo) expect(go).toMatchObject({ implementation: 'wireguard-go', version: expect.stringMatching(/^\d+\.\d+\.\d+/), binary: expect.stringMatching(/^\//) });
+    const implementations = withGo ? ['wgvm', 'wireguard-go'] : ['wgvm'];
+
+    // 10,000 idle peers: both throughputs measured, the ratio theirs.
+    expect(result.idlePeers.map((x: { implementation: { implementation: string } }) => x.implementation.implementation)).toEqual(implementations);
+    for (const x of result.idlePeers) {
+      expect(x.idlePeers).toBe(10_000);
+      for (const key of ['bareGbps', 'loadedGbps', 'keptPercent']) expect(x[key], key).toMatchObject(summary);
+      expect(x.bareGbps.median).toBeGreaterThan(0);
+      expect(x.loadedGbps.median).toBeGreaterThan(0);
+      expect(x.keptPercent.median).toBeCloseTo((100 * x.loadedGbps.median) / x.bareGbps.median, 6);
+      expect(x.loadSeconds.median).toBeGreaterThan(0);
+      expect(x.loadSeconds.max).toBeLessThan(60);
+    }
+    // Idle CPU: a share of one core over the quick window.
+    expect(result.idleCpu.map((x: { implementation: { implementation: string } }) => x.implementation.implementation)).toEqual(implementations);
+    for (const x of result.idleCpu) {
+      expect(x).toMatchObject({ idlePeers: 10_000, seconds: 3, cpuPercent: summary });
+      expect(x.cpuPercent.median).toBeGreaterThanOrEqual(0);
+      expect(x.cpuPercent.median).toBeLessThan(100);
+    }
+    // UAPI latency: bare, then with 10,000 peers whose answer lists them all.
+    expect(result.uapiLatency.map((x: { idlePeers: number }) => x.idlePeers)).toEqual([0, 10_000]);
+    for (const x of result.uapiLatency) {
+      expect(x.requests.median).toBeGreaterThanOrEqual(1);
+      expect(x.p50Ms.median).toBeGreaterThan(0);
+      expect(x.p99Ms.median).toBeGreaterThanOrEqual(x.p50Ms.median);
+      expect(x.maxMs.median).toBeGreaterThanOrEqual(x.p99Ms.median);
+      expect(x.idleP99Ms.median).toBeGreaterThanOrEqual(x.idleP50Ms.median);
+      expect(x.tcpGbps.median).toBeGreaterThan(0);
+    }
+    expect(result.uapiLatency[0].answerBytes).toBeLessThan(10_000);
+    expect(result.uapiLatency[1].answerBytes).toBeGreaterThan(10_000 * 75); // a public_key line per peer at least
+    // The hub: a wgvm hub relays in the device, a wireguard-go hub through the kernel.
+    expect(result.hubRelay.map((x: { hub: { implementation: string }; kernelForwarding: boolean }) => [x.hub.implementation, x.kernelForwarding])).toEqual(
+      implementations.map((i) => [i, i !== 'wgvm']),
+    );
+    for (const x of result.hubRelay) {
+      expect(x.workerPairs).toBe(2);
+      expect(x.workers.implementation).toBe('wgvm');
+      expect(x.aggregateGbps.median).toBeGreaterThan(0);
+      expect(x.slowestPairGbps.median).toBeGreaterThan(0);
+      expect(x.slowestPairGbps.median * 2).toBeLessThanOrEqual(x.aggregateGbps.median + 1e-9);
+      expect(x.hubCpuSecondsPerGB.median).toBeGreaterThan(0);
+    }
+
     expect(namespaces().filter((n) => !before.namespaces.has(n))).toEqual([]);
     expect(benchProcesses().filter((p) => !before.processes.has(p))).toEqual([]);
-  }, 180_000);
+  }, 300_000);
 
   it('refuses bad options with one clear line', () => {
     for (const [args, message] of [
-      [['--only', 'nonsense'], /unknown pair "nonsense"/],
+      [['--only', 'nonsense'], /unknown pair or row "nonsense"/],
+      [['--threads', '0'], /--threads must be a whole number from 1 to 1024/],
+      [['--debian-wireguard-go'], /give --wireguard-go PATH/],
       [['--runs', '0'], /--runs must be a number from 1 to 50/],
       [['--bogus'], /bench: .*bogus/],
     ] as const) {

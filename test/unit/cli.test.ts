@@ -138,7 +138,7 @@ describe('wgvm genkey / pubkey / genpsk', () => {
   it('bench: a bad option is one line naming the usage, exit 2, before anything runs', () => {
     const r = run(['bench', '--bogus']);
     expect(r.code).toBe(2);
-    expect(r.stderr).toBe("wgvm bench: unknown option or missing value: --bogus (usage: wgvm bench [--quick] [--runs N] [--seconds S] [--only PAIR,…] [--out DIR])\n");
+    expect(r.stderr).toBe("wgvm bench: unknown option or missing value: --bogus (usage: wgvm bench [--quick] [--runs N] [--seconds S] [--only NAME,…] [--out DIR] [--wireguard-go PATH] [--debian-wireguard-go] [--threads N] [--workers K])\n");
     expect(run(['bench', '--runs']).stderr).toMatch(/^wgvm bench: unknown option or missing value: --runs /);
   });
 
