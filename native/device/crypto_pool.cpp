@@ -3,6 +3,8 @@
 #include <pthread.h>
 #include <sched.h>
 
+#include <utility>
+
 namespace wgvm::device {
 namespace {
 
@@ -61,7 +63,11 @@ size_t CryptoPool::run_parallel(size_t count, Call call, void* work) {
   const size_t mine = take_jobs(generation);
   for (int spin = 0;; ++spin) {
     const uint32_t done = done_.load(std::memory_order_acquire);
-    if (done == count) return count - mine;
+    if (done == count) {
+      std::lock_guard lock(failure_mu_);
+      if (failure_) std::rethrow_exception(std::exchange(failure_, nullptr));
+      return count - mine;
+    }
     if (spin < kSpins) {
       cpu_relax();
     } else {
@@ -80,7 +86,12 @@ size_t CryptoPool::take_jobs(uint32_t generation) {
     const uint64_t count = (cursor >> kCountShift) & kFieldMask, next = cursor & kFieldMask;
     if ((cursor >> kGenerationShift) != batch || next >= count) return taken;
     if (!cursor_.compare_exchange_weak(cursor, cursor + 1, std::memory_order_acq_rel)) continue;
-    call(work, next);
+    try {
+      call(work, next);
+    } catch (...) {  // not out of a worker's thread (that would end the process): the caller throws it
+      std::lock_guard lock(failure_mu_);
+      if (!failure_) failure_ = std::current_exception();
+    }
     ++taken;
     if (done_.fetch_add(1, std::memory_order_acq_rel) + 1 == count) done_.notify_all();
     cursor = cursor_.load(std::memory_order_acquire);

@@ -8,6 +8,8 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <exception>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -24,8 +26,8 @@ class CryptoPool {
   // The cores this process may run on: the default number of threads.
   static size_t available_cores();
 
-  // Calls work(i) once for every i in [0, count) and returns when every call has returned. Not
-  // reentrant: one thread at a time runs batches. Small batches stay on the caller alone (waking a
+  // Calls work(i) once for every i in [0, count) and returns when every call has returned; if calls
+  // threw, it then throws the first exception. Not reentrant: one thread at a time runs batches. Small batches stay on the caller alone (waking a
   // worker costs more than a few packets), and so do all batches for a while after the workers
   // were seen not to help (see judge()).
   template <typename Work>
@@ -64,6 +66,8 @@ class CryptoPool {
   std::atomic<uint32_t> generation_{0};  // what sleeping workers wait on
   std::atomic<bool> stopping_{false};
   std::vector<std::thread> workers_;
+  std::mutex failure_mu_;
+  std::exception_ptr failure_;  // the batch's first exception, thrown again by the caller
 
   // judge()'s window of parallel batches, and how long the caller then works alone (caller only).
   size_t window_batches_ = 0, window_jobs_ = 0, window_by_workers_ = 0;

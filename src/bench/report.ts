@@ -48,6 +48,16 @@ export interface WgvmResult {
     opensslGbps: number | null;
     encryptToOpenssl: number | null;
   };
+  /**
+   * The device's batches of seals and opens on its pool (wgvm_bench pool), per wall-clock second with
+   * one thread and with two, alternated run by run; ratios are of the medians.
+   */
+  pool: {
+    oneThread: { sealPps: Summary; openPps: Summary };
+    twoThreads: { sealPps: Summary; openPps: Summary };
+    sealRatio: number;
+    openRatio: number;
+  };
 }
 
 export interface BenchResult {
@@ -118,6 +128,11 @@ export function markdownTable(r: BenchResult): string {
         `; in the same process, OpenSSL sealing the same packets through EVP ${fmt(c.evpPacketGbps)} Gbit/s (encrypt = ${fmt((100 * c.encryptGbps) / c.evpPacketGbps, 0)} % of it)` +
         ` and streaming one message ${fmt(c.streamGbps)} Gbit/s (${fmt((100 * c.encryptGbps) / c.streamGbps, 0)} %)` +
         (c.opensslGbps ? `; openssl speed ${fmt(c.opensslGbps)} Gbit/s (encrypt = ${fmt(100 * c.encryptToOpenssl!, 0)} % of it)` : '; openssl not found'),
+    );
+    const p = w.pool;
+    lines.push(
+      `- Crypto pool, batches of 1,420-byte packets per wall-clock second: seal ${range(p.oneThread.sealPps, 0)} with one thread, ` +
+        `${range(p.twoThreads.sealPps, 0)} with two (${fmt(p.sealRatio)}×); open ${range(p.oneThread.openPps, 0)} and ${range(p.twoThreads.openPps, 0)} (${fmt(p.openRatio)}×)`,
     );
   }
   for (const n of r.notes) lines.push(`- ${n}`);

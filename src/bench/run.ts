@@ -120,8 +120,8 @@ function opensslGbps(seconds: number): number | null {
 
 async function measureWgvm(o: BenchOptions, step: () => string): Promise<WgvmResult> {
   if (!existsSync(nativeBench)) throw new BenchError(`${nativeBench} is missing: run "npm run build"`);
-  const native = (what: string) =>
-    JSON.parse(execFileSync(nativeBench, ['--seconds', String(o.quick ? 0.5 : 3), what], { encoding: 'utf8', env: dataPlaneEnv(process.env) }));
+  const native = (what: string, ...args: string[]) =>
+    JSON.parse(execFileSync(nativeBench, ['--seconds', String(o.quick ? 0.5 : 3), ...args, what], { encoding: 'utf8', env: dataPlaneEnv(process.env) }));
   const handshakes: number[] = [];
   const rss: number[] = [];
   const delta: number[] = [];
@@ -140,7 +140,21 @@ async function measureWgvm(o: BenchOptions, step: () => string): Promise<WgvmRes
   progress(
     `${step()} crypto: encrypt ${encryptGbps.toFixed(2)} Gbit/s, OpenSSL EVP per packet ${evpPacketGbps.toFixed(2)} Gbit/s, one stream ${streamGbps.toFixed(2)} Gbit/s, openssl speed ${openssl?.toFixed(2) ?? 'n/a'} Gbit/s`,
   );
+  // One thread and two, alternated, so that a change in the machine's load hits both alike.
+  const pools: Record<'1' | '2', { seal: number[]; open: number[] }> = { '1': { seal: [], open: [] }, '2': { seal: [], open: [] } };
+  for (let run = 1; run <= o.runs; run++) {
+    for (const threads of ['1', '2'] as const) {
+      const pool = native('pool', '--threads', threads).pool;
+      pools[threads].seal.push(pool.seal.packets_per_second);
+      pools[threads].open.push(pool.open.packets_per_second);
+    }
+  }
+  const one = { sealPps: summarize(pools['1'].seal), openPps: summarize(pools['1'].open) };
+  const two = { sealPps: summarize(pools['2'].seal), openPps: summarize(pools['2'].open) };
+  const pool = { oneThread: one, twoThreads: two, sealRatio: two.sealPps.median / one.sealPps.median, openRatio: two.openPps.median / one.openPps.median };
+  progress(`${step()} crypto pool: two threads seal ${pool.sealRatio.toFixed(2)}×, open ${pool.openRatio.toFixed(2)}× one thread's packets`);
   return {
+    pool,
     handshakesPerSecond: summarize(handshakes),
     rss10kPeersMB: summarize(rss),
     rss10kPeersDeltaMB: summarize(delta),
@@ -193,9 +207,9 @@ export async function runBench(o: BenchOptions): Promise<number> {
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
 
-  // Progress lines: four per pair and run, one per handshake/memory run and the crypto line, one per row run and implementation (two for UAPI: bare and loaded).
+  // Progress lines: four per pair and run, one per handshake/memory run the crypto line and the pool line, one per row run and implementation (two for UAPI: bare and loaded).
   const rowSteps = { 'idle-peers': references.length, 'idle-cpu': references.length, 'uapi-latency': 2, 'hub-relay': references.length };
-  const total = pairs.length * o.runs * 4 + (pairs.includes('wgvm') ? o.runs + 1 : 0) + o.rows.reduce((n, row) => n + rowSteps[row] * o.runs, 0);
+  const total = pairs.length * o.runs * 4 + (pairs.includes('wgvm') ? o.runs + 2 : 0) + o.rows.reduce((n, row) => n + rowSteps[row] * o.runs, 0);
   let done = 0;
   const step = () => `[${++done}/${total}]`;
   const report = (line: string) => progress(`${step()} ${line}`);

@@ -29,12 +29,15 @@ export function uapiRequest(iface: string, request: string, dir?: string): Promi
     socket.once('close', () => reject(new Error(`${path}: the connection closed without a complete answer`)));
     socket.on('data', (d: string) => {
       reply += d;
-      const m = /(?:^|\n)errno=(-?\d+)\n\n$/.exec(reply);
+      // Only the last line is looked at: a get with 10,000 peers comes in hundreds of chunks.
+      if (!reply.endsWith('\n\n')) return;
+      const lastLine = reply.lastIndexOf('\n', reply.length - 3) + 1;
+      const m = /^errno=(-?\d+)$/.exec(reply.slice(lastLine, -2));
       if (!m) return;
       socket.end();
       const errno = -Number(m[1]);
       if (errno !== 0) reject(new UapiError(errno, `${iface}: the device refused the request (errno ${errno})`));
-      else resolve(reply.slice(0, m.index + (reply[m.index] === '\n' ? 1 : 0)));
+      else resolve(reply.slice(0, lastLine));
     });
     socket.write(`${request.replace(/\n*$/, '')}\n\n`);
   });

@@ -232,3 +232,23 @@ TEST(a_datagram_whose_tag_fails_on_the_pool_is_dropped_as_undecryptable) {
   REQUIRE(w.b.out.delivered.size() == 12);
   CHECK(w.b.out.delivered.back() == numbered(kAddrA, kAddrB, 200, 5));
 }
+
+TEST(a_job_that_throws_on_a_worker_is_thrown_by_the_caller_after_the_whole_batch) {
+  CryptoPool pool(2);
+  std::vector<std::atomic<int>> runs(400);
+  bool thrown = false;
+  try {
+    pool.run(runs.size(), [&](size_t i) {
+      runs[i].fetch_add(1);
+      if (i % 97 == 5) throw std::runtime_error("job " + std::to_string(i));
+    });
+  } catch (const std::runtime_error& e) {
+    thrown = std::string(e.what()).rfind("job ", 0) == 0;
+  }
+  CHECK(thrown);
+  for (const auto& r : runs) CHECK_EQ(r.load(), 1);  // every other job still ran, once
+  // The pool goes on working.
+  std::atomic<int> after{0};
+  pool.run(100, [&](size_t) { after.fetch_add(1); });
+  CHECK_EQ(after.load(), 100);
+}

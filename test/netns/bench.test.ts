@@ -64,6 +64,9 @@ describe.skipIf(skip)('benchmark harness', () => {
     expect(w.crypto.decryptGbps).toBeGreaterThan(0);
     expect(w.crypto.streamGbps).toBeGreaterThan(0);
     expect(w.crypto.evpPacketGbps).toBeGreaterThan(0);
+    // The pool with one thread and two: both moved packets, and the ratio is of what was measured.
+    for (const t of [w.pool.oneThread, w.pool.twoThreads]) expect(Math.min(t.sealPps.min, t.openPps.min)).toBeGreaterThan(0);
+    expect(w.pool.sealRatio).toBeCloseTo(w.pool.twoThreads.sealPps.median / w.pool.oneThread.sealPps.median, 6);
     expect(readFileSync(join(out, json.replace('.json', '.svg')), 'utf8')).toMatch(/^<svg[\s\S]*wgvm ↔ wgvm[\s\S]*<\/svg>\n$/);
 
     // Who ran: versions, and the thread setting passed to wgvm.
