@@ -129,7 +129,8 @@ void Device::send_pending(TurnLock& turn) {
     pending_.seal(pool_);
     turn.lock();
   }
-  pending_.drain([this](const protocol::Endpoint& to, Bytes datagram) { tx_batch_.add(udp_, to, datagram); });
+  // Unowned: the datagrams stay in pending_ until the flush, and pending_ is not written before it.
+  pending_.drain([this](const protocol::Endpoint& to, Bytes datagram) { tx_batch_.add_unowned(udp_, to, datagram); });
   flush_sends();
 }
 

@@ -19,8 +19,8 @@ class PendingSends {
 
   // Seals every transport datagram; the copies of their keys are erased after.
   void seal(CryptoPool&);
-  // Passes each datagram to send(to, bytes) in the order they were added, and forgets them. Call
-  // seal() first if anything is unsealed.
+  // Passes each datagram to send(to, bytes) in the order they were added, and forgets them; the
+  // bytes stay valid until the next add. Call seal() first if anything is unsealed.
   template <typename Send>
   void drain(Send&& send) {
     for (const Entry& e : entries_) send(e.to, Bytes(arena_.data() + e.offset, e.size));

@@ -61,7 +61,7 @@ int ReceiveBatch::receive(int fd) {
 
 SendBatch::SendBatch() : storage_(size_t(2 * kSendQueue) * kSlot) {}
 
-void SendBatch::add(UdpSockets& sockets, const protocol::Endpoint& to, Bytes d) {
+void SendBatch::enqueue(UdpSockets& sockets, const protocol::Endpoint& to, Bytes d, bool copy) {
   if (d.size() > kSlot || !to.valid()) {
     refused_ += flush_queue(sockets.fd4(), q4_, count4_) + flush_queue(sockets.fd6(), q6_, count6_);
     sockaddr_storage ss;
@@ -88,9 +88,11 @@ void SendBatch::add(UdpSockets& sockets, const protocol::Endpoint& to, Bytes d) 
   Queue& q = v4 ? q4_ : q6_;
   int& count = v4 ? count4_ : count6_;
   if (count == kSendQueue) refused_ += flush_queue(sockets.fd_for(to), q, count);
-  const size_t slot = size_t(v4 ? 0 : kSendQueue) + size_t(count);
-  uint8_t* buf = storage_.data() + slot * kSlot;
-  std::memcpy(buf, d.data(), d.size());
+  uint8_t* buf = const_cast<uint8_t*>(d.data());  // sendmmsg only reads it
+  if (copy) {
+    buf = storage_.data() + (size_t(v4 ? 0 : kSendQueue) + size_t(count)) * kSlot;
+    std::memcpy(buf, d.data(), d.size());
+  }
   q.iov[count] = {buf, d.size()};
   q.to[count] = to;
   q.addr_len[count] = to_sockaddr(to, &q.addrs[count]);

@@ -51,7 +51,9 @@ class SendBatch {
   SendBatch();
   // Queues a copy of the datagram (a full queue is flushed first, and a datagram too large for a
   // slot goes out at once). It leaves from `to`'s source address when it has one.
-  void add(UdpSockets&, const protocol::Endpoint& to, Bytes datagram);
+  void add(UdpSockets& s, const protocol::Endpoint& to, Bytes datagram) { enqueue(s, to, datagram, true); }
+  // The same without the copy: the datagram's bytes must stay as they are until the next flush.
+  void add_unowned(UdpSockets& s, const protocol::Endpoint& to, Bytes datagram) { enqueue(s, to, datagram, false); }
   // Sends everything queued; returns how many datagrams the kernel refused since the last flush.
   uint64_t flush(UdpSockets&);
   bool empty() const { return count4_ == 0 && count6_ == 0; }
@@ -72,6 +74,7 @@ class SendBatch {
     std::array<size_t, kSendQueue> control_without_source{};
     std::array<int, kSendQueue> first{}, size{};
   };
+  void enqueue(UdpSockets&, const protocol::Endpoint& to, Bytes datagram, bool copy);
   uint64_t flush_queue(int fd, Queue&, int& count);
   int group(Queue&, int count);  // fills msgs: returns how many messages
   // Fills `h` for datagrams [first, first + n) of `q` (one GSO message when n > 1) with `control`
