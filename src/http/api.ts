@@ -40,7 +40,7 @@ export async function buildApi(
     { schema: { summary: 'Liveness: the API answers', tags: HUB_TAG, security: OPEN, response: { 200: { type: 'object', properties: { status: { type: 'string' } } } } } },
     async () => ({ status: 'ok' }),
   );
-  await app.register(nodeRoutes, { nodes, guard: requireToken, app: 'api', dialect: apiNodeDialect(config) });
+  await app.register(nodeRoutes, { nodes, guard: requireToken, app: 'api', dialect: apiNodeDialect(config, nodes) });
   await app.register(workerRoutes, { config, nodes, requireToken });
   await app.register(hubRoutes, { config, nodes, hub, requireToken });
   return app;
