@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { createSocket } from 'node:dgram';
 import { connect } from 'node:net';
-import dnsPacket, { type Answer, type DecodedPacket, type Packet, type Question } from 'dns-packet';
+import dnsPacket, { type Answer, type DecodedPacket, type OptAnswer, type Packet, type Question } from 'dns-packet';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseIpv4 } from '../../src/domain/ip.js';
 import { QueryLimiter } from '../../src/dns/rate-limit.js';
@@ -396,7 +396,7 @@ describe('replies over UDP fit the client', () => {
     expect(back.flag_tc).toBe(true);
     expect(back.answers).toEqual([]);
     // With EDNS the client's size counts (up to the hub's 1232).
-    const edns = { name: '.', type: 'OPT', udpPayloadSize: 1232, extendedRcode: 0, ednsVersion: 0, flags: 0, flag_do: false, options: [] } as const;
+    const edns: OptAnswer = { name: '.', type: 'OPT', udpPayloadSize: 1232, extendedRcode: 0, ednsVersion: 0, flags: 0, flag_do: false, options: [] };
     expect(dnsPacket.decode(writeReply(big, edns, 'udp')).answers).toHaveLength(3);
   });
 });
