@@ -11,6 +11,8 @@ export interface HubInfo {
   counters(): DeviceCounters | null;
   /** Handshakes completed since start (from the device's events). */
   handshakes?(): number;
+  /** The DNS server's message counts by outcome; null while VPN_DNS is off. */
+  dnsMessages?(): Readonly<Record<string, number>> | null;
 }
 
 /** Where a node's DNS name comes from (the NodesService). */

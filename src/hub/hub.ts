@@ -53,6 +53,8 @@ export class Hub {
   /** The exit status, once the hub has stopped and released everything. */
   readonly stopped = new Promise<number>((resolve) => (this.finish = resolve));
   private handshakes = 0;
+  /** Set once started, with VPN_DNS: /metrics reads its counts. */
+  private dns: DnsServer | undefined;
   /** Set once built: the sync publishes every change to its live stream. */
   private dashboard: Dashboard | undefined;
 
@@ -163,6 +165,7 @@ export class Hub {
       startedAt: core.startedAt,
       counters: () => core.device.counters(),
       handshakes: () => this.handshakes,
+      dnsMessages: () => (this.dns ? { ...this.dns.stats } : null),
     };
     const steps = [
       () => this.startUapi(core.device),
@@ -208,6 +211,7 @@ export class Hub {
     }).catch((err: Error) => {
       throw new Error(`VPN_DNS: cannot listen on ${c.hubAddress} port ${this.system.dnsPort ?? DNS_PORT}: ${err.message}`);
     });
+    this.dns = dns;
     this.releases.add(() => dns.close());
   }
 
