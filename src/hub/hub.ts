@@ -208,8 +208,9 @@ export class Hub {
       host: c.hubAddress,
       port: this.system.dnsPort ?? DNS_PORT,
       logger: this.logger,
-    }).catch((err: Error) => {
-      throw new Error(`VPN_DNS: cannot listen on ${c.hubAddress} port ${this.system.dnsPort ?? DNS_PORT}: ${err.message}`);
+    }).catch((err: NodeJS.ErrnoException) => {
+      const hint = err.code === 'EACCES' ? ' (a port below 1024 needs root or CAP_NET_BIND_SERVICE)' : '';
+      throw new Error(`VPN_DNS: cannot listen on ${c.hubAddress} port ${this.system.dnsPort ?? DNS_PORT}: ${err.message}${hint}`);
     });
     this.dns = dns;
     this.releases.add(() => dns.close());
