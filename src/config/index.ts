@@ -10,10 +10,11 @@
 // Every bad value throws a ConfigError whose message is one line: "VARIABLE: what is wrong". The
 // value of API_TOKEN never appears in any message (nor does any line of the .env file).
 //
-// Each group of variables has its reader (api.ts, network.ts, server.ts, tunnel.ts,
+// Each group of variables has its reader (api.ts, network.ts, server.ts, tunnel.ts, dns.ts,
 // install-links.ts, local.ts); readConfig puts their parts together.
 import { resolve } from 'node:path';
 import { readApi, readApiToken } from './api.js';
+import { readDns } from './dns.js';
 import { readDotEnv, type DotEnvEntry } from './dotenv.js';
 import { readInstallLinks } from './install-links.js';
 import { readLocal } from './local.js';
@@ -25,6 +26,7 @@ import { readTunnel } from './tunnel.js';
 
 export { parseDotEnv, type DotEnvEntry } from './dotenv.js';
 export { ConfigError } from './error.js';
+export { workerDns } from './dns.js';
 export { defaultWorkerRange } from './network.js';
 export {
   CONFIG_DEFAULTS,
@@ -44,6 +46,7 @@ function readConfig(src: Source, cwd: string, options: LoadConfigOptions): Confi
   const warnings: string[] = [];
   const server = readServer(src, network.internalSubnet, options, warnings);
   const tunnel = readTunnel(src, network, warnings);
+  const dns = readDns(src, tunnel.peerDns, network.hubAddress, warnings);
   const api = readApi(src);
   return Object.freeze({
     ...server,
@@ -51,6 +54,7 @@ function readConfig(src: Source, cwd: string, options: LoadConfigOptions): Confi
     ...network,
     ...api,
     ...tunnel,
+    ...dns,
     ...readInstallLinks(src),
     ...readLocal(src, cwd),
     warnings: Object.freeze(warnings),

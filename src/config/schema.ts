@@ -65,6 +65,10 @@ export interface Config {
   readonly threads: number | 'auto';
   /** PEERDNS: DNS servers for the worker configs (canonical IP text); empty = no DNS line. */
   readonly peerDns: readonly string[];
+  /** VPN_DNS: whether the hub answers DNS for its nodes on its VPN address (and worker configs name it). */
+  readonly vpnDns: boolean;
+  /** VPN_DOMAIN: the zone of the nodes' names, lower case without a final dot ("wg.internal"). */
+  readonly vpnDomain: string;
   /** PUBLIC_STATUS: whether GET /api/vpn/status needs no API key. */
   readonly publicStatus: boolean;
   /** PUBLIC_METRICS: whether GET /metrics needs no API key (it lists every node ID). */
@@ -100,6 +104,8 @@ export const CONFIG_DEFAULTS = Object.freeze({
   PERSISTENTKEEPALIVE: '25',
   MTU: '1420',
   WGVM_THREADS: 'auto',
+  VPN_DNS: 'false',
+  VPN_DOMAIN: 'wg.internal',
   PUBLIC_STATUS: 'true',
   PUBLIC_METRICS: 'false',
   LOG_LEVEL: 'info',
@@ -124,6 +130,8 @@ export const CONFIG_VARIABLES = Object.freeze([
   'MTU',
   'WGVM_THREADS',
   'PEERDNS',
+  'VPN_DNS',
+  'VPN_DOMAIN',
   'PUBLIC_STATUS',
   'PUBLIC_METRICS',
   'TRUST_PROXY',

@@ -35,3 +35,8 @@ export function isHostName(value: string): boolean {
 export function isLookupName(value: string): boolean {
   return LOOKUP_NAME.test(value);
 }
+
+/** A node's name in the hub's DNS zone: `<node_id>.<domain>` (node IDs are DNS labels already). */
+export function nodeDnsName(nodeId: string, domain: string): string {
+  return `${nodeId}.${domain}`;
+}

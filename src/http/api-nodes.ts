@@ -7,7 +7,7 @@ import { ERROR_BODY, NODES_TAG } from './api-docs.js';
 import { allRequired, type FromSchema } from './from-schema.js';
 import { installUrl, type InstallToken } from './installs.js';
 import type { NodeDialect } from './node-routes.js';
-import { nodeView } from './present.js';
+import { nodeView, type NodeNames } from './present.js';
 import { nodeSchema, type NodeView } from './views.js';
 
 const installLinkSchema = allRequired({
@@ -38,7 +38,7 @@ const DOCS: NonNullable<NodeDialect['docs']> = {
   installLink: doc('A new single-use, expiring install link', 200, installLinkSchema),
 };
 
-export function apiNodeDialect(config: Config): NodeDialect {
+export function apiNodeDialect(config: Config, names: NodeNames): NodeDialect {
   const link = (req: FastifyRequest, t: InstallToken): InstallLink => ({
     install_url: installUrl(config, t.installToken, req),
     install_expires_at: t.installExpiresAt,
@@ -56,9 +56,9 @@ export function apiNodeDialect(config: Config): NodeDialect {
     },
     docs: DOCS,
     location: (nodeId) => `/api/nodes/status/${encodeURIComponent(nodeId)}`,
-    node: (n): NodeView => nodeView(n),
-    detail: (n): NodeView => nodeView(n),
-    registration: (req, r: Registration): RegistrationAnswer => ({ node: nodeView(r.node), ...link(req, r) }),
+    node: (n): NodeView => nodeView(n, names),
+    detail: (n): NodeView => nodeView(n, names),
+    registration: (req, r: Registration): RegistrationAnswer => ({ node: nodeView(r.node, names), ...link(req, r) }),
     installLink: (req, _nodeId, t) => link(req, t),
   };
 }

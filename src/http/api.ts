@@ -40,7 +40,7 @@ export async function buildApi(
     { schema: { summary: 'Liveness: the API answers', tags: HUB_TAG, security: OPEN, response: { 200: { type: 'object', properties: { status: { type: 'string' } } } } } },
     async () => ({ status: 'ok' }),
   );
-  await app.register(nodeRoutes, { nodes, guard: requireToken, app: 'api', dialect: apiNodeDialect(config) });
+  await app.register(nodeRoutes, { nodes, guard: requireToken, app: 'api', dialect: apiNodeDialect(config, nodes) });
   await app.register(workerRoutes, { config, nodes, requireToken });
   await app.register(hubRoutes, { config, nodes, hub, requireToken });
   return app;
@@ -80,7 +80,7 @@ const hubRoutes: FastifyPluginAsync<HubRoutesOptions> = async (app, { config, no
     async (req, reply) => {
       const denied = await refusedUnless(config.publicMetrics, req, reply);
       if (denied) return denied;
-      const metrics = prometheusText({ nodes: nodes.list(), counters: hub.counters(), handshakes: hub.handshakes?.() ?? 0, now: Date.now() });
+      const metrics = prometheusText({ nodes: nodes.list(), counters: hub.counters(), handshakes: hub.handshakes?.() ?? 0, dnsMessages: hub.dnsMessages?.() ?? null, now: Date.now() });
       return reply.type(METRICS_CONTENT_TYPE).send(metrics);
     },
   );

@@ -66,7 +66,7 @@ export async function buildDashboard(o: DashboardOptions): Promise<Dashboard> {
   const sessions = new Sessions(o.sessionLimits ?? DEFAULT_SESSION_LIMITS);
   const live = new LiveFeed(() => {
     const all = nodes.list();
-    return { nodes: nodeViews(all), hub: dashboardHub(config, hub, all) };
+    return { nodes: nodeViews(all, nodes), hub: dashboardHub(config, hub, all) };
   }, o.liveLimits ?? DEFAULT_LIVE_LIMITS);
   // Before the server closes: it would otherwise wait for every browser's open event stream.
   app.addHook('preClose', async () => live.close());
@@ -101,9 +101,9 @@ function dashboardNodeDialect(config: Config, nodes: NodesService, history: Node
       rotateKeys: '/api/nodes/:node_id/rotate-keys',
       installLink: '/api/nodes/:node_id/install-link',
     },
-    node: (n): NodeAnswer => ({ node: nodeView(n) }),
-    detail: (n): NodeAndHistory => ({ node: nodeView(n), history: history.view(n.nodeId) }),
-    registration: async (_req, r): Promise<NodeAndInstall> => ({ node: nodeView(r.node), install: await install(r.node.nodeId, r) }),
+    node: (n): NodeAnswer => ({ node: nodeView(n, nodes) }),
+    detail: (n): NodeAndHistory => ({ node: nodeView(n, nodes), history: history.view(n.nodeId) }),
+    registration: async (_req, r): Promise<NodeAndInstall> => ({ node: nodeView(r.node, nodes), install: await install(r.node.nodeId, r) }),
     installLink: async (_req, nodeId, link): Promise<InstallAnswer> => ({ install: await install(nodeId, link) }),
   };
 }

@@ -16,10 +16,12 @@ export interface MetricsInput {
   counters: DeviceCounters | null;
   /** handshakes completed since the hub started */
   handshakes: number;
+  /** What the DNS server did with the messages it got, by outcome; null or absent when it is off. */
+  dnsMessages?: Readonly<Record<string, number>> | null;
   now: number;
 }
 
-export function prometheusText({ nodes, counters, handshakes, now }: MetricsInput): string {
+export function prometheusText({ nodes, counters, handshakes, dnsMessages, now }: MetricsInput): string {
   const out: string[] = [];
   const metric = (name: string, help: string, type: 'counter' | 'gauge', rows: Array<[labels: string, value: number]>) => {
     out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
@@ -38,6 +40,10 @@ export function prometheusText({ nodes, counters, handshakes, now }: MetricsInpu
   if (counters) {
     metric(DROP_COUNTERS.metric, DROP_COUNTERS.help, 'counter', Object.entries(counters.drops).map(([reason, v]) => [`{reason="${label(reason)}"}`, v]));
     for (const c of DEVICE_COUNTERS) metric(c.metric, c.help, isFlag(c) ? 'gauge' : 'counter', one(counterValue(c, counters)));
+  }
+  if (dnsMessages) {
+    metric('wgvm_dns_messages_total', 'DNS messages to the hub by outcome: answered, refused (not from the VPN), limited (over a rate limit), dropped (unreadable), failed.', 'counter',
+      Object.entries(dnsMessages).map(([result, v]) => [`{result="${label(result)}"}`, v]));
   }
   processMetrics(metric, one);
   return `${out.join('\n')}\n`;

@@ -55,7 +55,7 @@ class NodeHandlers {
   private actor = (req: FastifyRequest) => `${this.o.app}:${req.ip}`;
   private changed = () => this.o.changed?.();
 
-  list = async (): Promise<NodeList> => ({ nodes: nodeViews(this.o.nodes.list()) });
+  list = async (): Promise<NodeList> => ({ nodes: nodeViews(this.o.nodes.list(), this.o.nodes) });
 
   get = async (req: ById) => this.o.dialect.detail(this.o.nodes.get(req.params.node_id));
 

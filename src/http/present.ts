@@ -11,11 +11,19 @@ export interface HubInfo {
   counters(): DeviceCounters | null;
   /** Handshakes completed since start (from the device's events). */
   handshakes?(): number;
+  /** The DNS server's message counts by outcome; null while VPN_DNS is off. */
+  dnsMessages?(): Readonly<Record<string, number>> | null;
 }
 
-export function nodeView(n: Node, now = Date.now()): NodeView {
+/** Where a node's DNS name comes from (the NodesService). */
+export interface NodeNames {
+  dnsName(nodeId: string): string | null;
+}
+
+export function nodeView(n: Node, names: NodeNames, now = Date.now()): NodeView {
   return {
     node_id: n.nodeId,
+    dns_name: names.dnsName(n.nodeId),
     description: n.description,
     central_server_url: n.centralServerUrl,
     vpn_ip: n.vpnIp,
@@ -34,8 +42,8 @@ export function nodeView(n: Node, now = Date.now()): NodeView {
 }
 
 /** Every node, each seen at the same moment. */
-export function nodeViews(nodes: readonly Node[], now = Date.now()): NodeView[] {
-  return nodes.map((n) => nodeView(n, now));
+export function nodeViews(nodes: readonly Node[], names: NodeNames, now = Date.now()): NodeView[] {
+  return nodes.map((n) => nodeView(n, names, now));
 }
 
 export function hubSummary(config: Config, hub: HubInfo, nodes: readonly Node[], now = Date.now()): HubSummary {

@@ -12,6 +12,7 @@ export const nodeSchema = allRequired({
   type: 'object',
   properties: {
     node_id: { type: 'string' },
+    dns_name: { type: ['string', 'null'], description: "the node's name in the hub's DNS, <node_id>.<VPN_DOMAIN>; null while VPN_DNS is off" },
     description: { type: 'string' },
     central_server_url: { type: ['string', 'null'] },
     vpn_ip: { type: 'string' },

@@ -1,5 +1,5 @@
 // The hub: the registry, the userspace device and its link, the device sync, the UAPI socket, the
-// management API and the dashboard. Started in that order, released in the reverse order, whether
+// DNS server (with VPN_DNS), the management API and the dashboard. Started in that order, released in the reverse order, whether
 // the stop comes from a signal, from the data plane failing or from a start-up step failing.
 import type { FastifyInstance } from 'fastify';
 import type { Config } from '../config/index.js';
@@ -7,9 +7,11 @@ import { configureDevice, openDevice, type DeviceEvent, type NativeDevice } from
 import { threadsOption } from '../domain/threads.js';
 import { configureLink } from '../dataplane/link.js';
 import { keyToHex } from '../domain/keys.js';
+import { DnsServer } from '../dns/server.js';
 import { buildApi, type HubInfo } from '../http/api.js';
 import { buildDashboard, type Dashboard } from '../http/dashboard.js';
 import { SERVER_LIMITS } from '../http/hardening.js';
+import type { Node } from '../domain/node.js';
 import { NodeHistory } from '../nodes/history.js';
 import { NodesService, type HubIdentity } from '../nodes/service.js';
 import { flushLog, type Logger } from '../runtime/log.js';
@@ -25,10 +27,13 @@ export interface HubSystem {
   configureLink: typeof configureLink;
   /** Where the UAPI socket goes; /var/run/wireguard by default, where `wg` looks. */
   socketDir?: string;
+  /** The DNS server's port; 53 by default. */
+  dnsPort?: number;
   clock?: SyncClock;
 }
 
 const REAL_SYSTEM: HubSystem = { openDevice, configureLink };
+const DNS_PORT = 53;
 
 /** The registry and the device, open and in step: what the servers are started on. */
 interface Core {
@@ -49,6 +54,8 @@ export class Hub {
   /** The exit status, once the hub has stopped and released everything. */
   readonly stopped = new Promise<number>((resolve) => (this.finish = resolve));
   private handshakes = 0;
+  /** Set once started, with VPN_DNS: /metrics reads its counts. */
+  private dns: DnsServer | undefined;
   /** Set once built: the sync publishes every change to its live stream. */
   private dashboard: Dashboard | undefined;
 
@@ -163,8 +170,14 @@ export class Hub {
       startedAt: core.startedAt,
       counters: () => core.device.counters(),
       handshakes: () => this.handshakes,
+      dnsMessages: () => (this.dns ? { ...this.dns.stats } : null),
     };
-    const steps = [() => this.startUapi(core.device), () => this.startApi(core, hub), () => this.startDashboard(core, hub)];
+    const steps = [
+      () => this.startUapi(core.device),
+      () => this.startDns(core.nodes),
+      () => this.startApi(core, hub),
+      () => this.startDashboard(core, hub),
+    ];
     for (const step of steps) {
       if (this.stopRequest) return;
       await step();
@@ -181,6 +194,31 @@ export class Hub {
       ...(dir ? { dir } : {}),
     });
     this.releases.add(() => stopUapiServer(uapi, iface, dir));
+  }
+
+  /**
+   * With VPN_DNS: names for the nodes on port 53 of the hub's VPN address, read from the registry at
+   * every query (a deleted or disabled node is gone from the next answer).
+   */
+  private async startDns(nodes: NodesService): Promise<void> {
+    const c = this.config;
+    if (!c.vpnDns) return;
+    const enabled = (n: Node | null) => (n?.enabled ? n : null);
+    const dns = await DnsServer.start({
+      zone: { domain: c.vpnDomain, subnet: c.internalSubnet, hubAddress: c.hubAddressInt },
+      data: {
+        addressOf: (nodeId) => enabled(nodes.find(nodeId))?.vpnIp ?? null,
+        nodeAt: (address) => enabled(nodes.atAddress(address))?.nodeId ?? null,
+      },
+      host: c.hubAddress,
+      port: this.system.dnsPort ?? DNS_PORT,
+      logger: this.logger,
+    }).catch((err: NodeJS.ErrnoException) => {
+      const hint = err.code === 'EACCES' ? ' (a port below 1024 needs root or CAP_NET_BIND_SERVICE)' : '';
+      throw new Error(`VPN_DNS: cannot listen on ${c.hubAddress} port ${this.system.dnsPort ?? DNS_PORT}: ${err.message}${hint}`);
+    });
+    this.dns = dns;
+    this.releases.add(() => dns.close());
   }
 
   private async startApi(core: Core, hub: HubInfo): Promise<void> {
@@ -201,7 +239,8 @@ export class Hub {
     const c = this.config;
     this.logger.info(
       { publicKey, udpPort: c.serverPort, interface: c.wgInterface, apiPort: c.apiPort, dashboardPort: c.dashboardPort },
-      `hub ${publicKey} on UDP ${c.serverPort}, ${c.wgInterface} ${c.hubAddress}/${c.internalSubnet.prefix}; API on :${c.apiPort}, dashboard on :${c.dashboardPort}`,
+      `hub ${publicKey} on UDP ${c.serverPort}, ${c.wgInterface} ${c.hubAddress}/${c.internalSubnet.prefix}; API on :${c.apiPort}, dashboard on :${c.dashboardPort}` +
+        (c.vpnDns ? `; DNS for ${c.vpnDomain} on ${c.hubAddress}:${this.system.dnsPort ?? DNS_PORT}` : ''),
     );
   }
 }

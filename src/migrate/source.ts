@@ -272,7 +272,10 @@ function summaryWarnings({ folders, confName, tally }: PeerContext): string[] {
     );
   }
   if (tally.hubDns.length > 0) {
-    warnings.push(`${tally.hubDns.length} peer config(s) use the old hub address as DNS server (${some(tally.hubDns)}): wgvm runs no DNS server`);
+    warnings.push(
+      `${tally.hubDns.length} peer config(s) use the old hub address as DNS server (${some(tally.hubDns)}): ` +
+        "wgvm's hub answers DNS only for its own nodes (VPN_DNS=true, <node_id>.VPN_DOMAIN) and forwards nothing else; give those workers a resolver for other names too (PEERDNS)",
+    );
   }
   return warnings;
 }

@@ -1,10 +1,10 @@
 // The node registry as domain logic: register, delete, enable, rotate keys, install tokens, status.
 // No HTTP here; the API maps RegistryError to 4xx responses.
-import type { Config } from '../config/index.js';
+import { workerDns, type Config } from '../config/index.js';
 import { decodeKey, encodeKey, generatePresharedKey, generatePrivateKey, isValidKey, isWeakPublicKey, publicKeyOf } from '../domain/keys.js';
 import { RegistryError } from '../domain/errors.js';
 import type { WorkerInstall } from '../domain/install.js';
-import { isNodeId, NODE_ID_RULE } from '../domain/names.js';
+import { isNodeId, NODE_ID_RULE, nodeDnsName } from '../domain/names.js';
 import type { Node } from '../domain/node.js';
 import { checkFreeText, checkHttpUrl } from '../domain/text.js';
 import type { Store } from '../store/index.js';
@@ -86,6 +86,21 @@ export class NodesService {
     return this.store.listNodes();
   }
 
+  /** The node with this ID, or null: for lookups where no node is an answer, not an error (DNS). */
+  find(nodeId: string): Node | null {
+    return this.store.getNode(nodeId);
+  }
+
+  /** The node with this VPN address (uint32), or null. */
+  atAddress(address: number): Node | null {
+    return this.store.nodeAtAddress(address);
+  }
+
+  /** The node's name in the hub's DNS (`<node_id>.<VPN_DOMAIN>`), or null while VPN_DNS is off. */
+  dnsName(nodeId: string): string | null {
+    return this.config.vpnDns ? nodeDnsName(nodeId, this.config.vpnDomain) : null;
+  }
+
   get(nodeId: string): Node {
     const node = this.store.getNode(nodeId);
     if (!node) throw new RegistryError('not_found', `no node "${nodeId.slice(0, 63)}"`);
@@ -158,7 +173,7 @@ export class NodesService {
       vpnIp: node.vpnIp,
       privateKey: secrets.privateKey,
       presharedKey: secrets.presharedKey,
-      dns: c.peerDns,
+      dns: workerDns(c),
       mtu: c.mtu,
       hubPublicKey: this.hub.publicKey,
       endpoint: c.endpoint,

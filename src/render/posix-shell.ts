@@ -11,6 +11,7 @@
 // Without a private key (the worker registered its own public key) the script reads it from
 // /etc/wireguard/<interface>.key and stops with a clear message when that file is missing.
 import { checkWorkerInstall, type WorkerInstall } from '../domain/install.js';
+import { isPlainIp } from '../domain/ip.js';
 import { renderWgQuick, wgQuickTail } from './wg-quick.js';
 import { renderWorkerEnv, shQuote } from './worker-env.js';
 
@@ -66,7 +67,7 @@ function header(i: WorkerInstall): string[] {
   ];
 }
 
-/** wireguard-tools from the platform's package manager, and resolvconf when the config sets DNS. */
+/** wireguard-tools from the platform's package manager, and a way to set DNS when the config has it. */
 function wireguardTools(i: WorkerInstall): string[] {
   const L = [
     '',
@@ -107,18 +108,56 @@ function wireguardTools(i: WorkerInstall): string[] {
     'fi',
     "command -v wg-quick >/dev/null 2>&1 || fail 'wg-quick is still missing after installing wireguard-tools'",
   ];
-  if (i.dns.length > 0) {
-    L.push(
-      'if [ "$WGVM_OS" = Linux ] && ! command -v resolvconf >/dev/null 2>&1; then',
-      '  if command -v apt-get >/dev/null 2>&1; then',
-      '    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends openresolv',
-      '  else',
-      "    fail 'the config sets DNS, which wg-quick applies with resolvconf: install openresolv (or systemd-resolved) and run this again'",
-      '  fi',
-      'fi',
-    );
-  }
+  if (i.dns.length > 0) L.push(...dnsSetter(i));
   return L;
+}
+
+/**
+ * wg-quick applies a DNS line with resolvconf, and fails without it. Where it is missing (Linux):
+ * systemd-resolved's resolvectl from a PostUp line instead, else openresolv from apt, else the tunnel
+ * comes up without its DNS line and a warning says what does not resolve.
+ */
+function dnsSetter(i: WorkerInstall): string[] {
+  const { servers, domains } = dnsParts(i);
+  return [
+    '',
+    '# 1b. The config sets DNS, which wg-quick applies with resolvconf',
+    'WGVM_DNS_BY=resolvconf',
+    'if [ "$WGVM_OS" = Linux ] && ! command -v resolvconf >/dev/null 2>&1; then',
+    '  if command -v resolvectl >/dev/null 2>&1 && resolvectl status >/dev/null 2>&1; then',
+    '    WGVM_DNS_BY=resolvectl',
+    '  elif command -v apt-get >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends openresolv; then',
+    '    WGVM_DNS_BY=resolvconf',
+    '  else',
+    '    WGVM_DNS_BY=none',
+    '  fi',
+    'fi',
+    'case "$WGVM_DNS_BY" in',
+    '  resolvectl) say "No resolvconf: the DNS of the tunnel is set with resolvectl (systemd-resolved) from a PostUp line" ;;',
+    `  none) say ${shQuote(`WARNING: neither resolvconf nor systemd-resolved is here: the tunnel comes up without its DNS line (${[...servers, ...domains].join(', ')}), so${domains.length > 0 ? ` names in ${domains.join(', ')} do not resolve by themselves (dig @${servers[0] ?? i.hubVpnIp} still answers);` : ''} install openresolv and run this again to have them`)} ;;`,
+    'esac',
+  ];
+}
+
+/** The DNS line's servers (IP addresses) and search domains (names), as wg-quick tells them apart. */
+function dnsParts(i: WorkerInstall): { servers: string[]; domains: string[] } {
+  return { servers: i.dns.filter((d) => isPlainIp(d)), domains: i.dns.filter((d) => !isPlainIp(d)) };
+}
+
+/** The config's DNS line as WGVM_DNS_BY says: kept, turned into resolvectl calls, or left out. */
+function dnsRewrite(i: WorkerInstall): string[] {
+  if (i.dns.length === 0) return [];
+  const { servers, domains } = dnsParts(i);
+  // Addresses and names only (checkWorkerInstall): nothing here is special to sed or the shell.
+  const postUp = [`resolvectl dns %i ${servers.join(' ')}`, ...(domains.length > 0 ? [`resolvectl domain %i ${domains.join(' ')}`] : [])].join('; ');
+  return [
+    'rm -f "$WGVM_CONF.dns"',
+    'case "$WGVM_DNS_BY" in',
+    `  resolvectl) sed ${shQuote(`s/^DNS = .*$/PostUp = ${postUp}/`)} "$WGVM_CONF.tmp" > "$WGVM_CONF.dns" || fail "cannot write $WGVM_CONF.dns" ;;`,
+    `  none) sed '/^DNS = /d' "$WGVM_CONF.tmp" > "$WGVM_CONF.dns" || fail "cannot write $WGVM_CONF.dns" ;;`,
+    'esac',
+    '[ ! -f "$WGVM_CONF.dns" ] || mv -f "$WGVM_CONF.dns" "$WGVM_CONF.tmp"',
+  ];
 }
 
 /** The wg-quick config, readable by root only; a node that holds its own key brings it in a file. */
@@ -148,6 +187,7 @@ function configurationFile(i: WorkerInstall): string[] {
     );
   }
   L.push(
+    ...dnsRewrite(i),
     'chmod 600 "$WGVM_CONF.tmp"',
     'mv -f "$WGVM_CONF.tmp" "$WGVM_CONF"',
     'say "Wrote $WGVM_CONF (mode 0600)"',

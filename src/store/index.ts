@@ -6,6 +6,7 @@
 //   Store.open(dataDir, { clock? }): Store              close(): void   checkpoint(): void
 //   registerNode(input: RegisterNodeInput, actor?): Node  throws RegistryError duplicate | invalid | range_full
 //   getNode(nodeId): Node | null                         listNodes(): Node[]   (in VPN address order)
+//   nodeAtAddress(address: uint32): Node | null
 //   getSecrets(nodeId): NodeSecrets | null               (unsealed; never log them)
 //   deleteNode(nodeId, actor?): boolean                  (frees the address, drops the node's tokens)
 //   setEnabled(nodeId, enabled, actor?): Node | null
@@ -112,6 +113,10 @@ export class Store {
 
   getNode(nodeId: string): Node | null {
     return this.#nodes.get(nodeId);
+  }
+
+  nodeAtAddress(address: number): Node | null {
+    return this.#nodes.atAddress(address);
   }
 
   listNodes(): Node[] {

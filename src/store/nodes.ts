@@ -76,6 +76,7 @@ function checkCounter(name: string, value: number): void {
 
 export class NodeRepository {
   readonly #byId: Statement;
+  readonly #byAddress: Statement;
   readonly #all: Statement;
   readonly #exists: Statement;
   readonly #ids: Statement;
@@ -96,6 +97,7 @@ export class NodeRepository {
     private readonly clock: () => Date,
   ) {
     this.#byId = db.prepare(`SELECT ${ROW_COLUMNS} FROM nodes WHERE node_id = ?`);
+    this.#byAddress = db.prepare(`SELECT ${ROW_COLUMNS} FROM nodes WHERE vpn_ip = ?`); // UNIQUE index
     this.#all = db.prepare(`SELECT ${ROW_COLUMNS} FROM nodes ORDER BY vpn_ip`);
     this.#exists = db.prepare('SELECT 1 FROM nodes WHERE node_id = ?').pluck();
     this.#ids = db.prepare('SELECT node_id FROM nodes').pluck();
@@ -129,6 +131,12 @@ export class NodeRepository {
 
   get(nodeId: string): Node | null {
     const row = this.#byId.get(nodeId) as NodeRow | undefined;
+    return row ? toNode(row) : null;
+  }
+
+  /** The node with this VPN address (uint32), or null. */
+  atAddress(address: number): Node | null {
+    const row = this.#byAddress.get(address) as NodeRow | undefined;
     return row ? toNode(row) : null;
   }
 

@@ -71,7 +71,7 @@ describe.skipIf(skip)('the dashboard in Chromium', () => {
   }
 
   it('signs in, registers worker-01, sees it come online live, shows text as text, deletes', async () => {
-    const { nsHub, nsW, page, consoleErrors, dialogs, browser } = await start();
+    const { nsHub, nsW, page, consoleErrors, dialogs, browser } = await start({ VPN_DNS: 'true' });
     const shot = (name: string, p: Page = page) => p.screenshot({ path: join(ARTIFACTS, `${name}.png`) });
 
     // Sign-in page, loaded without a console error.
@@ -126,6 +126,7 @@ describe.skipIf(skip)('the dashboard in Chromium', () => {
     await page.locator('nav').getByRole('link', { name: 'Nodes' }).click();
     const row = page.locator('tr[data-node-id="worker-01"]');
     await expect.poll(() => row.locator('.badge').textContent()).toBe('pending');
+    expect(await row.locator('[data-field="dns_name"]').textContent()).toBe('worker-01.wg.internal'); // its name in the hub's DNS
     const xssRow = page.locator('tr[data-node-id="worker-xss"]');
     expect(await xssRow.locator('td').nth(1).textContent()).toBe(XSS);
     expect(await page.locator('table img').count()).toBe(0);
@@ -159,6 +160,7 @@ describe.skipIf(skip)('the dashboard in Chromium', () => {
     await row.getByRole('link', { name: 'worker-01' }).click();
     await page.getByTestId('traffic-chart').waitFor();
     await expect.poll(() => page.getByTestId('detail-status').textContent()).toBe('online');
+    expect(await page.locator('dd[data-field="dns_name"]').textContent()).toBe('worker-01.wg.internal');
     await expect.poll(() => page.getByTestId('handshake-history').locator('li').first().textContent()).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d/);
     await shot('04-node-detail');
 

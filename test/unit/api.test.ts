@@ -548,6 +548,19 @@ describe('node management', () => {
     expect((await get(h, `/api/nodes/status/${'a'.repeat(63)}`)).statusCode).toBe(404);
   });
 
+  it('names each node in DNS (dns_name) in the list, its status and its registration with VPN_DNS on; null while it is off', async () => {
+    const on = await harness({ VPN_DNS: 'true', VPN_DOMAIN: 'GPU.Lan' });
+    expect((await registerOk(on, 'worker-01')).node).toMatchObject({ dns_name: 'worker-01.gpu.lan' });
+    expect(((await get(on, '/api/nodes/list')).json() as { nodes: { dns_name: string }[] }).nodes.map((n) => n.dns_name)).toEqual(['worker-01.gpu.lan']);
+    expect((await get(on, '/api/nodes/status/worker-01')).json()).toMatchObject({ dns_name: 'worker-01.gpu.lan' });
+    const config = await get(on, '/api/clients/worker-01/config');
+    expect(config.body).toMatch(/^DNS = 10\.100\.0\.1, gpu\.lan$/m);
+    const off = await harness();
+    await registerOk(off, 'worker-01');
+    expect(((await get(off, '/api/nodes/list')).json() as { nodes: { dns_name: null }[] }).nodes[0]!.dns_name).toBeNull();
+    expect((await get(off, '/api/clients/worker-01/config')).body).not.toMatch(/^DNS/m);
+  });
+
   it('deletes a node (200, then 404) and its install links stop working', async () => {
     const h = await harness();
     const j = await registerOk(h, 'worker-01');

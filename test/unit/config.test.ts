@@ -4,7 +4,7 @@ import type { NetworkInterfaceInfo } from 'node:os';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig, parseDotEnv, type Config, type LoadConfigOptions } from '../../src/config/index.js';
+import { ConfigError, loadConfig, parseDotEnv, workerDns, type Config, type LoadConfigOptions } from '../../src/config/index.js';
 
 const dirs: string[] = [];
 afterAll(() => {
@@ -84,6 +84,8 @@ describe('loadConfig defaults', () => {
       mtu: 1420,
       threads: 'auto',
       peerDns: [],
+      vpnDns: false,
+      vpnDomain: 'wg.internal',
       publicStatus: true,
       publicMetrics: false,
       trustProxy: [],
@@ -314,6 +316,13 @@ describe('bad values', () => {
     ['PEERDNS', '1.1.1.1,,8.8.8.8', /^PEERDNS: has an empty entry/],
     ['PEERDNS', 'auto', /^PEERDNS: "auto" is not supported/],
     ['PUBLIC_STATUS', 'maybe', /^PUBLIC_STATUS: "maybe" is not true or false$/],
+    ['VPN_DNS', 'auto', /^VPN_DNS: "auto" is not true or false$/],
+    ['VPN_DOMAIN', 'wg internal', /^VPN_DOMAIN: "wg internal" is not a domain name/],
+    ['VPN_DOMAIN', 'wg..internal', /^VPN_DOMAIN: "wg\.\.internal" is not a domain name/],
+    ['VPN_DOMAIN', '-wg.internal', /^VPN_DOMAIN: .* is not a domain name/],
+    ['VPN_DOMAIN', 'a'.repeat(64), /^VPN_DOMAIN: .* is not a domain name/],
+    ['VPN_DOMAIN', `${'a'.repeat(60)}.${'b'.repeat(60)}.${'c'.repeat(60)}.ddddddd`, /^VPN_DOMAIN: is 190 characters; at most 189/],
+    ['VPN_DOMAIN', '100.10.in-addr.arpa', /^VPN_DOMAIN: .* is under \.arpa/],
     ['INSTALL_TOKEN_TTL', '59', /^INSTALL_TOKEN_TTL: "59" is not a lifetime in seconds \(60-2592000/],
     ['INSTALL_TOKEN_TTL', '2592001', /^INSTALL_TOKEN_TTL: "2592001" is not a lifetime in seconds/],
     ['INSTALL_TOKEN_TTL', '24h', /^INSTALL_TOKEN_TTL: "24h" is not a lifetime in seconds/],
@@ -346,6 +355,30 @@ describe('bad values', () => {
 
   it('says when a bad value came from .env, and from which line', () => {
     expect(errorOf({}, '# hub\nSERVERPORT=70000\n').message).toBe('SERVERPORT: "70000" is not a port (1-65535) (set in .env:2)');
+  });
+});
+
+describe('VPN_DNS, VPN_DOMAIN and the DNS line of worker configs', () => {
+  it('takes VPN_DOMAIN in lower case without its final dot', () => {
+    expect(load({ VPN_DOMAIN: 'GPU.Example.' }).vpnDomain).toBe('gpu.example');
+    expect(load({ VPN_DNS: 'yes' }).vpnDns).toBe(true);
+    const longest = `${'a'.repeat(60)}.${'b'.repeat(60)}.${'c'.repeat(60)}.dddddd`; // 189: a 63-character node ID still fits in 253
+    expect(load({ VPN_DOMAIN: longest }).vpnDomain).toBe(longest);
+  });
+
+  it('worker configs: nothing while VPN_DNS is off; the hub and the search domain when on', () => {
+    expect(workerDns(load({}))).toEqual([]);
+    expect(workerDns(load({ VPN_DNS: 'true' }))).toEqual(['10.100.0.1', 'wg.internal']);
+    expect(workerDns(load({ VPN_DNS: 'true', VPN_DOMAIN: 'gpu.lan', INTERNAL_SUBNET: '10.8.0.0/24' }))).toEqual(['10.8.0.1', 'gpu.lan']);
+  });
+
+  it('PEERDNS overrides: its servers as written, the search domain only when it names the hub and VPN_DNS is on', () => {
+    expect(workerDns(load({ PEERDNS: '1.1.1.1' }))).toEqual(['1.1.1.1']);
+    expect(workerDns(load({ PEERDNS: '10.100.0.1' }))).toEqual(['10.100.0.1']);
+    expect(workerDns(load({ VPN_DNS: 'true', PEERDNS: '10.100.0.1,1.1.1.1' }))).toEqual(['10.100.0.1', '1.1.1.1', 'wg.internal']);
+    const publicOnly = load({ VPN_DNS: 'true', PEERDNS: '1.1.1.1' });
+    expect(workerDns(publicOnly)).toEqual(['1.1.1.1']);
+    expect(publicOnly.warnings).toContainEqual(expect.stringMatching(/^VPN_DNS is on but PEERDNS \(1\.1\.1\.1\) does not name the hub 10\.100\.0\.1/));
   });
 });
 

@@ -3,11 +3,13 @@
 // start-up line, a stop at any moment of start-up releasing everything, a failing step released and
 // thrown, the data plane stopping the hub with status 1. test/netns/signals.test.ts and hub.test.ts
 // run the same with a real device and real signals.
+import { createSocket } from 'node:dgram';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type AddressInfo, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
+import dnsPacket from 'dns-packet';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadConfig, type Config } from '../../src/config/index.js';
 import { DeviceOpenError, type DeviceEvent, type NativeDevice, type PeerSnapshot } from '../../src/dataplane/device.js';
@@ -239,5 +241,81 @@ describe('Hub', () => {
     expect(await h.hub.stopped).toBe(1);
     await expectReleased();
     expect(messages().at(-1)).toBe('shutting down: the data plane stopped: the TUN device went away');
+  });
+});
+
+describe('Hub with VPN_DNS', () => {
+  // The VPN on loopback (127.77.0.0/16, every 127/8 address is this host's): the hub's DNS binds to
+  // its VPN address 127.77.0.1 as it would to 10.100.0.1, and a query from that address is the hub's own.
+  const HUB_IP = '127.77.0.1';
+  let hub: Hub | undefined;
+
+  async function startWithDns(dnsPort: number): Promise<Hub> {
+    const env = {
+      SERVERURL: 'vpn.example.com',
+      API_TOKEN: TOKEN,
+      WG_INTERFACE: IFACE,
+      DATA_DIR: join(h.dir, 'data'),
+      API_PORT: String(await freePort()),
+      DASHBOARD_PORT: String(await freePort()),
+      INTERNAL_SUBNET: '127.77.0.0/16',
+      VPN_DNS: 'true',
+    };
+    h.config = loadConfig(env, h.dir, { envFile: false, networkInterfaces: () => ({}) });
+    const sink = new Writable({ write: (chunk: Buffer, _enc, done) => (h.log.push(...chunk.toString().split('\n').filter(Boolean)), done()) });
+    hub = new Hub(h.config, createLogger('info', sink), { ...h.system, dnsPort });
+    return hub;
+  }
+  /** A change through the API, with no body. */
+  const change = (method: 'POST' | 'DELETE', path: string) => fetch(`http://127.0.0.1:${h.config.apiPort}${path}`, { method, headers: { 'x-api-key': TOKEN } });
+
+  async function ask(port: number, name: string): Promise<{ rcode: string; data: unknown }> {
+    const socket = createSocket('udp4');
+    await new Promise<void>((r) => socket.bind({ address: HUB_IP, port: 0 }, () => r()));
+    const reply = await new Promise<Buffer>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('no answer')), 1000);
+      socket.once('message', (m) => (clearTimeout(timer), resolve(m)));
+      socket.send(dnsPacket.encode({ id: 1, type: 'query', questions: [{ name, type: 'A' }] }), port, HUB_IP);
+    }).finally(() => socket.close());
+    const p = dnsPacket.decode(reply) as ReturnType<typeof dnsPacket.decode> & { rcode: string };
+    return { rcode: p.rcode, data: (p.answers?.[0] as { data?: unknown } | undefined)?.data };
+  }
+
+  afterEach(async () => {
+    await hub?.stop('end of test', 0);
+    hub = undefined;
+  });
+
+  it('answers for the nodes the API registers, stops the moment one is deleted, and releases its port', async () => {
+    const port = 20000 + Math.floor(Math.random() * 40000);
+    await (await startWithDns(port)).start();
+    expect(messages().at(-1)).toMatch(new RegExp(`; DNS for wg\\.internal on 127\\.77\\.0\\.1:${port}$`));
+    expect((await api('/api/nodes/register', { method: 'POST', body: JSON.stringify({ node_id: 'worker-01' }) })).status).toBe(201);
+    expect(await ask(port, 'worker-01.wg.internal')).toEqual({ rcode: 'NOERROR', data: '127.77.1.2' });
+    expect(await ask(port, 'wg.internal')).toEqual({ rcode: 'NOERROR', data: HUB_IP });
+    expect((await change('POST', '/api/nodes/worker-01/disable')).status).toBe(200);
+    expect((await ask(port, 'worker-01.wg.internal')).rcode).toBe('NXDOMAIN');
+    expect((await change('POST', '/api/nodes/worker-01/enable')).status).toBe(200);
+    expect((await ask(port, 'worker-01.wg.internal')).data).toBe('127.77.1.2');
+    expect((await change('DELETE', '/api/nodes/worker-01')).status).toBe(200);
+    expect((await ask(port, 'worker-01.wg.internal')).rcode).toBe('NXDOMAIN');
+    expect(await hub!.stop('SIGTERM', 0)).toBe(0);
+    expect(await portIsFree(port)).toBe(true); // TCP
+    const udp = createSocket('udp4');
+    await new Promise<void>((resolve, reject) => (udp.once('error', reject), udp.bind({ address: HUB_IP, port }, () => resolve())));
+    udp.close();
+  });
+
+  it('does not start when port 53 (here: its port) is taken, naming VPN_DNS, and releases what it started', async () => {
+    const port = 20000 + Math.floor(Math.random() * 40000);
+    const taken = createSocket('udp4');
+    await new Promise<void>((r) => taken.bind({ address: HUB_IP, port }, () => r()));
+    try {
+      await expect((await startWithDns(port)).start()).rejects.toThrow(new RegExp(`^VPN_DNS: cannot listen on 127\\.77\\.0\\.1 port ${port}: `));
+      expect(await hub!.stopped).toBe(1);
+      await expectReleased();
+    } finally {
+      taken.close();
+    }
   });
 });

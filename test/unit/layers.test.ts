@@ -12,7 +12,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ['domain'], // the node model, names, keys, addresses, install data, errors: imports nothing of ours
   ['config', 'store', 'render', 'dataplane'],
   ['runtime', 'uapi', 'nodes'],
-  ['http', 'migrate', 'bench', 'daemon'],
+  ['http', 'migrate', 'bench', 'daemon', 'dns'],
   ['hub'],
   ['cli.ts'],
 ];

@@ -25,6 +25,7 @@ const text = prometheusText({
   nodes: [aNode('worker-01', { rxBytes: 1234, txBytes: 5678, lastHandshakeAt: '2026-12-01T11:59:30Z' }), aNode('we"ird\\id')],
   counters,
   handshakes: 9,
+  dnsMessages: { answered: 21, refused: 22, limited: 23, dropped: 24, failed: 0 },
   now: NOW,
 });
 
@@ -43,6 +44,8 @@ describe('the /metrics exposition', () => {
     expect(sample('wgvm_device_under_load')).toBe(1);
     expect(sample('wgvm_device_drops_total', '{reason="bad_mac1"}')).toBe(7);
     expect(sample('wgvm_handshakes_total')).toBe(9);
+    expect(sample('wgvm_dns_messages_total', '{result="answered"}')).toBe(21);
+    expect(sample('wgvm_dns_messages_total', '{result="limited"}')).toBe(23);
     expect(sample('wgvm_node_rx_bytes_total', '{node_id="worker-01"}')).toBe(1234);
     expect(sample('wgvm_node_last_handshake_timestamp_seconds', '{node_id="worker-01"}')).toBe(NOW / 1000 - 30);
     expect(sample('wgvm_node_online', '{node_id="worker-01"}')).toBe(1);
@@ -52,6 +55,10 @@ describe('the /metrics exposition', () => {
     expect(sample('process_open_fds')).toBeGreaterThan(0);
     expect(sample('process_max_fds')).toBeGreaterThan(0);
     expect(sample('process_virtual_memory_bytes')).toBeGreaterThan(sample('process_resident_memory_bytes')!);
+  });
+
+  it('has no DNS metric while VPN_DNS is off', () => {
+    expect(prometheusText({ nodes: [], counters: null, handshakes: 0, dnsMessages: null, now: NOW })).not.toContain('wgvm_dns_');
   });
 
   it.skipIf(skipWithout('promtool'))('passes promtool check metrics (parser and naming lint)', () => {

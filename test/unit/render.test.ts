@@ -420,6 +420,65 @@ describe('renderPosixShell', () => {
     expect(statSync(join(dir, 'wg0.conf')).mode & 0o777).toBe(0o600);
   });
 
+  describe('a config with DNS on a host without resolvconf (wg-quick needs it for the DNS line)', () => {
+    const withDns: WorkerInstall = { ...base, dns: ['10.100.0.1', 'wg.internal'] };
+    const text = renderPosixShell(withDns);
+    const conf = GOLDEN.replace('Address = 10.100.1.2/32\n', 'Address = 10.100.1.2/32\nDNS = 10.100.0.1, wg.internal\n');
+
+    /**
+     * Runs the DNS step and the config step with a PATH holding only the basic tools and the given
+     * stubs (name → script body): the host's own resolvconf or resolvectl cannot interfere.
+     */
+    function runWith(stubs: Record<string, string>) {
+      const bin = mkdtempSync(join(work, 'bin-'));
+      for (const tool of ['sed', 'mv', 'rm', 'chmod', 'mkdir', 'cat', 'touch']) {
+        const real = spawnSync('sh', ['-c', `command -v ${tool}`], { encoding: 'utf8' }).stdout.trim();
+        writeFileSync(join(bin, tool), `#!/bin/sh\nexec ${real} "$@"\n`, { mode: 0o755 });
+      }
+      for (const [name, body] of Object.entries(stubs)) writeFileSync(join(bin, name), `#!/bin/sh\n${body}\n`, { mode: 0o755 });
+      const dir = mkdtempSync(join(work, 'etc-'));
+      const steps = section(text, '# 1b.', 'esac') + section(text, 'umask 077', 'say "Wrote $WGVM_CONF').replaceAll('/etc/wireguard', dir);
+      const r = sh(`${SH_PRELUDE}PATH='${bin}'\nWGVM_OS=Linux\nWGVM_CONF='${dir}/wg0.conf'\n${steps}`);
+      return { ...r, conf: readFileSync(join(dir, 'wg0.conf'), 'utf8'), mode: statSync(join(dir, 'wg0.conf')).mode & 0o777, bin };
+    }
+
+    it('with resolvconf: the DNS line stays for wg-quick', () => {
+      const r = runWith({ resolvconf: 'exit 0' });
+      expect(r.code).toBe(0);
+      expect(r.conf).toBe(conf);
+    });
+
+    it('with systemd-resolved: a PostUp line sets the DNS server and search domain with resolvectl instead', () => {
+      const r = runWith({ resolvectl: 'exit 0' });
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+      expect(r.stdout).toContain('No resolvconf: the DNS of the tunnel is set with resolvectl');
+      expect(r.conf).toBe(conf.replace(/^DNS = .*$/m, 'PostUp = resolvectl dns %i 10.100.0.1; resolvectl domain %i wg.internal'));
+      expect(r.mode).toBe(0o600);
+    });
+
+    it('a resolvectl whose service is not running does not count; apt-get installs openresolv and the DNS line stays', () => {
+      const r = runWith({ resolvectl: 'exit 1', 'apt-get': 'echo "apt-get $*" >&2; printf "#!/bin/sh\\n" > "$(dirname "$0")/resolvconf"' });
+      expect(r.code).toBe(0);
+      expect(r.stderr).toContain('apt-get install -y --no-install-recommends openresolv');
+      expect(r.conf).toBe(conf);
+    });
+
+    it('with neither: the tunnel still comes up, without the DNS line, and a warning says what will not resolve', () => {
+      const r = runWith({ 'apt-get': 'exit 100' });
+      expect(r.code).toBe(0);
+      expect(r.stdout).toContain('WARNING: neither resolvconf nor systemd-resolved is here: the tunnel comes up without its DNS line (10.100.0.1, wg.internal)');
+      expect(r.stdout).toContain('names in wg.internal do not resolve by themselves (dig @10.100.0.1 still answers)');
+      expect(r.conf).toBe(GOLDEN);
+      expect(r.mode).toBe(0o600);
+    });
+
+    it('without DNS in the config the installer has no DNS step at all', () => {
+      expect(script).not.toContain('# 1b.');
+      expect(script).not.toContain('resolvconf');
+    });
+  });
+
   it.each(HOSTILE)('run for real: the env section stores the hostile description %j exactly', (description) => {
     const text = renderPosixShell({ ...base, description });
     const dir = mkdtempSync(join(work, 'env-'));

@@ -27,6 +27,7 @@ class FakeSource implements EventSourceLike {
 
 const node = (id: string, extra: Partial<NodeView> = {}): NodeView => ({
   node_id: id,
+  dns_name: null,
   description: '',
   central_server_url: null,
   vpn_ip: '10.100.1.2',

@@ -76,6 +76,7 @@ export class NodeDetail {
       this.facts,
       ...fact('Description', n.description || '–', 'description'),
       ...fact('VPN IP', n.vpn_ip),
+      ...(n.dns_name ? fact('Name', n.dns_name, 'dns_name') : []),
       ...fact('Public key', h('span', null, h('code', { class: 'mono' }, n.public_key), ' ', copyButton(() => n.public_key))),
       ...fact('Last handshake', formatAge(n.last_handshake, Date.now()), 'last_handshake'),
       ...fact('Endpoint', n.answered_from ? `${n.endpoint ?? '–'} → hub ${n.answered_from}` : n.endpoint ?? '–', 'endpoint'),

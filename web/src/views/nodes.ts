@@ -46,6 +46,8 @@ interface Row {
   cells: Record<Column, HTMLTableCellElement>;
   status: HTMLSpanElement;
   link: HTMLAnchorElement;
+  /** The node's DNS name under its ID (empty while the hub's DNS is off). */
+  dnsName: HTMLSpanElement;
 }
 
 export class NodesTable {
@@ -125,17 +127,19 @@ export class NodesTable {
     // data-label: on a phone each row becomes a card, and the labels come from the cells.
     const cells = Object.fromEntries(COLUMNS.map((c) => [c.key, h('td', { class: `${c.numeric ? 'num ' : ''}col-${c.key}`, attrs: { 'data-label': c.label } })])) as Record<Column, HTMLTableCellElement>;
     const link = h('a', { attrs: { href: `#/node/${encodeURIComponent(id)}` } }, id);
-    cells.node_id.append(link);
+    const dnsName = h('span', { class: 'dns-name muted', attrs: { 'data-field': 'dns_name' } });
+    cells.node_id.append(link, dnsName);
     const status = h('span', { class: 'badge' });
     cells.status.append(status);
     const tr = h('tr', { attrs: { 'data-node-id': id } }, ...COLUMNS.map((c) => cells[c.key]));
-    const row = { tr, cells, status, link };
+    const row = { tr, cells, status, link, dnsName };
     this.rows.set(id, row);
     return row;
   }
 
   private fill(row: Row, n: NodeView, now: number): void {
     const c = row.cells;
+    setText(row.dnsName, n.dns_name ?? '');
     setText(c.description, n.description);
     setText(c.vpn_ip, n.vpn_ip);
     setText(row.status, n.status);
@@ -170,7 +174,7 @@ export class NodesTable {
   private matches(n: NodeView): boolean {
     if (this.statusFilter !== 'all' && n.status !== this.statusFilter) return false;
     if (!this.query) return true;
-    return [n.node_id, n.description, n.vpn_ip, n.endpoint ?? '', n.central_server_url ?? '', n.public_key].some((f) => f.toLowerCase().includes(this.query));
+    return [n.node_id, n.dns_name ?? '', n.description, n.vpn_ip, n.endpoint ?? '', n.central_server_url ?? '', n.public_key].some((f) => f.toLowerCase().includes(this.query));
   }
 
   /** Filters and sorts; moves rows only when the order changed. */
