@@ -11,7 +11,7 @@ describe('control-plane bench figures', () => {
       ...Array.from({ length: 1000 }, (_, i) => 4000 + (i + 1) * 8),
       ...Array.from({ length: 500 }, (_, i) => 12000 + (i + 1) * 2),
     ];
-    const latencies = completedAt.map((_, i) => (i < 1000 ? 10 : i < 2000 ? 20 : 5));
+    const latencies: number[] = completedAt.map((_, i) => (i < 1000 ? 10 : i < 2000 ? 20 : 5));
     latencies[1999] = 500;
     const blocks = ratesByBlock(completedAt, latencies);
     expect(blocks.map((b) => [b.from, b.to, b.perSecond])).toEqual([
