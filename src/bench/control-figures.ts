@@ -33,7 +33,8 @@ export interface ControlPlaneResult {
     lastToFirst: number;
   };
   lists: LatencyFigures[];
-  idle: { seconds: number; cpuSeconds: number; percentOfCore: number };
+  /** byThread: CPU seconds of the JS thread and of all others (threads that ended meanwhile are missing). */
+  idle: { seconds: number; cpuSeconds: number; percentOfCore: number; byThread: { main: number; others: number } };
 }
 
 /**
@@ -81,7 +82,8 @@ export function controlPlaneMarkdown(r: ControlPlaneResult): string {
     '| --- | --- | --- | --- | --- | --- | --- |',
     ...r.lists.map((l) => `| ${l.path} | ${l.status} | ${l.bytes} | ${f(l.p50Ms, 2)} | ${f(l.p99Ms, 2)} | ${f(l.maxMs, 2)} | ${l.requests} |`),
     '',
-    `Idle hub with ${r.options.nodes} nodes: ${f(r.idle.cpuSeconds, 2)} CPU s in ${r.idle.seconds} s = ${f(r.idle.percentOfCore, 2)} % of a core`,
+    `Idle hub with ${r.options.nodes} nodes: ${f(r.idle.cpuSeconds, 2)} CPU s in ${r.idle.seconds} s = ${f(r.idle.percentOfCore, 2)} % of a core` +
+      ` (JS thread ${f(r.idle.byThread.main, 2)} s, other threads ${f(r.idle.byThread.others, 2)} s)`,
   ];
   return lines.join('\n');
 }

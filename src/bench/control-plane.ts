@@ -13,7 +13,7 @@ import { dataPlaneEnv } from '../dataplane/openssl-env.js';
 import { formatIpv4, parseIpv4 } from '../domain/ip.js';
 import { controlPlaneMarkdown, latencyFigures, ratesByBlock, type ControlPlaneResult, type LatencyFigures } from './control-figures.js';
 import { GET_TIMING_SCRIPT, REGISTER_SCRIPT } from './control-scripts.js';
-import { cpuSeconds } from './measure.js';
+import { cpuSeconds, cpuSecondsOfThreads } from './measure.js';
 import { stderrOf, waitFor, World, type Namespace } from './netns.js';
 import { BenchError, BenchUsageError } from './run.js';
 
@@ -153,8 +153,12 @@ export async function runControlPlaneBench(o: ControlPlaneOptions): Promise<numb
     await new Promise((r) => setTimeout(r, 5000));
     progress(`idle for ${o.idleSeconds} s`);
     const cpu0 = cpuSeconds(hub.pid!);
+    const threads0 = cpuSecondsOfThreads(hub.pid!);
     await new Promise((r) => setTimeout(r, o.idleSeconds * 1000));
     const idleCpu = cpuSeconds(hub.pid!) - cpu0;
+    // Where it went: the JS thread, or the others (V8's garbage collection helpers, the device's threads).
+    const threads1 = cpuSecondsOfThreads(hub.pid!);
+    const byThread = { main: threads1.main - threads0.main, others: threads1.others - threads0.others };
 
     const result: ControlPlaneResult = {
       version: 1,
@@ -167,7 +171,7 @@ export async function runControlPlaneBench(o: ControlPlaneOptions): Promise<numb
         lastToFirst: byThousand.at(-1)!.perSecond / byThousand[0]!.perSecond,
       },
       lists,
-      idle: { seconds: o.idleSeconds, cpuSeconds: idleCpu, percentOfCore: o.idleSeconds > 0 ? (idleCpu / o.idleSeconds) * 100 : 0 },
+      idle: { seconds: o.idleSeconds, cpuSeconds: idleCpu, percentOfCore: o.idleSeconds > 0 ? (idleCpu / o.idleSeconds) * 100 : 0, byThread },
     };
     mkdirSync(o.out, { recursive: true });
     const file = join(o.out, `control-plane-${result.date.replace(/[:.]/g, '-').slice(0, 19)}.json`);

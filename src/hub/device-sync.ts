@@ -5,7 +5,7 @@
 // and the live dashboards — only for the peers whose figures moved. Each change, and each second,
 // costs what changed, not the size of the fleet.
 import { configureDevice, type NativeDevice } from '../dataplane/device.js';
-import { desiredPeers, reconcileBody, type AppliedPeer, type DesiredPeer } from '../dataplane/reconciler.js';
+import { appliedAfter, desiredPeers, reconcileBody, type AppliedPeer, type DesiredPeer } from '../dataplane/reconciler.js';
 import { decodeKey } from '../domain/keys.js';
 import { ONLINE_WINDOW_MS, type Node } from '../domain/node.js';
 import type { NodeHistory } from '../nodes/history.js';
@@ -209,8 +209,10 @@ export class DeviceSync {
       const applied = this.applied.get(node.publicKey);
       if (applied) had.set(node.publicKey, applied);
     }
-    // …and what it should have: reconcileBody removes what is had but not desired.
-    const desired = desiredPeers(present, this.applied, (nodeId) => registry.getSecrets(nodeId)!.presharedKey);
+    // …and what it should have: reconcileBody removes what is had but not desired. The preshared keys
+    // of changed nodes are always read again (no shortcut by updatedAt, which a node deleted and
+    // registered again within the same millisecond would share).
+    const desired = desiredPeers(present, new Map(), (nodeId) => registry.getSecrets(nodeId)!.presharedKey);
     const body = reconcileBody(had, desired, false);
     if (body) configureDevice(this.o.device, body); // refused, the device is as it was: nothing below happens
     for (const nodeId of nodeIds) this.keyOf.delete(nodeId);
@@ -250,10 +252,10 @@ export class DeviceSync {
       if (wanted.get(key)?.presharedKey !== was.presharedKey) this.readings.forget(key);
     }
     const nodeIdOf = new Map(nodes.map((n) => [n.publicKey, n.nodeId]));
-    for (const d of desired) {
-      const nodeId = nodeIdOf.get(d.publicKey)!;
-      this.applied.set(d.publicKey, { presharedKey: d.presharedKey, allowedIp: d.allowedIp, ...(d.version ? { version: d.version } : {}), nodeId });
-      this.keyOf.set(nodeId, d.publicKey);
+    for (const [key, peer] of appliedAfter(desired)) {
+      const nodeId = nodeIdOf.get(key)!;
+      this.applied.set(key, { ...peer, nodeId });
+      this.keyOf.set(nodeId, key);
     }
   }
 

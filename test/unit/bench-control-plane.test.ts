@@ -41,11 +41,11 @@ describe('control-plane bench figures', () => {
       options: { nodes: 2000, concurrency: 32, idleSeconds: 60, workerRange: '10.100.1.2-10.100.40.254' },
       registration: { seconds: 12, byThousand: ratesByBlock([4000, 12000], [1, 1], 1), lastToFirst: 0.5 },
       lists: [l],
-      idle: { seconds: 60, cpuSeconds: 0.3, percentOfCore: 0.5 },
+      idle: { seconds: 60, cpuSeconds: 0.3, percentOfCore: 0.5, byThread: { main: 0.2, others: 0.1 } },
     };
     const md = controlPlaneMarkdown(result);
     expect(md).toContain('last thousand at 50 % of the first');
     expect(md).toContain('| /api/nodes/list?limit=100 | 200 | 38912 | 50.00 | 99.00 | 100.00 | 100 |');
-    expect(md).toContain('0.30 CPU s in 60 s = 0.50 % of a core');
+    expect(md).toContain('0.30 CPU s in 60 s = 0.50 % of a core (JS thread 0.20 s, other threads 0.10 s)');
   });
 });

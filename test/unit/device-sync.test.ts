@@ -307,16 +307,33 @@ describe('DeviceSync', () => {
   });
 
   it('a public key deleted with one node and registered with another in the same turn starts a new session', () => {
-    const key = generateKeyPair().publicKey;
-    h.nodes.register({ nodeId: 'old', publicKey: key }, 'test');
-    h.sync.start();
-    h.nodes.remove('old', 'test');
-    h.nodes.register({ nodeId: 'new', publicKey: key }, 'test');
-    h.clock.runQueued();
-    const hex = keyToHex(key);
-    expect(h.device.bodies.at(-1)).toBe(
-      `public_key=${hex}\nremove=true\npublic_key=${hex}\npreshared_key=${pskHex('new')}\nreplace_allowed_ips=true\nallowed_ip=${h.store.getNode('new')!.vpnIp}/32\n`,
-    );
+    // A clock that stands still: both registrations have the same updatedAt.
+    const store = Store.open(join(h.dir, 'still'), { clock: () => new Date(h.clock.time) });
+    const sync = new DeviceSync({ device: h.device, registry: store, history: { record() {}, forget() {} }, published() {}, failed: (err) => { throw err; }, clock: h.clock });
+    const config = loadConfig({ SERVERURL: 'vpn.example.com' }, h.dir, { envFile: false, networkInterfaces: () => ({}) });
+    const nodes = new NodesService(store, config, generateKeyPair(), (nodeId) => sync.changed(nodeId));
+    try {
+      const key = generateKeyPair().publicKey;
+      for (const nodeId of ['old', 'again']) {
+        nodes.register({ nodeId: 'old', publicKey: key }, 'test');
+        if (nodeId === 'old') sync.start();
+        h.clock.runQueued();
+        nodes.remove('old', 'test');
+        // The same key comes back with a new preshared key, under another ID and then under the same one.
+        nodes.register({ nodeId: nodeId === 'old' ? 'new' : 'old', publicKey: key }, 'test');
+        h.clock.runQueued();
+        const now = nodeId === 'old' ? 'new' : 'old';
+        const hex = keyToHex(key);
+        expect(h.device.bodies.at(-1)).toBe(
+          `public_key=${hex}\nremove=true\npublic_key=${hex}\npreshared_key=${keyToHex(store.getSecrets(now)!.presharedKey)}\nreplace_allowed_ips=true\nallowed_ip=${store.getNode(now)!.vpnIp}/32\n`,
+        );
+        nodes.remove(now, 'test');
+        h.clock.runQueued();
+      }
+    } finally {
+      sync.stop();
+      store.close();
+    }
   });
 
   it('an idle device is read every 30 s; a handshake event makes it read every second; only peers that moved are stored', () => {
