@@ -204,6 +204,27 @@ const commands: Record<string, Command> = {
       }
     },
   },
+  'bench-control': {
+    usage: 'bench-control [--nodes N] [--clients C] [--idle S] [--gets R] [--prof DIR] [--out DIR]',
+    summary: 'measure the control plane: registrations, node lists, idle CPU (root)',
+    details:
+      'Runs one `wgvm serve` in a network namespace, registers N nodes (default 10000) with C requests\n' +
+      'in flight (default 32), times R GETs of /api/nodes/list paged and filtered (default 500) and 20\n' +
+      "of the whole list, then the idle hub's CPU over S seconds (default 60). --prof DIR: the hub's\n" +
+      'V8 CPU profile (node --cpu-prof; it costs CPU itself). Writes control-plane-<date>.json to DIR\n' +
+      '(default bench/results).',
+    async run(args) {
+      const { BenchError, BenchUsageError } = await import('./bench/run.js');
+      const { parseControlPlaneOptions, runControlPlaneBench } = await import('./bench/control-plane.js');
+      try {
+        return await runControlPlaneBench(parseControlPlaneOptions(args));
+      } catch (err) {
+        if (err instanceof BenchUsageError) throw new UsageError(`bench-control: ${err.message}`);
+        if (err instanceof BenchError) throw new CommandFailure(`bench-control: ${err.message}`);
+        throw err;
+      }
+    },
+  },
   serve: {
     usage: 'serve',
     summary: 'run the hub: data plane, management API and dashboard',

@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <sched.h>
 
+#include <chrono>
 #include <utility>
 
 namespace wgvm::device {
@@ -10,9 +11,12 @@ namespace {
 
 constexpr int kCountShift = 20, kGenerationShift = 40;
 constexpr uint64_t kFieldMask = (uint64_t(1) << 20) - 1;
-// Spins before sleeping (a few µs): a worker looks for the next batch, the caller for the last jobs
-// of its own. Longer spins take the core from the threads that would feed the next batch.
-constexpr int kSpins = 100;
+// Spins before sleeping: a worker looks for the next batch a while (waking a sleeping one costs the
+// caller a system call and the worker tens of µs, a sizeable part of a batch), the caller for the last
+// jobs of its batch (each a µs or two). The pool runs batches in parallel only while its workers get
+// a core (judge()), so a spinning worker does not take one from the threads that feed it.
+constexpr auto kWorkerSpin = std::chrono::microseconds(50);
+constexpr auto kCallerSpin = std::chrono::microseconds(20);
 // judge(): batches looked at together, and how many batches the caller then works alone, doubling
 // while the workers keep not helping.
 constexpr size_t kWindow = 16, kMinSolo = 64, kMaxSolo = 4096;
@@ -23,6 +27,19 @@ inline void cpu_relax() {
 #elif defined(__aarch64__)
   asm volatile("yield");
 #endif
+}
+
+// Spins until `done()` or `limit` has passed; returns done().
+template <typename Done>
+bool spin_until(Done&& done, std::chrono::microseconds limit) {
+  const auto until = std::chrono::steady_clock::now() + limit;
+  for (;;) {
+    for (int i = 0; i < 32; ++i) {
+      if (done()) return true;
+      cpu_relax();
+    }
+    if (std::chrono::steady_clock::now() >= until) return done();
+  }
 }
 
 uint64_t cursor_of(uint32_t generation, size_t count) {
@@ -61,19 +78,14 @@ size_t CryptoPool::run_parallel(size_t count, Call call, void* work) {
   generation_.notify_all();
 
   const size_t mine = take_jobs(generation);
-  for (int spin = 0;; ++spin) {
-    const uint32_t done = done_.load(std::memory_order_acquire);
-    if (done == count) {
-      std::lock_guard lock(failure_mu_);
-      if (failure_) std::rethrow_exception(std::exchange(failure_, nullptr));
-      return count - mine;
-    }
-    if (spin < kSpins) {
-      cpu_relax();
-    } else {
+  const auto all_done = [&] { return done_.load(std::memory_order_acquire) == count; };
+  if (!spin_until(all_done, kCallerSpin)) {
+    for (uint32_t done; (done = done_.load(std::memory_order_acquire)) != count;)
       done_.wait(done, std::memory_order_acquire);  // the last job's worker wakes us
-    }
   }
+  std::lock_guard lock(failure_mu_);
+  if (failure_) std::rethrow_exception(std::exchange(failure_, nullptr));
+  return count - mine;
 }
 
 size_t CryptoPool::take_jobs(uint32_t generation) {
@@ -117,17 +129,13 @@ void CryptoPool::judge(size_t jobs, size_t by_workers) {
 void CryptoPool::work_loop() {
   uint32_t seen = 0;
   while (!stopping_) {
-    uint32_t generation = generation_.load(std::memory_order_acquire);
-    for (int spin = 0; generation == seen && spin < kSpins; ++spin) {
-      cpu_relax();
-      generation = generation_.load(std::memory_order_acquire);
-    }
-    if (generation == seen) {
+    const auto next_batch = [&] { return generation_.load(std::memory_order_acquire) != seen; };
+    if (!spin_until(next_batch, kWorkerSpin)) {
       generation_.wait(seen, std::memory_order_acquire);
       continue;
     }
-    seen = generation;
-    if (!stopping_) take_jobs(generation);
+    seen = generation_.load(std::memory_order_acquire);
+    if (!stopping_) take_jobs(seen);
   }
 }
 

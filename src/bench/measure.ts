@@ -1,16 +1,35 @@
 // One measurement each: iperf3 TCP and UDP, ping percentiles, CPU time of the tunnel processes.
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { percentile } from './stats.js';
 import type { Namespace, World } from './netns.js';
 
 const CLOCK_TICKS = 100; // USER_HZ on Linux
 
 /** User plus system CPU seconds a process (all its threads) has used so far. */
-export function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+export function cpuSeconds(pid: number, statFile = `/proc/${pid}/stat`): number {
+  const stat = readFileSync(statFile, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS; // utime, stime
+}
+
+/**
+ * CPU seconds used so far by the process's main thread (JavaScript, for Node.js) and by all its other
+ * threads together (V8's helpers, libuv's pool, native threads); threads that ended are not counted.
+ */
+export function cpuSecondsOfThreads(pid: number): { main: number; others: number } {
+  let main = 0;
+  let others = 0;
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const seconds = cpuSeconds(Number(tid), `/proc/${pid}/task/${tid}/stat`);
+      if (Number(tid) === pid) main = seconds;
+      else others += seconds;
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
+  return { main, others };
 }
 
 /** Starts a one-shot iperf3 server in `ns` bound to `address` and waits until it listens. */

@@ -125,13 +125,24 @@ export function assertRangeInside(range: AddressRange, subnet: Subnet): void {
 }
 
 /**
- * The lowest address of the range that is in neither set, or null when there is none.
- * Walks up from `range.first` and stops at the first gap, so it visits at most
- * |used| + |exclude| + 1 addresses whatever the size of the range — no per-call array.
+ * The lowest address from `start` to the end of the range that is neither used nor excluded, or null
+ * when there is none. `usedAscending` yields used addresses in ascending order (an index scan) and
+ * is read only up to the first gap: when everything below `start` is known to be taken, finding the
+ * next free address costs the addresses visited, not the size of the registry.
  */
-export function lowestFree(range: AddressRange, used: ReadonlySet<number>, exclude: ReadonlySet<number>): number | null {
-  for (let candidate = range.first; candidate <= range.last; candidate++) {
-    if (!used.has(candidate) && !exclude.has(candidate)) return candidate;
+export function lowestFreeFrom(range: AddressRange, start: number, usedAscending: Iterable<number>, exclude: ReadonlySet<number>): number | null {
+  let candidate = Math.max(start, range.first);
+  const skipExcluded = () => {
+    while (candidate <= range.last && exclude.has(candidate)) candidate++;
+  };
+  skipExcluded();
+  for (const used of usedAscending) {
+    if (candidate > range.last) return null;
+    if (used > candidate) return candidate; // a gap below this used address
+    if (used === candidate) {
+      candidate++;
+      skipExcluded();
+    }
   }
-  return null;
+  return candidate <= range.last ? candidate : null;
 }

@@ -8,6 +8,7 @@ import { allRequired, type FromSchema } from './from-schema.js';
 import { installUrl, type InstallToken } from './installs.js';
 import type { NodeDialect } from './node-routes.js';
 import { nodeView, type NodeNames } from './present.js';
+import { UNPAGED_LIST_MAX } from './schemas.js';
 import { nodeSchema, type NodeView } from './views.js';
 
 const installLinkSchema = allRequired({
@@ -22,14 +23,28 @@ const registrationSchema = allRequired({
 });
 type RegistrationAnswer = FromSchema<typeof registrationSchema>;
 
-const listSchema = allRequired({ type: 'object', properties: { nodes: { type: 'array', items: nodeSchema } } });
+const listSchema = {
+  type: 'object',
+  required: ['nodes'],
+  properties: {
+    nodes: { type: 'array', items: nodeSchema, description: 'in VPN address order' },
+    total: { type: 'integer', description: 'how many nodes match the filters (paged answers only)' },
+    limit: { type: 'integer', description: 'the page size used (paged answers only)' },
+    offset: { type: 'integer', description: 'the offset used (paged answers only)' },
+  },
+} as const;
 const deletedSchema = allRequired({ type: 'object', properties: { deleted: { type: 'string' } } });
 
 const doc = (summary: string, status: 200 | 201, answer: object) => ({ summary, tags: NODES_TAG, response: { [status]: answer, '4xx': ERROR_BODY } });
 
 const DOCS: NonNullable<NodeDialect['docs']> = {
   register: doc('Register a node: an address, keys (or its own public key) and an install link', 201, registrationSchema),
-  list: doc('Every node', 200, listSchema),
+  list: {
+    ...doc('The nodes: every one, or a page of those matching a status and a text', 200, listSchema),
+    description:
+      `With none of limit, offset, status and q: every node (up to ${UNPAGED_LIST_MAX}; above that a 409 asks for pages), ` +
+      'as {nodes}. With any of them: one page in VPN address order, as {nodes, total, limit, offset}.',
+  },
   get: doc('One node and its status', 200, nodeSchema),
   remove: doc('Delete a node: its peer leaves the hub at once', 200, deletedSchema),
   enable: doc('Enable a node: its peer is back on the hub', 200, nodeSchema),

@@ -62,7 +62,7 @@ const hubRoutes: FastifyPluginAsync<HubRoutesOptions> = async (app, { config, no
   app.get(
     '/api/vpn/status',
     { schema: { summary: "The hub's key, endpoint, subnet, peers and traffic", tags: HUB_TAG, ...tokenUnless(config.publicStatus), response: { 200: hubSchema, '4xx': ERROR_BODY } } },
-    async (req, reply) => (await refusedUnless(config.publicStatus, req, reply)) ?? hubSummary(config, hub, nodes.list()),
+    async (req, reply) => (await refusedUnless(config.publicStatus, req, reply)) ?? hubSummary(config, hub, nodes.totals()),
   );
 
   // Prometheus: it lists every node ID, so it takes the token (a scrape config's bearer token)

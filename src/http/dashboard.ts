@@ -8,6 +8,7 @@ import type { Config } from '../config/index.js';
 import type { NodeHistory } from '../nodes/history.js';
 import type { NodesService } from '../nodes/service.js';
 import { createLogger, type Logger } from '../runtime/log.js';
+import type { NodeTotals } from '../store/index.js';
 import { createApp } from './app.js';
 import { pageRoutes } from './dashboard-pages.js';
 import { sessionRoutes } from './dashboard-session.js';
@@ -64,10 +65,24 @@ export async function buildDashboard(o: DashboardOptions): Promise<Dashboard> {
   const { config, nodes, hub, history } = o;
   const app = createApp('dashboard', config, { limits: o.serverLimits ?? SERVER_LIMITS, logger: o.logger ?? createLogger('silent'), bodyLimit: BODY_LIMIT });
   const sessions = new Sessions(o.sessionLimits ?? DEFAULT_SESSION_LIMITS);
-  const live = new LiveFeed(() => {
-    const all = nodes.list();
-    return { nodes: nodeViews(all, nodes), hub: dashboardHub(config, hub, all) };
-  }, o.liveLimits ?? DEFAULT_LIVE_LIMITS);
+  // The totals (online, traffic) are a query over every node: counted again only after a node changed.
+  let totals: NodeTotals | null = null;
+  const live = new LiveFeed<NodeView, DashboardHub>(
+    {
+      snapshot: () => {
+        totals = null;
+        const all = nodes.list();
+        return { nodes: nodeViews(all, nodes), hub: dashboardHub(config, hub, (totals = nodes.totals())) };
+      },
+      node: (nodeId) => {
+        totals = null;
+        const n = nodes.find(nodeId);
+        return n && nodeView(n, nodes);
+      },
+      hub: () => dashboardHub(config, hub, (totals ??= nodes.totals())),
+    },
+    o.liveLimits ?? DEFAULT_LIVE_LIMITS,
+  );
   // Before the server closes: it would otherwise wait for every browser's open event stream.
   app.addHook('preClose', async () => live.close());
 
@@ -82,7 +97,7 @@ export async function buildDashboard(o: DashboardOptions): Promise<Dashboard> {
     signedOut: () => live.revalidate(), // that session's open streams end now
   });
   const signedIn = sessionGuard(sessions);
-  await app.register(nodeRoutes, { nodes, guard: signedIn, app: 'dashboard', dialect: dashboardNodeDialect(config, nodes, history), changed: () => live.publish() });
+  await app.register(nodeRoutes, { nodes, guard: signedIn, app: 'dashboard', dialect: dashboardNodeDialect(config, nodes, history), changed: (nodeId) => live.publish([nodeId]) });
   await app.register(pageDataRoutes, { config, nodes, hub, sessions, live, guard: signedIn });
   return { app, live };
 }
@@ -130,7 +145,7 @@ const pageDataRoutes: FastifyPluginAsync<PageDataOptions> = async (app, { config
     }
   });
 
-  app.get('/api/hub', async (): Promise<DashboardHub> => dashboardHub(config, hub, nodes.list()));
+  app.get('/api/hub', async (): Promise<DashboardHub> => dashboardHub(config, hub, nodes.totals()));
 
   app.get<{ Params: NodeFileParams }>('/api/nodes/:node_id/files/:file', { schema: { params: nodeFileParams } }, async (req, reply) => {
     const { node_id: id, file } = req.params;

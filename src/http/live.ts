@@ -1,13 +1,26 @@
 // Server-sent events for the dashboard: on connect a `snapshot` (every node and the hub), then only
-// what changed: `nodes` ({changed, removed}) and `hub`. Bounded: a capped number of clients, and a
-// client that stops reading is dropped before its unsent data grows past a limit (its browser
-// reconnects and gets a fresh snapshot).
+// what changed: `nodes` ({changed, removed}) and `hub`. A publish names the nodes that changed, so it
+// costs those nodes, not the fleet. Bounded: a capped number of clients, and a client that stops
+// reading is dropped before its unsent data grows past a limit (its browser reconnects and gets a
+// fresh snapshot).
 import type { ServerResponse } from 'node:http';
 
 export interface LiveState<N extends { node_id: string }, H> {
   nodes: N[];
   hub: H;
 }
+
+/** Where the feed reads what it sends. */
+export interface LiveSource<N extends { node_id: string }, H> {
+  /** Every node and the hub, for a client that connects. */
+  snapshot(): LiveState<N, H>;
+  /** One node as it is now; null when it is gone. */
+  node(nodeId: string): N | null;
+  hub(): H;
+}
+
+/** The nodes a publish is about, or 'all' when that is not known. */
+export type LiveChanges = Iterable<string> | 'all';
 
 export interface LiveLimits {
   maxClients: number;
@@ -31,7 +44,7 @@ export class LiveFeed<N extends { node_id: string }, H> {
   dropped = 0;
 
   constructor(
-    private readonly state: () => LiveState<N, H>,
+    private readonly source: LiveSource<N, H>,
     private readonly limits: LiveLimits = DEFAULT_LIVE_LIMITS,
   ) {
     this.heartbeat = setInterval(() => {
@@ -55,7 +68,7 @@ export class LiveFeed<N extends { node_id: string }, H> {
       connection: 'keep-alive',
       'x-accel-buffering': 'no', // a reverse proxy must not hold events back
     });
-    const { nodes, hub } = this.state();
+    const { nodes, hub } = this.source.snapshot();
     if (this.clients.size === 0) {
       // Nothing was being tracked: this snapshot is the baseline for the next change set.
       this.sentNodes = new Map(nodes.map((n) => [n.node_id, JSON.stringify(n)]));
@@ -67,25 +80,20 @@ export class LiveFeed<N extends { node_id: string }, H> {
     return true;
   }
 
-  /** Sends each client what changed since the last call. Cheap when nobody is connected. */
-  publish(): void {
+  /**
+   * Sends each client what changed of the named nodes (of every node with 'all') and of the hub since
+   * the last call. Cheap when nobody is connected.
+   */
+  publish(changes: LiveChanges = 'all'): void {
     if (this.clients.size === 0) {
       this.sentNodes.clear();
       this.sentHub = '';
       return;
     }
-    const { nodes, hub } = this.state();
-    const next = new Map<string, string>();
-    const changed: N[] = [];
-    for (const n of nodes) {
-      const json = JSON.stringify(n);
-      next.set(n.node_id, json);
-      if (this.sentNodes.get(n.node_id) !== json) changed.push(n);
-    }
-    const removed = [...this.sentNodes.keys()].filter((id) => !next.has(id));
-    this.sentNodes = next;
+    const { changed, removed } = changes === 'all' ? this.diffAll() : this.diff(changes);
     let out = '';
     if (changed.length > 0 || removed.length > 0) out += frame('nodes', { changed, removed });
+    const hub = this.source.hub();
     const hubJson = JSON.stringify(hub);
     if (hubJson !== this.sentHub) {
       this.sentHub = hubJson;
@@ -107,6 +115,38 @@ export class LiveFeed<N extends { node_id: string }, H> {
     clearInterval(this.heartbeat);
     for (const res of this.clients.keys()) res.end();
     this.clients.clear();
+  }
+
+  /** What differs of the named nodes from what was sent. */
+  private diff(nodeIds: Iterable<string>): { changed: N[]; removed: string[] } {
+    const changed: N[] = [];
+    const removed: string[] = [];
+    for (const id of new Set(nodeIds)) {
+      const n = this.source.node(id);
+      if (!n) {
+        if (this.sentNodes.delete(id)) removed.push(id);
+        continue;
+      }
+      const json = JSON.stringify(n);
+      if (this.sentNodes.get(id) === json) continue;
+      this.sentNodes.set(id, json);
+      changed.push(n);
+    }
+    return { changed, removed };
+  }
+
+  /** What differs of every node from what was sent. */
+  private diffAll(): { changed: N[]; removed: string[] } {
+    const next = new Map<string, string>();
+    const changed: N[] = [];
+    for (const n of this.source.snapshot().nodes) {
+      const json = JSON.stringify(n);
+      next.set(n.node_id, json);
+      if (this.sentNodes.get(n.node_id) !== json) changed.push(n);
+    }
+    const removed = [...this.sentNodes.keys()].filter((id) => !next.has(id));
+    this.sentNodes = next;
+    return { changed, removed };
   }
 
   private broadcast(text: string): void {

@@ -3,13 +3,14 @@
 // dashboard's session) and its own NodeDialect: where each route is and how its answer looks (the API
 // keeps the paths and flat bodies workers already call, the dashboard wraps them for its page). What a route does
 // to the registry, whom the audit log names, and what a bad ID or body answers are the same for both.
-import type { FastifyPluginAsync, FastifyReply, FastifyRequest, FastifySchema } from 'fastify';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest, FastifySchema, FastifySchemaValidationError } from 'fastify';
+import { RegistryError } from '../domain/errors.js';
 import type { Node } from '../domain/node.js';
 import type { NodesService, Registration } from '../nodes/service.js';
 import type { Guard } from './guards.js';
 import type { InstallToken } from './installs.js';
 import { nodeViews } from './present.js';
-import { nodeIdParam, registerBody, type NodeIdParam, type RegisterBody } from './schemas.js';
+import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, nodeIdParam, nodeListQuery, registerBody, UNPAGED_LIST_MAX, type NodeIdParam, type NodeListQuery, type RegisterBody } from './schemas.js';
 import type { Deleted, NodeList } from './views.js';
 
 export type NodeOperation = 'list' | 'get' | 'register' | 'remove' | 'enable' | 'disable' | 'rotateKeys' | 'installLink';
@@ -42,8 +43,8 @@ export interface NodeRoutesOptions {
   /** How the audit log names who acted: `<app>:<client address>`. */
   app: 'api' | 'dashboard';
   dialect: NodeDialect;
-  /** Called after each change to a node (the dashboard's live feed). */
-  changed?: () => void;
+  /** Called after each change to a node, with its ID (the dashboard's live feed). */
+  changed?: (nodeId: string) => void;
 }
 
 type ById = FastifyRequest<{ Params: NodeIdParam }>;
@@ -53,9 +54,22 @@ class NodeHandlers {
   constructor(private readonly o: NodeRoutesOptions) {}
 
   private actor = (req: FastifyRequest) => `${this.o.app}:${req.ip}`;
-  private changed = () => this.o.changed?.();
+  private changed = (nodeId: string) => this.o.changed?.(nodeId);
 
-  list = async (): Promise<NodeList> => ({ nodes: nodeViews(this.o.nodes.list(), this.o.nodes) });
+  list = async (req: FastifyRequest<{ Querystring: NodeListQuery }>): Promise<NodeList> => {
+    const { limit, offset, status, q } = req.query;
+    if (limit === undefined && offset === undefined && status === undefined && q === undefined) {
+      // The whole list, as clients from before paging ask for it; bounded, as it costs the fleet.
+      const count = this.o.nodes.count();
+      if (count > UNPAGED_LIST_MAX) {
+        throw new RegistryError('limit', `the registry holds ${count} nodes, more than the ${UNPAGED_LIST_MAX} a list without paging answers: ask for pages with ?limit=${MAX_PAGE_SIZE}&offset=0, …`);
+      }
+      return { nodes: nodeViews(this.o.nodes.list(), this.o.nodes) };
+    }
+    const page = { limit: limit === undefined ? DEFAULT_PAGE_SIZE : Number(limit), offset: offset === undefined ? 0 : Number(offset) };
+    const { nodes, total } = this.o.nodes.page({ ...page, status, text: q || undefined });
+    return { nodes: nodeViews(nodes, this.o.nodes), total, ...page };
+  };
 
   get = async (req: ById) => this.o.dialect.detail(this.o.nodes.get(req.params.node_id));
 
@@ -65,7 +79,7 @@ class NodeHandlers {
       { nodeId: b.node_id, description: b.description, centralServerUrl: b.central_server_url, publicKey: b.public_key },
       this.actor(req),
     );
-    this.changed();
+    this.changed(r.node.nodeId);
     const location = this.o.dialect.location?.(r.node.nodeId);
     if (location !== undefined) reply.header('location', location);
     return reply.code(201).send(await this.o.dialect.registration(req, r));
@@ -74,7 +88,7 @@ class NodeHandlers {
   remove = async (req: ById): Promise<Deleted> => {
     const id = req.params.node_id;
     this.o.nodes.remove(id, this.actor(req));
-    this.changed();
+    this.changed(id);
     return { deleted: id };
   };
 
@@ -83,7 +97,7 @@ class NodeHandlers {
 
   rotateKeys = async (req: ById) => {
     const r = this.o.nodes.rotateKeys(req.params.node_id, this.actor(req));
-    this.changed();
+    this.changed(r.node.nodeId);
     return this.o.dialect.registration(req, r);
   };
 
@@ -94,9 +108,19 @@ class NodeHandlers {
 
   private async setEnabled(req: ById, enabled: boolean) {
     const node = this.o.nodes.setEnabled(req.params.node_id, enabled, this.actor(req));
-    this.changed();
+    this.changed(node.nodeId);
     return this.o.dialect.node(node);
   }
+}
+
+/** A bad paging or filter value, said with what it must be: "limit must be a whole number from 1 to 1000". */
+function queryErrors(errors: FastifySchemaValidationError[], dataVar: string): Error {
+  const rules = nodeListQuery.properties as Record<string, { description: string }>;
+  const messages = errors.map((e) => {
+    const name = e.instancePath.slice(1);
+    return rules[name] ? `${name} must be ${rules[name].description.split(':')[0]}` : `${dataVar}${e.instancePath} ${e.message ?? 'is not valid'}`;
+  });
+  return new Error(messages.join(', '));
 }
 
 export const nodeRoutes: FastifyPluginAsync<NodeRoutesOptions> = async (app, o) => {
@@ -107,7 +131,7 @@ export const nodeRoutes: FastifyPluginAsync<NodeRoutesOptions> = async (app, o) 
   app.addHook('onRequest', o.guard);
   // In the order the API's OpenAPI document lists them.
   app.post<{ Body: RegisterBody }>(paths.register, { schema: schema('register', { body: registerBody }) }, h.register);
-  app.get(paths.list, { schema: schema('list') }, h.list);
+  app.get<{ Querystring: NodeListQuery }>(paths.list, { schema: schema('list', { querystring: nodeListQuery }), schemaErrorFormatter: queryErrors }, h.list);
   app.get<{ Params: NodeIdParam }>(paths.get, { schema: schema('get', byId) }, h.get);
   app.delete<{ Params: NodeIdParam }>(paths.remove, { schema: schema('remove', byId) }, h.remove);
   app.post<{ Params: NodeIdParam }>(paths.enable, { schema: schema('enable', byId) }, h.enable);

@@ -2,6 +2,7 @@
 import type { Config } from '../config/index.js';
 import { namedCounters, type DeviceCounters } from '../dataplane/counters.js';
 import { statusOf, type Node } from '../domain/node.js';
+import type { NodeTotals } from '../store/index.js';
 import type { DashboardHub, HubSummary, NodeView } from './views.js';
 
 /** What the HTTP apps need of the running hub. */
@@ -46,26 +47,26 @@ export function nodeViews(nodes: readonly Node[], names: NodeNames, now = Date.n
   return nodes.map((n) => nodeView(n, names, now));
 }
 
-export function hubSummary(config: Config, hub: HubInfo, nodes: readonly Node[], now = Date.now()): HubSummary {
+export function hubSummary(config: Config, hub: HubInfo, totals: NodeTotals, now = Date.now()): HubSummary {
   return {
     public_key: hub.publicKey,
     endpoint: config.endpoint,
     listen_port: config.serverPort,
     subnet: config.internalSubnet.text,
     hub_address: config.hubAddress,
-    peers_total: nodes.length,
-    peers_online: nodes.filter((n) => statusOf(n, now) === 'online').length,
-    rx_bytes: nodes.reduce((s, n) => s + n.rxBytes, 0),
-    tx_bytes: nodes.reduce((s, n) => s + n.txBytes, 0),
+    peers_total: totals.total,
+    peers_online: totals.online,
+    rx_bytes: totals.rxBytes,
+    tx_bytes: totals.txBytes,
     uptime_seconds: Math.round((now - hub.startedAt) / 1000),
   };
 }
 
 /** The summary with the data plane's counters (none while the device is not running). */
-export function dashboardHub(config: Config, hub: HubInfo, nodes: readonly Node[]): DashboardHub {
+export function dashboardHub(config: Config, hub: HubInfo, totals: NodeTotals): DashboardHub {
   const counters = hub.counters();
   return {
-    ...hubSummary(config, hub, nodes),
+    ...hubSummary(config, hub, totals),
     counters: counters ? Object.fromEntries(namedCounters(counters)) : {},
     handshakes: hub.handshakes?.() ?? 0,
   };

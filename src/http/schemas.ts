@@ -16,6 +16,27 @@ export const registerBody = {
 } as const;
 export type RegisterBody = FromSchema<typeof registerBody>;
 
+/** The most nodes one page of GET /api/nodes/list holds, and how many it holds unless asked. */
+export const MAX_PAGE_SIZE = 1000;
+export const DEFAULT_PAGE_SIZE = 100;
+/** The most nodes the list answers without paging, as it did before paging existed (about 4 MB). */
+export const UNPAGED_LIST_MAX = 10_000;
+
+/**
+ * The node list's paging and filters. Query values are text (types are never coerced), so numbers
+ * are declared by pattern. With none of them the list is whole, in the shape it always had.
+ */
+export const nodeListQuery = {
+  type: 'object',
+  properties: {
+    limit: { type: 'string', pattern: `^(?:[1-9][0-9]{0,2}|${MAX_PAGE_SIZE})$`, description: `a whole number from 1 to ${MAX_PAGE_SIZE}: nodes per page (default ${DEFAULT_PAGE_SIZE})` },
+    offset: { type: 'string', pattern: '^(?:0|[1-9][0-9]{0,8})$', description: 'a whole number from 0 to 999999999: matching nodes to skip (default 0)' },
+    status: { type: 'string', enum: ['online', 'offline', 'pending', 'disabled'], description: 'one of online, offline, pending, disabled' },
+    q: { type: 'string', maxLength: 100, description: 'text of at most 100 characters, found in the node ID, description, VPN address, endpoint, central server URL or public key (case-insensitive for A-Z)' },
+  },
+} as const;
+export type NodeListQuery = FromSchema<typeof nodeListQuery>;
+
 export const nodeIdParam = {
   type: 'object',
   required: ['node_id'],

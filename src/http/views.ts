@@ -72,8 +72,12 @@ export interface SessionState {
   signed_in: boolean;
   password_enabled: boolean;
 }
+/** The node list: `total`, `limit` and `offset` only when it was asked for a page or a filter. */
 export interface NodeList {
   nodes: NodeView[];
+  total?: number;
+  limit?: number;
+  offset?: number;
 }
 export interface NodeAnswer {
   node: NodeView;

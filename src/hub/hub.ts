@@ -58,6 +58,8 @@ export class Hub {
   private dns: DnsServer | undefined;
   /** Set once built: the sync publishes every change to its live stream. */
   private dashboard: Dashboard | undefined;
+  /** Set once the registry and the device are open: device events tell it when to read the device. */
+  private sync: DeviceSync | undefined;
 
   constructor(
     private readonly config: Config,
@@ -147,18 +149,20 @@ export class Hub {
       device,
       registry: store,
       history,
-      published: () => this.dashboard?.live.publish(),
+      published: (changes) => this.dashboard?.live.publish(changes),
       failed: (err, message) => this.logger.error({ err }, message),
       ...(this.system.clock ? { clock: this.system.clock } : {}),
     });
     // Every change reaches the device, and the dashboards (changes made through the API too).
-    const nodes = new NodesService(store, config, identity, () => sync.changed());
+    const nodes = new NodesService(store, config, identity, (nodeId) => sync.changed(nodeId));
+    this.sync = sync;
     sync.start();
     releases.add(() => sync.stop()); // before the device and the registry close: it keeps the last figures
     return { identity, token, device, nodes, history, startedAt: Date.now() };
   }
 
   private onDeviceEvent(e: DeviceEvent): void {
+    if (e.type !== 'stopped') this.sync?.deviceActivity(); // its peers' figures are moving: read them
     if (e.type === 'handshake') this.handshakes++;
     else if (e.type === 'stopped') void this.stop(`the data plane stopped: ${e.reason}`, 1);
   }

@@ -1,6 +1,10 @@
 // What the dashboard's node detail shows over time: traffic over the last hour and recent
-// handshakes. Kept in memory (a restart starts the chart afresh), bounded per node.
+// handshakes. Kept in memory (a restart starts the chart afresh), bounded per node. It is told only
+// of the nodes whose figures moved: an interval without a reading shows as zero traffic.
 import type { Node } from '../domain/node.js';
+
+/** A node's figures as the device last reported them. */
+export type NodeReading = Pick<Node, 'nodeId' | 'lastHandshakeAt' | 'rxBytes' | 'txBytes'>;
 
 export interface TrafficPoint {
   /** Start of the interval, ms since the epoch. */
@@ -33,12 +37,13 @@ const MAX_HANDSHAKES = 50;
 export class NodeHistory {
   private readonly tracks = new Map<string, Track>();
 
-  /** Takes the registry's view after a status update; call it every second or so. */
-  record(nodes: readonly Node[], now = Date.now()): void {
+  /**
+   * Takes the figures of the nodes that moved since their last reading (and of nodes read for the
+   * first time, whose figures are the baseline).
+   */
+  record(readings: readonly NodeReading[], now = Date.now()): void {
     const bucket = now - (now % HISTORY_INTERVAL_MS);
-    const seen = new Set<string>();
-    for (const n of nodes) {
-      seen.add(n.nodeId);
+    for (const n of readings) {
       let t = this.tracks.get(n.nodeId);
       if (!t) {
         // The first sight only sets the baseline: counters from before we watched are not "now".
@@ -66,7 +71,11 @@ export class NodeHistory {
       }
       t.lastHandshake = n.lastHandshakeAt;
     }
-    for (const id of this.tracks.keys()) if (!seen.has(id)) this.tracks.delete(id);
+  }
+
+  /** The node is gone (deleted): its history goes with it. */
+  forget(nodeId: string): void {
+    this.tracks.delete(nodeId);
   }
 
   /** The node's last hour, one point per interval (intervals without data are zeros). */

@@ -7,7 +7,7 @@ import type { WorkerInstall } from '../domain/install.js';
 import { isNodeId, NODE_ID_RULE, nodeDnsName } from '../domain/names.js';
 import type { Node } from '../domain/node.js';
 import { checkFreeText, checkHttpUrl } from '../domain/text.js';
-import type { Store } from '../store/index.js';
+import type { NodePage, NodePageQuery, NodeTotals, Store } from '../store/index.js';
 
 export interface RegisterInput {
   nodeId: string;
@@ -34,8 +34,8 @@ export class NodesService {
     private readonly store: Store,
     private readonly config: Config,
     private readonly hub: HubIdentity,
-    /** Called after every change, so that the device follows the registry. */
-    private readonly changed: () => void,
+    /** Called after every change with the node it changed, so that the device follows the registry. */
+    private readonly changed: (nodeId: string) => void,
   ) {}
 
   register(input: RegisterInput, actor: string): Registration {
@@ -78,15 +78,29 @@ export class NodesService {
       const token = this.store.createInstallToken(nodeId, { ttlSeconds: this.config.installTokenTtl, uses: this.config.installTokenUses }, actor);
       return { node, token };
     });
-    this.changed();
+    this.changed(nodeId);
     return { node, installToken: token.token, installExpiresAt: token.expiresAt };
   }
 
+  /** Every node, in address order. */
   list(): Node[] {
     return this.store.listNodes();
   }
 
-  /** The node with this ID, or null: for lookups where no node is an answer, not an error (DNS). */
+  /** A page of the nodes matching the query's filters, in address order, and how many match. */
+  page(query: Omit<NodePageQuery, 'now'>, now = Date.now()): NodePage {
+    return this.store.listNodesPage({ ...query, now });
+  }
+
+  count(): number {
+    return this.store.countNodes();
+  }
+
+  totals(now = Date.now()): NodeTotals {
+    return this.store.nodeTotals(now);
+  }
+
+  /** The node, or null when there is none (for callers to whom a missing node is no error: DNS, the live feed). */
   find(nodeId: string): Node | null {
     return this.store.getNode(nodeId);
   }
@@ -109,13 +123,13 @@ export class NodesService {
 
   remove(nodeId: string, actor: string): void {
     if (!this.store.deleteNode(nodeId, actor)) throw new RegistryError('not_found', `no node "${nodeId.slice(0, 63)}"`);
-    this.changed();
+    this.changed(nodeId);
   }
 
   setEnabled(nodeId: string, enabled: boolean, actor: string): Node {
     const node = this.store.setEnabled(nodeId, enabled, actor);
     if (!node) throw new RegistryError('not_found', `no node "${nodeId.slice(0, 63)}"`);
-    this.changed();
+    this.changed(nodeId);
     return node;
   }
 
@@ -135,7 +149,7 @@ export class NodesService {
       const token = this.store.createInstallToken(nodeId, { ttlSeconds: this.config.installTokenTtl, uses: this.config.installTokenUses }, actor);
       return { node, token };
     });
-    this.changed();
+    this.changed(nodeId);
     return { node, installToken: token.token, installExpiresAt: token.expiresAt };
   }
 

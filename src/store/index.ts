@@ -7,6 +7,8 @@
 //   registerNode(input: RegisterNodeInput, actor?): Node  throws RegistryError duplicate | invalid | range_full
 //   getNode(nodeId): Node | null                         listNodes(): Node[]   (in VPN address order)
 //   nodeAtAddress(address: uint32): Node | null
+//   listNodesPage({ limit, offset, status?, text?, now }): { nodes, total }   (in VPN address order)
+//   countNodes(): number   nodeTotals(now): { total, online, rxBytes, txBytes }  dataVersion(): number (moves with other processes' commits)
 //   getSecrets(nodeId): NodeSecrets | null               (unsealed; never log them)
 //   deleteNode(nodeId, actor?): boolean                  (frees the address, drops the node's tokens)
 //   setEnabled(nodeId, enabled, actor?): Node | null
@@ -28,6 +30,7 @@
 import type { Node } from '../domain/node.js';
 import { AuditLog, type AuditEntry } from './audit.js';
 import { openDatabase, type Db } from './db.js';
+import { NodeQueries, type NodePage, type NodePageQuery, type NodeTotals } from './node-queries.js';
 import { NodeRepository, type NodeKeys, type NodeSecrets, type RegisterNodeInput, type StatusUpdate } from './nodes.js';
 import { openSealer, SEALING_CHECK_KEY, type Sealer } from './sealing.js';
 import { Settings, SettingsTable, type SetSettingOptions } from './settings.js';
@@ -37,6 +40,7 @@ import { RegistryTransfer, type ImportNodeInput, type ImportNodesOptions, type I
 
 export type { AuditEntry } from './audit.js';
 export type { NodeKeys, NodeSecrets, RegisterNodeInput, StatusUpdate } from './nodes.js';
+export type { NodePage, NodePageQuery, NodeTotals } from './node-queries.js';
 export type { SetSettingOptions } from './settings.js';
 export type { CreatedToken, CreateTokenOptions, TokenCheck, TokenLimits, TokenRejection } from './tokens.js';
 export { TOKEN_LIMITS, TOKEN_PURGE_AFTER_MS } from './tokens.js';
@@ -62,6 +66,7 @@ export class Store {
   readonly #db: Db;
   readonly #auditLog: AuditLog;
   readonly #nodes: NodeRepository;
+  readonly #queries: NodeQueries;
   readonly #tokens: TokenRepository;
   readonly #settings: Settings;
   readonly #transfer: RegistryTransfer;
@@ -70,6 +75,7 @@ export class Store {
     this.#db = db;
     this.#auditLog = new AuditLog(db, clock);
     this.#nodes = new NodeRepository(db, sealer, this.#auditLog, clock);
+    this.#queries = new NodeQueries(db);
     this.#tokens = new TokenRepository(db, this.#nodes, this.#auditLog, clock, tokenLimits);
     this.#settings = new Settings(db, table, sealer, this.#auditLog, new Set([SEALING_CHECK_KEY]));
     this.#transfer = new RegistryTransfer(db, this.#nodes, this.#settings, this.#auditLog, clock);
@@ -121,6 +127,25 @@ export class Store {
 
   listNodes(): Node[] {
     return this.#nodes.list();
+  }
+
+  /** One page of the nodes that match, and how many match. */
+  listNodesPage(query: NodePageQuery): NodePage {
+    return this.#queries.page(query);
+  }
+
+  countNodes(): number {
+    return this.#nodes.count();
+  }
+
+  /** How many nodes, how many online at `now`, and their traffic. */
+  nodeTotals(now: number): NodeTotals {
+    return this.#queries.totals(now);
+  }
+
+  /** Moves whenever another process commits to the registry (a CLI import while the hub runs). */
+  dataVersion(): number {
+    return this.#queries.dataVersion();
   }
 
   getSecrets(nodeId: string): NodeSecrets | null {

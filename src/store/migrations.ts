@@ -68,6 +68,27 @@ export const MIGRATIONS: readonly Migration[] = [
     // answered from). NULL: not known, or the kernel's choice.
     sql: 'ALTER TABLE nodes ADD COLUMN answered_from TEXT;',
   },
+  {
+    version: 4,
+    name: 'a count of usable install tokens',
+    // Tokens with uses left, expired or not, counted by triggers: a new token checks the limit on
+    // all tokens against this row instead of counting every token's row (one per node), and counts
+    // the unexpired ones only when this bound reaches the limit. Cascaded deletes fire the triggers too.
+    sql: `
+      CREATE TABLE install_token_count (
+        id     INTEGER PRIMARY KEY CHECK (id = 1),
+        usable INTEGER NOT NULL CHECK (usable >= 0)
+      ) STRICT;
+      INSERT INTO install_token_count (id, usable) SELECT 1, COUNT(*) FROM install_tokens WHERE uses_left > 0;
+      CREATE TRIGGER install_token_count_insert AFTER INSERT ON install_tokens WHEN NEW.uses_left > 0
+        BEGIN UPDATE install_token_count SET usable = usable + 1 WHERE id = 1; END;
+      CREATE TRIGGER install_token_count_delete AFTER DELETE ON install_tokens WHEN OLD.uses_left > 0
+        BEGIN UPDATE install_token_count SET usable = usable - 1 WHERE id = 1; END;
+      CREATE TRIGGER install_token_count_update AFTER UPDATE OF uses_left ON install_tokens
+        WHEN (OLD.uses_left > 0) <> (NEW.uses_left > 0)
+        BEGIN UPDATE install_token_count SET usable = usable + (CASE WHEN NEW.uses_left > 0 THEN 1 ELSE -1 END) WHERE id = 1; END;
+    `,
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -1,11 +1,12 @@
 // The nodes table: registration with address allocation, keys (sealed), enable/disable, status,
 // and the whole-table reads and writes of a backup, a restore and an import. All of its SQL.
-import { formatRange, intToIp, ipToInt, lowestFree, type AddressRange } from '../domain/ipam.js';
+import { formatRange, intToIp, ipToInt, lowestFreeFrom, type AddressRange } from '../domain/ipam.js';
 import { RegistryError } from '../domain/errors.js';
 import { keyProblems, nodeProblems, type NodeKeys, type NodeProblem } from '../domain/node-checks.js';
 import type { Node } from '../domain/node.js';
 import type { AuditLog } from './audit.js';
 import type { Db, Statement } from './db.js';
+import { NODE_COLUMNS, toNode, type NodeRow } from './node-rows.js';
 import type { Sealer } from './sealing.js';
 
 export type { NodeKeys } from '../domain/node-checks.js';
@@ -40,23 +41,6 @@ export interface NewNode extends GivenFields, Pick<Node, 'vpnIp' | 'endpoint'> {
  */
 export type NodeRecord = Omit<Node, 'hasPrivateKey' | 'answeredFrom'> & NodeSecrets;
 
-/** A row as the SELECTs below name it: a Node but for the stored form of three fields. */
-type NodeRow = Omit<Node, 'vpnIp' | 'enabled' | 'hasPrivateKey'> & {
-  vpnIp: number;
-  enabled: number;
-  privateKeySealed: string | null;
-  presharedKeySealed: string;
-};
-
-const ROW_COLUMNS = `node_id AS nodeId, description, central_server_url AS centralServerUrl, vpn_ip AS vpnIp,
-  public_key AS publicKey, private_key_sealed AS privateKeySealed, preshared_key_sealed AS presharedKeySealed,
-  enabled, created_at AS createdAt, updated_at AS updatedAt, last_handshake_at AS lastHandshakeAt,
-  rx_bytes AS rxBytes, tx_bytes AS txBytes, endpoint, answered_from AS answeredFrom`;
-
-function toNode({ vpnIp, enabled, privateKeySealed, presharedKeySealed: _, ...row }: NodeRow): Node {
-  return { ...row, vpnIp: intToIp(vpnIp), enabled: enabled === 1, hasPrivateKey: privateKeySealed !== null };
-}
-
 /** The record of a node as it starts: enabled, created `now`, no handshake or traffic yet. */
 export function newNodeRecord(node: NewNode, now: string): NodeRecord {
   const { nodeId, description, centralServerUrl, vpnIp, publicKey, privateKey, presharedKey, endpoint } = node;
@@ -75,6 +59,13 @@ function checkCounter(name: string, value: number): void {
 }
 
 export class NodeRepository {
+  /**
+   * No address of the range below this one is free (as far as this process saw): where the search
+   * for the lowest free address starts, so that a registration does not walk every taken address.
+   * Lowered when a node is deleted; a rolled-back allocation leaves it at the address, which is then
+   * found free again. Another process deleting a node only makes us hand out a higher address.
+   */
+  #freeFrom: { range: AddressRange; address: number } | null = null;
   readonly #byId: Statement;
   readonly #byAddress: Statement;
   readonly #all: Statement;
@@ -83,7 +74,7 @@ export class NodeRepository {
   readonly #count: Statement;
   readonly #keyOwner: Statement;
   readonly #addressOwner: Statement;
-  readonly #usedInRange: Statement;
+  readonly #usedFrom: Statement;
   readonly #insert: Statement;
   readonly #delete: Statement;
   readonly #setEnabled: Statement;
@@ -96,17 +87,18 @@ export class NodeRepository {
     private readonly auditLog: AuditLog,
     private readonly clock: () => Date,
   ) {
-    this.#byId = db.prepare(`SELECT ${ROW_COLUMNS} FROM nodes WHERE node_id = ?`);
-    this.#byAddress = db.prepare(`SELECT ${ROW_COLUMNS} FROM nodes WHERE vpn_ip = ?`); // UNIQUE index
-    this.#all = db.prepare(`SELECT ${ROW_COLUMNS} FROM nodes ORDER BY vpn_ip`);
+    this.#byId = db.prepare(`SELECT ${NODE_COLUMNS} FROM nodes WHERE node_id = ?`);
+    this.#byAddress = db.prepare(`SELECT ${NODE_COLUMNS} FROM nodes WHERE vpn_ip = ?`); // UNIQUE index
+    this.#all = db.prepare(`SELECT ${NODE_COLUMNS} FROM nodes ORDER BY vpn_ip`);
     this.#exists = db.prepare('SELECT 1 FROM nodes WHERE node_id = ?').pluck();
     this.#ids = db.prepare('SELECT node_id FROM nodes').pluck();
     this.#count = db.prepare('SELECT COUNT(*) FROM nodes').pluck();
     // IS NOT: a NULL node ID excludes no node.
     this.#keyOwner = db.prepare('SELECT node_id FROM nodes WHERE public_key = ? AND node_id IS NOT ?').pluck();
     this.#addressOwner = db.prepare('SELECT node_id FROM nodes WHERE vpn_ip = ?').pluck();
-    // The UNIQUE index on vpn_ip makes this an index range scan, already in address order.
-    this.#usedInRange = db.prepare('SELECT vpn_ip FROM nodes WHERE vpn_ip BETWEEN ? AND ?').pluck();
+    // The UNIQUE index on vpn_ip makes this an index range scan, already in address order; it is
+    // read only up to the first gap.
+    this.#usedFrom = db.prepare('SELECT vpn_ip FROM nodes WHERE vpn_ip BETWEEN ? AND ? ORDER BY vpn_ip').pluck();
     this.#insert = db.prepare(`INSERT INTO nodes
       (node_id, description, central_server_url, vpn_ip, public_key, private_key_sealed, preshared_key_sealed,
        enabled, created_at, updated_at, last_handshake_at, rx_bytes, tx_bytes, endpoint)
@@ -186,8 +178,7 @@ export class NodeRepository {
         throw new RegistryError('duplicate', `node ${input.nodeId} is already registered`, 'node_id');
       }
       this.#checkKeyNotTaken(input.publicKey, input.nodeId);
-      const used = new Set(this.#usedInRange.all(input.range.first, input.range.last) as number[]);
-      const address = lowestFree(input.range, used, input.exclude);
+      const address = this.#allocate(input.range, input.exclude);
       if (address === null) {
         throw new RegistryError('range_full', `no free address in ${formatRange(input.range)}`);
       }
@@ -214,6 +205,7 @@ export class NodeRepository {
     return this.db.transaction((): boolean => {
       const address = this.#delete.get(nodeId) as number | undefined;
       if (address === undefined) return false;
+      this.#freed(address);
       this.auditLog.record('node.delete', nodeId, `vpn_ip=${intToIp(address)}`, actor);
       return true;
     }).immediate();
@@ -263,6 +255,20 @@ export class NodeRepository {
       }
       return updated;
     }).immediate();
+  }
+
+  /** The lowest free address of the range, searched from #freeFrom up. */
+  #allocate(range: AddressRange, exclude: ReadonlySet<number>): number | null {
+    const known = this.#freeFrom;
+    const start = known && known.range.first === range.first && known.range.last === range.last ? known.address : range.first;
+    // for…of closes the statement's iterator at the first gap, before the INSERT runs.
+    const address = lowestFreeFrom(range, start, this.#usedFrom.iterate(start, range.last) as IterableIterator<number>, exclude);
+    this.#freeFrom = { range, address: address ?? start };
+    return address;
+  }
+
+  #freed(address: number): void {
+    if (this.#freeFrom && address < this.#freeFrom.address) this.#freeFrom = { ...this.#freeFrom, address: Math.max(address, this.#freeFrom.range.first) };
   }
 
   #insertRecord(record: NodeRecord): void {

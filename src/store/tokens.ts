@@ -68,6 +68,7 @@ export class TokenRepository {
   readonly #purgeNode: Statement;
   readonly #liveOfNode: Statement;
   readonly #liveTotal: Statement;
+  readonly #usableTotal: Statement;
 
   constructor(
     private readonly db: Db,
@@ -91,6 +92,8 @@ export class TokenRepository {
     this.#purgeNode = db.prepare('DELETE FROM install_tokens WHERE node_id = @nodeId AND (uses_left = 0 OR expires_at <= @at)');
     this.#liveOfNode = db.prepare('SELECT COUNT(*) FROM install_tokens WHERE node_id = ? AND uses_left > 0 AND expires_at > ?').pluck();
     this.#liveTotal = db.prepare('SELECT COUNT(*) FROM install_tokens WHERE uses_left > 0 AND expires_at > ?').pluck();
+    // Kept by triggers (migration 4): tokens with uses left, expired or not; never below the live ones.
+    this.#usableTotal = db.prepare('SELECT usable FROM install_token_count WHERE id = 1').pluck();
   }
 
   /** Deletes tokens that expired over TOKEN_PURGE_AFTER_MS ago; returns how many. */
@@ -121,7 +124,8 @@ export class TokenRepository {
           `node ${nodeId} already has ${this.limits.perNode} unexpired install links: rotate its keys (which revokes them) or wait for one to expire`,
         );
       }
-      if ((this.#liveTotal.get(at) as number) >= this.limits.total) {
+      // Counting the live tokens walks one row per node: only when the bound says it could matter.
+      if ((this.#usableTotal.get() as number) >= this.limits.total && (this.#liveTotal.get(at) as number) >= this.limits.total) {
         throw new RegistryError('limit', `there are already ${this.limits.total} unexpired install links; wait for some to expire`);
       }
       this.#insert.run(hashToken(token), nodeId, now.toISOString(), expiresAt, uses);

@@ -11,6 +11,7 @@ import { hashPassword } from '../../src/domain/password.js';
 import { isRoot, waitFor } from '../helpers/netns.js';
 import { inCI, skipWithout } from '../helpers/tools.js';
 import { bringUpWorker, httpIn, received, useWorld, wgvmEntry } from '../helpers/tunnel.js';
+import { PAGE_SIZE } from '../../web/src/views/nodes.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const TOOLS = ['chromium', 'wg', 'wg-quick', 'wireguard-go', 'ip', 'ping'];
@@ -191,53 +192,76 @@ describe.skipIf(skip)('the dashboard in Chromium', () => {
     expect(consoleErrors.filter((e) => !/Failed to load resource: the server responded with a status of (401|409)/.test(e))).toEqual([]);
   }, 180_000);
 
-  it('stays quick with 1,000 nodes: first render, filtering, a live change', async () => {
-    const { nsHub, page, consoleErrors } = await start({ WORKER_IP_RANGE: '10.100.1.2-10.100.4.254' });
+  it('stays quick with 10,000 nodes: first render, filtering, paging, a live change', async () => {
+    const NODES = 10_000;
+    const { nsHub, page, consoleErrors } = await start({ WORKER_IP_RANGE: '10.100.1.2-10.100.40.254' });
     await page.goto(DASHBOARD);
     await page.getByTestId('secret').fill(TOKEN);
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.getByTestId('nodes-table').waitFor();
-    // 1,000 registrations through the API (as a script would make them), 20 at a time.
+    // 10,000 registrations through the API (as a script would make them), 32 at a time.
     const script = `
       let failed = 0;
-      for (let i = 0; i < 1000; i += 20) {
-        const batch = Array.from({ length: 20 }, (_, k) => fetch('http://127.0.0.1:8090/api/nodes/register', {
-          method: 'POST',
-          headers: { 'content-type': 'application/json', 'x-api-key': process.env.TOKEN },
-          body: JSON.stringify({ node_id: 'node-' + String(i + k).padStart(4, '0'), description: 'rack ' + ((i + k) % 40) }),
-        }));
-        for (const r of await Promise.all(batch)) if (r.status !== 201) failed++;
-      }
-      process.stdout.write(String(failed));`;
-    const failures = Number(nsHub.exec('env', [`TOKEN=${TOKEN}`, process.execPath, '--input-type=module', '-e', script]));
-    expect(failures).toBe(0);
+      let next = 0;
+      const one = async () => {
+        for (let i = next++; i < ${NODES}; i = next++) {
+          const r = await fetch('http://127.0.0.1:8090/api/nodes/register', {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', 'x-api-key': process.env.TOKEN },
+            body: JSON.stringify({ node_id: 'node-' + String(i).padStart(5, '0'), description: 'rack ' + (i % 40) }),
+          });
+          if (r.status !== 201) failed++;
+        }
+      };
+      const t = Date.now();
+      await Promise.all(Array.from({ length: 32 }, one));
+      process.stdout.write(JSON.stringify({ failed, ms: Date.now() - t }));`;
+    const registered = JSON.parse(nsHub.exec('env', [`TOKEN=${TOKEN}`, process.execPath, '--input-type=module', '-e', script])) as { failed: number; ms: number };
+    expect(registered.failed).toBe(0);
 
     const rows = page.getByTestId('nodes-table').locator('tbody tr');
+    const count = page.getByTestId('node-count');
     const t0 = Date.now();
     await page.reload();
-    await expect.poll(() => rows.count(), { timeout: 20_000 }).toBe(1000);
+    await expect.poll(() => count.textContent(), { timeout: 30_000 }).toBe(`${NODES} nodes`);
+    await expect.poll(() => rows.count()).toBe(PAGE_SIZE); // one page of rows in the document, not 10,000
     const firstRender = Date.now() - t0;
+    expect(await rows.first().getAttribute('data-node-id')).toBe('node-00000');
+    expect(await page.getByTestId('page-info').textContent()).toBe(`1–${PAGE_SIZE} of ${NODES}`);
 
+    // Filtering: "rack 7" is one node in 40; its first page, then the next.
     const t1 = Date.now();
     await page.getByTestId('filter').fill('rack 7');
-    await expect.poll(() => rows.count()).toBe(25);
+    await expect.poll(() => count.textContent()).toBe(`${NODES / 40} of ${NODES} nodes`);
     const filtering = Date.now() - t1;
+    expect(await rows.count()).toBe(PAGE_SIZE);
+    expect(await rows.first().getAttribute('data-node-id')).toBe('node-00007');
+    await page.getByTestId('page-next').click();
+    await expect.poll(() => page.getByTestId('page-info').textContent()).toBe(`${PAGE_SIZE + 1}–${2 * PAGE_SIZE} of ${NODES / 40}`);
+    expect(await rows.first().getAttribute('data-node-id')).toBe(`node-${String(7 + 40 * PAGE_SIZE).padStart(5, '0')}`);
+    await page.screenshot({ path: join(ARTIFACTS, '06-ten-thousand-nodes.png') });
 
     // A change made elsewhere (through the API) arrives as one small event and updates one row.
-    await page.getByTestId('filter').fill('');
-    await expect.poll(() => rows.count()).toBe(1000);
+    await page.getByTestId('filter').fill('node-05000');
+    await expect.poll(() => rows.count()).toBe(1);
     const t2 = Date.now();
-    await page.evaluate(() => fetch('/api/nodes/node-0500/disable', { method: 'POST' }));
-    await expect.poll(() => page.locator('tr[data-node-id="node-0500"] .badge').textContent()).toBe('disabled');
+    await page.evaluate(() => fetch('/api/nodes/node-05000/disable', { method: 'POST' }));
+    await expect.poll(() => page.locator('tr[data-node-id="node-05000"] .badge').textContent()).toBe('disabled');
     const liveChange = Date.now() - t2;
+    await page.getByTestId('status-filter').selectOption('disabled');
+    await page.getByTestId('filter').fill('');
+    await expect.poll(() => count.textContent()).toBe(`1 of ${NODES} nodes`);
 
-    await page.screenshot({ path: join(ARTIFACTS, '06-thousand-nodes.png') });
-    writeFileSync(join(ARTIFACTS, 'thousand-nodes.json'), `${JSON.stringify({ firstRender, filtering, liveChange }, null, 2)}\n`);
-    process.stdout.write(`dashboard with 1,000 nodes: first render ${firstRender} ms, filter ${filtering} ms, live change ${liveChange} ms\n`);
+    const timings = { nodes: NODES, registrationMs: registered.ms, firstRender, filtering, liveChange };
+    writeFileSync(join(ARTIFACTS, 'ten-thousand-nodes.json'), `${JSON.stringify(timings, null, 2)}\n`);
+    process.stdout.write(
+      `dashboard with ${NODES} nodes: first render ${firstRender} ms, filter ${filtering} ms, live change ${liveChange} ms ` +
+        `(registered in ${registered.ms} ms)\n`,
+    );
     // Generous bounds: what a user would call broken, not a benchmark.
     expect(firstRender).toBeLessThan(10_000);
     expect(filtering).toBeLessThan(2_000);
     expect(liveChange).toBeLessThan(3_000);
     expect(consoleErrors).toEqual([]);
-  }, 180_000);
+  }, 420_000);
 });

@@ -16,7 +16,8 @@ import { loadConfig, type Config } from '../../src/config/index.js';
 import { buildApi, type HubInfo } from '../../src/http/api.js';
 import { encodeKey, generateKeyPair, generatePrivateKey, publicKeyOf, SMALL_ORDER_POINTS } from '../../src/domain/keys.js';
 import { NodesService } from '../../src/nodes/service.js';
-import { Store } from '../../src/store/index.js';
+import Database from 'better-sqlite3';
+import { DATABASE_FILE, Store } from '../../src/store/index.js';
 
 const API_TOKEN = 'test-token-1234567890';
 const AUTH = { 'x-api-key': API_TOKEN };
@@ -527,6 +528,100 @@ describe('address allocation', () => {
 
 // ─────────────────────────────────────────── management ──────────────────────────────────────────
 
+describe('GET /api/nodes/list: pages and filters', () => {
+  type Page = { nodes: RegistrationBody['node'][]; total: number; limit: number; offset: number };
+  const ids = (res: LightMyRequestResponse) => (res.json() as Page).nodes.map((n) => n.node_id);
+
+  it('pages in address order with a total; filters by status and by text; the unpaged list keeps its shape', async () => {
+    const h = await harness();
+    for (let i = 0; i < 12; i++) await registerOk(h, `gpu-${String(i).padStart(2, '0')}`, { description: i % 3 === 0 ? 'Rack A' : 'rack b' });
+    expect((await post(h, '/api/nodes/gpu-04/disable')).statusCode).toBe(200);
+    h.store.updateStatus([
+      { nodeId: 'gpu-05', lastHandshakeAt: new Date().toISOString(), rxBytes: 1, txBytes: 1, endpoint: '198.51.100.7:51820' },
+      { nodeId: 'gpu-06', lastHandshakeAt: new Date(Date.now() - 600_000).toISOString(), rxBytes: 1, txBytes: 1, endpoint: '198.51.100.8:51820' },
+    ]);
+
+    const first = await get(h, '/api/nodes/list?limit=5');
+    expect(first.statusCode).toBe(200);
+    expect(first.json()).toMatchObject({ total: 12, limit: 5, offset: 0 });
+    expect(ids(first)).toEqual(['gpu-00', 'gpu-01', 'gpu-02', 'gpu-03', 'gpu-04']);
+    expect(ids(await get(h, '/api/nodes/list?limit=5&offset=10'))).toEqual(['gpu-10', 'gpu-11']);
+    expect((await get(h, '/api/nodes/list?limit=5&offset=40')).json()).toEqual({ nodes: [], total: 12, limit: 5, offset: 40 });
+    // Pages put together are the whole list, once each, in the unpaged list's order.
+    const paged: string[] = [];
+    for (let offset = 0; offset < 12; offset += 5) paged.push(...ids(await get(h, `/api/nodes/list?limit=5&offset=${offset}`)));
+    const whole = await get(h, '/api/nodes/list');
+    expect(Object.keys(whole.json() as object)).toEqual(['nodes']);
+    expect(ids(whole)).toEqual(paged);
+
+    // Status as the API shows it, each node in exactly one.
+    const byStatus = async (status: string) => ids(await get(h, `/api/nodes/list?status=${status}`));
+    expect(await byStatus('disabled')).toEqual(['gpu-04']);
+    expect(await byStatus('online')).toEqual(['gpu-05']);
+    expect(await byStatus('offline')).toEqual(['gpu-06']);
+    expect(await byStatus('pending')).toHaveLength(9);
+    const pendingPage = await get(h, '/api/nodes/list?status=pending&limit=2');
+    expect(pendingPage.json()).toMatchObject({ total: 9, limit: 2, offset: 0 });
+    // Text: ID, description (A-Z in any case), address, endpoint, with the status filter too.
+    expect(ids(await get(h, '/api/nodes/list?q=RACK%20a'))).toEqual(['gpu-00', 'gpu-03', 'gpu-06', 'gpu-09']);
+    expect(ids(await get(h, '/api/nodes/list?q=rack%20a&status=pending'))).toEqual(['gpu-00', 'gpu-03', 'gpu-09']);
+    expect(ids(await get(h, '/api/nodes/list?q=10.100.1.13'))).toEqual(['gpu-11']);
+    expect(ids(await get(h, '/api/nodes/list?q=198.51.100.8'))).toEqual(['gpu-06']);
+    expect(ids(await get(h, '/api/nodes/list?q=gpu-1'))).toEqual(['gpu-10', 'gpu-11']);
+    expect((await get(h, '/api/nodes/list?q=nothing%20like%20it')).json()).toMatchObject({ nodes: [], total: 0 });
+    expect((await get(h, '/api/nodes/list?q=%25')).json()).toMatchObject({ total: 0 }); // no wildcards
+  });
+
+  it('answers 400 saying what a paging or filter value must be, and changes nothing', async () => {
+    const h = await harness();
+    await registerOk(h, 'worker-01');
+    const before = h.store.listNodes();
+    const cases: Array<[string, string]> = [
+      ['limit=0', 'limit must be a whole number from 1 to 1000'],
+      ['limit=1001', 'limit must be a whole number from 1 to 1000'],
+      ['limit=ten', 'limit must be a whole number from 1 to 1000'],
+      ['limit=-1', 'limit must be a whole number from 1 to 1000'],
+      ['limit=5.5', 'limit must be a whole number from 1 to 1000'],
+      ['offset=-3', 'offset must be a whole number from 0 to 999999999'],
+      ['offset=01', 'offset must be a whole number from 0 to 999999999'],
+      ['status=up', 'status must be one of online, offline, pending, disabled'],
+      [`q=${'x'.repeat(101)}`, 'q must be text of at most 100 characters'],
+    ];
+    for (const [query, message] of cases) {
+      const res = await get(h, `/api/nodes/list?${query}`);
+      expectError(res, 400, 'bad_request');
+      expect((res.json() as { message: string }).message, query).toMatch(new RegExp(`^${message}`));
+    }
+    expect(h.store.listNodes()).toEqual(before);
+  });
+
+  it('answers the unpaged list up to 10,000 nodes and asks for pages above that; pages stay available', async () => {
+    const h = await harness();
+    await registerOk(h, 'bulk-0');
+    // 10,000 more rows written straight into the file (with bulk-0's sealed preshared key): the
+    // route reads them as the registry.
+    const db = new Database(join(h.dir, 'data', DATABASE_FILE));
+    try {
+      const sealed = db.prepare("SELECT preshared_key_sealed FROM nodes WHERE node_id = 'bulk-0'").pluck().get();
+      const insert = db.prepare(`INSERT INTO nodes (node_id, vpn_ip, public_key, preshared_key_sealed, created_at, updated_at)
+        VALUES (?, ?, ?, ?, '2026-12-01T00:00:00.000Z', '2026-12-01T00:00:00.000Z')`);
+      db.transaction(() => {
+        for (let i = 1; i <= 10_000; i++) insert.run(`bulk-${i}`, 0x0a640200 + i, `key-${i}`, sealed);
+      })();
+    } finally {
+      db.close();
+    }
+    const whole = await get(h, '/api/nodes/list');
+    expectError(whole, 409, 'limit');
+    expect((whole.json() as { message: string }).message).toBe(
+      'the registry holds 10001 nodes, more than the 10000 a list without paging answers: ask for pages with ?limit=1000&offset=0, …',
+    );
+    const last = await get(h, '/api/nodes/list?limit=1000&offset=10000');
+    expect(last.json()).toMatchObject({ total: 10_001, limit: 1000, offset: 10_000 });
+    expect(ids(last)).toEqual(['bulk-10000']);
+  });
+});
+
 describe('node management', () => {
   it('lists nodes in address order and shows one node; 404 unknown, 400 for an ID over 63 characters', async () => {
     const h = await harness();
@@ -932,6 +1027,9 @@ describe('status, metrics, health, docs', () => {
       expect(success, `${where}: a documented 2xx answer`).toHaveLength(1);
       expect(op.responses[success[0]!]!.content, `${where}: the 2xx answer's schema`).toBeDefined();
     }
+    // The list's paging and filters are documented as query parameters.
+    const listParams = (spec.paths['/api/nodes/list']!.get as unknown as { parameters: Array<{ in: string; name: string; description: string }> }).parameters;
+    expect(listParams.filter((p) => p.in === 'query').map((p) => p.name).sort()).toEqual(['limit', 'offset', 'q', 'status']);
     // What needs no token says so; everything else inherits the document's schemes.
     expect(spec.paths['/health']!.get!.security).toEqual([]);
     expect(spec.paths['/api/vpn/status']!.get!.security).toEqual([]);

@@ -83,7 +83,7 @@ describe('wgvm genkey / pubkey / genpsk', () => {
     expect(run(['--help']).stdout).toContain('Usage: wgvm <command>');
   });
 
-  const COMMANDS = ['genkey', 'genpsk', 'pubkey', 'hash-password', 'up', 'relay', 'isolate', 'counters', 'bench', 'serve', 'import', 'export', 'restore'];
+  const COMMANDS = ['genkey', 'genpsk', 'pubkey', 'hash-password', 'up', 'relay', 'isolate', 'counters', 'bench', 'bench-control', 'serve', 'import', 'export', 'restore'];
 
   // Every help invocation once, four processes at a time (dozens of node start-ups: slow when loaded).
   interface Ran { code: number | null; stdout: string; stderr: string }
@@ -153,6 +153,14 @@ describe('wgvm genkey / pubkey / genpsk', () => {
     // The flag wins over the variable.
     expect(runWithEnv(['up', '--threads=x', 'wgvmthr0'], { WGVM_THREADS: '2' }).stderr).toMatch(/^wgvm up: --threads "x" /);
     expect(existsSync('/sys/class/net/wgvmthr0')).toBe(false);
+  });
+
+  it('bench-control: a bad option or value is one line naming what is wrong, exit 2, before anything runs', () => {
+    const r = run(['bench-control', '--nodes', 'many']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe('wgvm bench-control: --nodes must be a whole number from 1 to 65277, got "many"\n');
+    expect(run(['bench-control', '--clients', '0']).stderr).toMatch(/^wgvm bench-control: --clients must be a whole number from 1 to 256/);
+    expect(run(['bench-control', '--bogus']).stderr).toMatch(/^wgvm bench-control: unknown option or missing value: --bogus \(usage: wgvm bench-control /);
   });
 
   it('genkey warns, like wg, when writing to a world-readable file', () => {

@@ -385,13 +385,15 @@ describe('live events', () => {
     // A handshake seen by the status poll: only that node is sent.
     mark = stream.received.length;
     h.store.updateStatus([{ nodeId: 'worker-01', lastHandshakeAt: new Date().toISOString(), rxBytes: 1000, txBytes: 2000, endpoint: '198.51.100.7:51820' }]);
-    h.dashboard.live.publish();
+    h.dashboard.live.publish(['worker-01']);
     const online = await stream.next('nodes', mark);
     expect(online.changed).toEqual([expect.objectContaining({ node_id: 'worker-01', status: 'online', rx_bytes: 1000, endpoint: '198.51.100.7:51820' })]);
+    const hub = await stream.next('hub', mark);
+    expect(hub).toMatchObject({ peers_online: 1, rx_bytes: 1000, tx_bytes: 2000 });
 
     // Nothing changed: nothing is sent.
     mark = stream.received.length;
-    h.dashboard.live.publish();
+    h.dashboard.live.publish(['worker-01', 'worker-02']);
     await new Promise((r) => setTimeout(r, 100));
     expect(stream.received.slice(mark).filter((e) => e.event === 'nodes')).toEqual([]);
 
@@ -484,10 +486,11 @@ describe('LiveFeed', () => {
 
   it('drops a client that stops reading once its unsent data passes the limit, so memory stays bounded', () => {
     let counter = 0;
-    const feed = new LiveFeed(() => ({ nodes: [{ node_id: 'n', rx: counter++ , pad: 'x'.repeat(500) }], hub: {} }), { maxClients: 4, maxBufferedBytes: 10_000, heartbeatMs: 60_000 });
+    const node = () => ({ node_id: 'n', rx: counter++, pad: 'x'.repeat(500) });
+    const feed = new LiveFeed({ snapshot: () => ({ nodes: [node()], hub: {} }), node, hub: () => ({}) }, { maxClients: 4, maxBufferedBytes: 10_000, heartbeatMs: 60_000 });
     const slow = stuckResponse();
     expect(feed.attach(slow.res)).toBe(true);
-    for (let i = 0; i < 100 && !slow.destroyed(); i++) feed.publish();
+    for (let i = 0; i < 100 && !slow.destroyed(); i++) feed.publish(['n']);
     expect(slow.destroyed()).toBe(true);
     expect(feed.clientCount).toBe(0);
     expect(feed.dropped).toBe(1);

@@ -1,15 +1,19 @@
 // The device sync loop (src/hub/device-sync.ts) with a fake device and a clock run by hand, over a
-// real registry: changes reach the device coalesced, status readings reach the registry, the
-// history and the dashboards, failures are reported and retried, stop() ends the timers.
+// real registry: changes reach the device coalesced and only for the nodes that changed, status
+// readings reach the registry, the history and the dashboards only for the peers that moved, an idle
+// device is read rarely, nodes turn offline on time, failures are reported and retried, stop() ends
+// the timers.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { loadConfig } from '../../src/config/index.js';
 import type { PeerSnapshot } from '../../src/dataplane/device.js';
 import { generateKeyPair, keyToHex } from '../../src/domain/keys.js';
-import { DeviceSync, STATUS_INTERVAL_MS, type SyncClock } from '../../src/hub/device-sync.js';
-import type { Node } from '../../src/domain/node.js';
+import { DeviceSync, STATUS_INTERVAL_MS, type NodeChanges, type SyncClock } from '../../src/hub/device-sync.js';
+import { IDLE_READ_INTERVAL_MS } from '../../src/hub/status-readings.js';
+import type { NodeReading } from '../../src/nodes/history.js';
+import type { StatusUpdate } from '../../src/store/index.js';
 import { NodesService } from '../../src/nodes/service.js';
 import { Store } from '../../src/store/index.js';
 
@@ -52,6 +56,7 @@ class FakeDevice {
   snapshots: PeerSnapshot[] = [];
   refuse: string | undefined;
   gone = false;
+  reads = 0;
 
   set(body: string) {
     if (this.refuse) return { errno: 22, message: this.refuse };
@@ -60,6 +65,7 @@ class FakeDevice {
   }
   peers(): PeerSnapshot[] {
     if (this.gone) throw new Error('the device is closed');
+    this.reads++;
     return this.snapshots;
   }
   initiateHandshake(publicKey: Uint8Array): boolean {
@@ -76,7 +82,11 @@ interface Harness {
   clock: ManualClock;
   sync: DeviceSync;
   published: number;
-  recorded: Array<{ nodes: readonly Node[]; now: number }>;
+  publishedChanges: NodeChanges[];
+  recorded: Array<{ nodes: readonly NodeReading[]; now: number }>;
+  forgotten: string[];
+  /** The rows of every status update the registry was given. */
+  statusWrites: StatusUpdate[][];
   failures: Array<{ message: string; err: unknown }>;
 }
 
@@ -88,16 +98,27 @@ beforeEach(() => {
   const store = Store.open(join(dir, 'data'));
   const device = new FakeDevice();
   const clock = new ManualClock();
-  const partial = { dir, store, device, clock, published: 0, recorded: [], failures: [] } as Omit<Harness, 'sync' | 'nodes'>;
+  const partial = { dir, store, device, clock, published: 0, publishedChanges: [], recorded: [], forgotten: [], statusWrites: [], failures: [] } as Omit<Harness, 'sync' | 'nodes'>;
+  // The registry as the sync sees it, with every status update it writes noted.
+  const registry = {
+    listNodes: () => store.listNodes(),
+    getNode: (nodeId: string) => store.getNode(nodeId),
+    getSecrets: (nodeId: string) => store.getSecrets(nodeId),
+    dataVersion: () => store.dataVersion(),
+    updateStatus: (rows: readonly StatusUpdate[]) => (h.statusWrites.push([...rows]), store.updateStatus(rows)),
+  };
   const sync = new DeviceSync({
     device,
-    registry: store,
-    history: { record: (nodes, now) => void h.recorded.push({ nodes, now: now! }) },
-    published: () => void h.published++,
+    registry,
+    history: { record: (nodes, now) => void h.recorded.push({ nodes, now: now! }), forget: (nodeId) => void h.forgotten.push(nodeId) },
+    published: (changes) => {
+      h.published++;
+      h.publishedChanges.push(changes);
+    },
     failed: (err, message) => void h.failures.push({ err, message }),
     clock,
   });
-  const nodes = new NodesService(store, config, generateKeyPair(), () => sync.changed());
+  const nodes = new NodesService(store, config, generateKeyPair(), (nodeId) => sync.changed(nodeId));
   h = { ...partial, sync, nodes };
 });
 
@@ -150,8 +171,8 @@ describe('DeviceSync', () => {
   });
 
   it('with the system clock, coalesces the changes of one turn of the event loop into one reconcile', async () => {
-    const sync = new DeviceSync({ device: h.device, registry: h.store, history: { record() {} }, published() {}, failed: (err) => { throw err; } });
-    const nodes = new NodesService(h.store, loadConfig({ SERVERURL: 'vpn.example.com' }, h.dir, { envFile: false, networkInterfaces: () => ({}) }), generateKeyPair(), () => sync.changed());
+    const sync = new DeviceSync({ device: h.device, registry: h.store, history: { record() {}, forget() {} }, published() {}, failed: (err) => { throw err; } });
+    const nodes = new NodesService(h.store, loadConfig({ SERVERURL: 'vpn.example.com' }, h.dir, { envFile: false, networkInterfaces: () => ({}) }), generateKeyPair(), (nodeId) => sync.changed(nodeId));
     try {
       sync.start();
       for (let i = 0; i < 20; i++) nodes.register({ nodeId: `burst-${i}` }, 'test');
@@ -179,11 +200,14 @@ describe('DeviceSync', () => {
     const stored = h.store.getNode('worker-a')!;
     expect(stored).toMatchObject({ lastHandshakeAt: '2026-11-26T11:59:30.000Z', rxBytes: 1500, txBytes: 2500, endpoint: '198.51.100.7:40000', answeredFrom: '203.0.113.1' });
     expect(h.store.listNodes()).toHaveLength(1);
-    expect(h.recorded.at(-1)).toEqual({ nodes: [stored], now: h.clock.time });
+    const row = { nodeId: 'worker-a', lastHandshakeAt: stored.lastHandshakeAt, rxBytes: 1500, txBytes: 2500, endpoint: '198.51.100.7:40000', answeredFrom: '203.0.113.1' };
+    expect(h.recorded.at(-1)).toEqual({ nodes: [row], now: h.clock.time });
     expect(h.published).toBe(published + 1);
+    expect(h.publishedChanges.at(-1)).toEqual(['worker-a']);
 
     // A peer that never shook hands has no handshake time, and its bytes are stored all the same.
     const b = register('worker-b');
+    h.clock.runQueued(); // on the device before any reading can see it
     h.device.snapshots = [{ publicKey: Buffer.from(b.publicKey, 'base64'), endpoint: null, localAddress: null, lastHandshakeNs: 0n, rxBytes: 0n, txBytes: 148n }];
     h.clock.tick();
     expect(h.store.getNode('worker-b')).toMatchObject({ lastHandshakeAt: null, txBytes: 148 });
@@ -212,7 +236,9 @@ describe('DeviceSync', () => {
   });
 
   it('reports a failed status reading and keeps reading', () => {
+    const a = register('worker-a');
     h.sync.start();
+    h.device.snapshots = [{ publicKey: Buffer.from(a.publicKey, 'base64'), endpoint: null, localAddress: null, lastHandshakeNs: 0n, rxBytes: 0n, txBytes: 148n }];
     h.device.gone = true;
     h.clock.tick();
     expect(h.failures.map((f) => f.message)).toEqual(['status update failed']);
@@ -226,14 +252,15 @@ describe('DeviceSync', () => {
     const a = register('worker-a');
     h.sync.start();
     h.clock.runQueued();
-    h.nodes.remove('worker-a', 'test');
-    h.device.snapshots = [{ publicKey: Buffer.from(a.publicKey, 'base64'), endpoint: null, localAddress: null, lastHandshakeNs: 0n, rxBytes: 0n, txBytes: 0n }];
+    h.nodes.setEnabled('worker-a', true, 'test'); // a change whose reconcile is still to come
+    h.device.snapshots = [{ publicKey: Buffer.from(a.publicKey, 'base64'), endpoint: null, localAddress: null, lastHandshakeNs: 0n, rxBytes: 0n, txBytes: 96n }];
     const recorded = h.recorded.length;
 
     h.sync.stop();
     expect(h.clock.intervals.size).toBe(0);
     expect(h.clock.queued.size).toBe(0);
-    expect(h.recorded).toHaveLength(recorded + 1); // the last figures are kept
+    expect(h.recorded).toHaveLength(recorded + 1); // the last figures are kept, though no reading was due
+    expect(h.store.getNode('worker-a')!.txBytes).toBe(96);
     h.sync.stop();
     expect(h.recorded).toHaveLength(recorded + 1);
     register('worker-b');
@@ -246,5 +273,142 @@ describe('DeviceSync', () => {
     h.device.gone = true;
     expect(() => h.sync.stop()).not.toThrow();
     expect(h.failures).toEqual([]);
+  });
+  it('a change to one node among many reconciles that node alone, without listing the registry', () => {
+    const made = Array.from({ length: 50 }, (_, i) => register(`fleet-${i}`));
+    h.sync.start();
+    h.clock.runQueued();
+    const listed = vi.spyOn(h.store, 'listNodes');
+    const bodies = h.device.bodies.length;
+
+    h.nodes.setEnabled('fleet-7', false, 'test');
+    const rotated = h.nodes.rotateKeys('fleet-9', 'test').node;
+    h.nodes.remove('fleet-11', 'test');
+    const fresh = register('fleet-new');
+    h.clock.runQueued();
+
+    expect(listed).not.toHaveBeenCalled();
+    expect(h.device.bodies).toHaveLength(bodies + 1);
+    const body = h.device.bodies.at(-1)!;
+    const keys = [...body.matchAll(/^public_key=([0-9a-f]+)$/gm)].map((m) => m[1]);
+    expect(new Set(keys)).toEqual(new Set([made[7]!, made[9]!, made[11]!, rotated, fresh].map((n) => keyToHex(n.publicKey))));
+    expect(body).toContain(`public_key=${keyToHex(made[7]!.publicKey)}\nremove=true\n`);
+    expect(body).toContain(`public_key=${keyToHex(made[9]!.publicKey)}\nremove=true\n`);
+    expect(body).toContain(`public_key=${keyToHex(rotated.publicKey)}\npreshared_key=${pskHex('fleet-9')}\nreplace_allowed_ips=true\nallowed_ip=${rotated.vpnIp}/32\n`);
+    expect(h.publishedChanges.at(-1)).toEqual(['fleet-7', 'fleet-9', 'fleet-11', 'fleet-new']);
+    expect(h.forgotten).toEqual(['fleet-11']);
+
+    // Enabled again: back on the device with the same keys.
+    h.nodes.setEnabled('fleet-7', true, 'test');
+    h.clock.runQueued();
+    expect(h.device.bodies.at(-1)).toBe(
+      `public_key=${keyToHex(made[7]!.publicKey)}\npreshared_key=${pskHex('fleet-7')}\nreplace_allowed_ips=true\nallowed_ip=${made[7]!.vpnIp}/32\n`,
+    );
+  });
+
+  it('a public key deleted with one node and registered with another in the same turn starts a new session', () => {
+    // A clock that stands still: both registrations have the same updatedAt.
+    const store = Store.open(join(h.dir, 'still'), { clock: () => new Date(h.clock.time) });
+    const sync = new DeviceSync({ device: h.device, registry: store, history: { record() {}, forget() {} }, published() {}, failed: (err) => { throw err; }, clock: h.clock });
+    const config = loadConfig({ SERVERURL: 'vpn.example.com' }, h.dir, { envFile: false, networkInterfaces: () => ({}) });
+    const nodes = new NodesService(store, config, generateKeyPair(), (nodeId) => sync.changed(nodeId));
+    try {
+      const key = generateKeyPair().publicKey;
+      for (const nodeId of ['old', 'again']) {
+        nodes.register({ nodeId: 'old', publicKey: key }, 'test');
+        if (nodeId === 'old') sync.start();
+        h.clock.runQueued();
+        nodes.remove('old', 'test');
+        // The same key comes back with a new preshared key, under another ID and then under the same one.
+        nodes.register({ nodeId: nodeId === 'old' ? 'new' : 'old', publicKey: key }, 'test');
+        h.clock.runQueued();
+        const now = nodeId === 'old' ? 'new' : 'old';
+        const hex = keyToHex(key);
+        expect(h.device.bodies.at(-1)).toBe(
+          `public_key=${hex}\nremove=true\npublic_key=${hex}\npreshared_key=${keyToHex(store.getSecrets(now)!.presharedKey)}\nreplace_allowed_ips=true\nallowed_ip=${store.getNode(now)!.vpnIp}/32\n`,
+        );
+        nodes.remove(now, 'test');
+        h.clock.runQueued();
+      }
+    } finally {
+      sync.stop();
+      store.close();
+    }
+  });
+
+  it('an idle device is read every 30 s; a handshake event makes it read every second; only peers that moved are stored', () => {
+    const nodes = Array.from({ length: 20 }, (_, i) => register(`idle-${i}`));
+    h.sync.start();
+    h.clock.runQueued();
+    const snapshot = (n: (typeof nodes)[number], tx = 0n, handshakeNs = 0n): PeerSnapshot => ({
+      publicKey: Buffer.from(n.publicKey, 'base64'), endpoint: null, localAddress: null, lastHandshakeNs: handshakeNs, rxBytes: 0n, txBytes: tx,
+    });
+    h.device.snapshots = nodes.map((n) => snapshot(n));
+
+    h.clock.tick(); // the first reading: every peer is news
+    expect(h.device.reads).toBe(1);
+    expect(h.statusWrites.at(-1)).toHaveLength(20);
+    const ticks = IDLE_READ_INTERVAL_MS / STATUS_INTERVAL_MS;
+    for (let i = 0; i < ticks - 1; i++) h.clock.tick();
+    expect(h.device.reads).toBe(1); // nothing moved, no event: not read for 30 s
+    h.clock.tick();
+    expect(h.device.reads).toBe(2);
+    expect(h.statusWrites).toHaveLength(1); // read, nothing moved: nothing written or published
+    const published = h.published;
+    const mark = h.publishedChanges.length;
+
+    // A worker comes up: the event makes the device read every second; only its row is written.
+    const handshakeMs = h.clock.time;
+    h.device.snapshots[3] = snapshot(nodes[3]!, 92n, BigInt(handshakeMs) * 1_000_000n);
+    h.sync.deviceActivity();
+    h.clock.tick();
+    expect(h.device.reads).toBe(3);
+    expect(h.statusWrites.at(-1)!.map((r) => r.nodeId)).toEqual(['idle-3']);
+    expect(h.publishedChanges.at(-1)).toEqual(['idle-3']);
+    expect(h.published).toBe(published + 1);
+    expect(h.store.getNode('idle-3')).toMatchObject({ txBytes: 92, lastHandshakeAt: new Date(handshakeMs).toISOString() });
+    h.clock.tick();
+    expect(h.device.reads).toBe(4);
+    expect(h.statusWrites.map((w) => w.length)).toEqual([20, 1]);
+
+    // Three minutes without a sign of life: idle again, and the node turns offline on time, unread.
+    for (let i = 0; i < 178; i++) h.clock.tick();
+    const reads = h.device.reads;
+    h.clock.tick();
+    h.clock.tick();
+    expect(h.publishedChanges.slice(mark)).toEqual([['idle-3'], ['idle-3']]); // online, then offline
+    expect(h.device.reads - reads).toBeLessThanOrEqual(1);
+    for (let i = 0; i < 10; i++) h.clock.tick();
+    expect(h.device.reads - reads).toBeLessThanOrEqual(1);
+  });
+
+  it('a node online at start turns offline when its handshake is 180 s old, and the dashboards are told', () => {
+    register('seen');
+    h.store.updateStatus([{ nodeId: 'seen', lastHandshakeAt: new Date(h.clock.time - 170_000).toISOString(), rxBytes: 1, txBytes: 1, endpoint: '198.51.100.7:1' }]);
+    h.sync.start();
+    h.clock.runQueued();
+    const before = h.publishedChanges.length;
+    for (let i = 0; i < 9; i++) h.clock.tick();
+    expect(h.publishedChanges.slice(before).flat()).not.toContain('seen');
+    h.clock.tick();
+    expect(h.publishedChanges.at(-1)).toEqual(['seen']);
+  });
+
+  it('takes in what another process wrote to the registry (an import while the hub runs)', () => {
+    register('here');
+    h.sync.start();
+    h.clock.runQueued();
+    const other = Store.open(join(h.dir, 'data'));
+    try {
+      const key = generateKeyPair().publicKey;
+      other.registerNode({ nodeId: 'imported', description: '', centralServerUrl: null, publicKey: key, privateKey: null, presharedKey: generateKeyPair().publicKey, range: { first: 0x0a640102, last: 0x0a6401fe }, exclude: new Set() });
+      const bodies = h.device.bodies.length;
+      h.clock.tick();
+      expect(h.device.bodies).toHaveLength(bodies + 1);
+      expect(h.device.bodies.at(-1)).toContain(`public_key=${keyToHex(key)}\n`);
+      expect(h.publishedChanges).toContain('all');
+    } finally {
+      other.close();
+    }
   });
 });

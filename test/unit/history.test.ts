@@ -48,7 +48,20 @@ describe('NodeHistory', () => {
     expect(v.handshakes).toHaveLength(50);
     expect(v.handshakes[0]).toBe(at(60));
     expect(v.handshakes[1]).toBe(at(59));
-    h.record([], T0 + 61 * 120_000);
+    h.forget('w1');
     expect(h.view('w1').handshakes).toEqual([]);
+  });
+
+  it('a node not read in an interval (its figures did not move) shows no traffic there, and its next move counts in full', () => {
+    const h = new NodeHistory();
+    h.record([node(100, 100), aNode('w2', { rxBytes: 7, txBytes: 7 })], T0);
+    h.record([node(600, 100)], T0 + 30_000); // w2 did not move: not read
+    h.record([aNode('w2', { rxBytes: 10, txBytes: 7 })], T0 + 40_000);
+    const w1 = h.view('w1', T0 + 40_000).traffic;
+    expect(w1.at(-2)).toEqual({ at: T0 + 30_000, rx: 500, tx: 0 });
+    expect(w1.filter((p) => p.rx > 0)).toHaveLength(1);
+    const w2 = h.view('w2', T0 + 40_000).traffic;
+    expect(w2.at(-1)).toEqual({ at: T0 + 40_000, rx: 3, tx: 0 });
+    expect(w2.slice(0, -1).every((p) => p.rx === 0 && p.tx === 0)).toBe(true);
   });
 });

@@ -47,8 +47,12 @@ class FakeDevice implements NativeDevice {
   get() {
     return 'listen_port=51820\n';
   }
+  /** What peers() answers, and how often it was asked. */
+  snapshots: PeerSnapshot[] = [];
+  reads = 0;
   peers(): PeerSnapshot[] {
-    return [];
+    this.reads++;
+    return this.snapshots;
   }
   counters() {
     return { drops: {}, tunWriteErrors: 0, tunMalformed: 0, udpSendErrors: 0, relayed: 0, handshakesAdmitted: 0, underLoad: false };
@@ -233,6 +237,38 @@ describe('Hub', () => {
     await expect(h.hub.start()).rejects.toThrow('ip link set: Operation not permitted');
     expect(h.devices[0]!.closed).toBe(true);
     expect(messages()).toEqual([]);
+  });
+
+  it("reads an idle device rarely, and at once after the device tells of a worker's handshake", async () => {
+    // The status loop's timer is ticked by hand; everything else runs as usual.
+    let tick = () => {};
+    h.system.clock = {
+      every: (_ms, fn) => ((tick = fn), () => {}),
+      soon: (task) => {
+        const immediate = setImmediate(task);
+        return () => clearImmediate(immediate);
+      },
+      now: () => Date.now(),
+    };
+    h.hub = new Hub(h.config, createLogger('silent'), h.system);
+    await h.hub.start();
+    const [device] = h.devices;
+    const registered = (await (await api('/api/nodes/register', { method: 'POST', body: JSON.stringify({ node_id: 'worker-01' }) })).json()) as { node: { public_key: string } };
+    tick(); // the first reading
+    const reads = device!.reads;
+    const handshakeMs = Date.now();
+    device!.snapshots = [
+      { publicKey: Buffer.from(registered.node.public_key, 'base64'), endpoint: '198.51.100.7:51820', localAddress: null, lastHandshakeNs: BigInt(handshakeMs) * 1_000_000n, rxBytes: 92n, txBytes: 148n },
+    ];
+    for (let i = 0; i < 5; i++) tick();
+    expect(device!.reads).toBe(reads); // idle: not read again so soon
+    const status = async () => ((await (await api('/api/nodes/status/worker-01')).json()) as { status: string }).status;
+    expect(await status()).toBe('pending');
+
+    device!.onEvent({ type: 'handshake', publicKey: Buffer.from(registered.node.public_key, 'base64'), endpoint: '198.51.100.7:51820' });
+    tick();
+    expect(device!.reads).toBe(reads + 1);
+    expect(await status()).toBe('online');
   });
 
   it('stops with status 1 when the data plane stops', async () => {

@@ -368,6 +368,25 @@ describe('address allocation', () => {
     expect(elapsed).toBeLessThan(5000);
   });
 
+  it('gives an address back when the registration that took it rolls back', () => {
+    const store = open({ tokenLimits: { perNode: 3, total: 2 } });
+    const range: AddressRange = parseRange('10.100.1.2-10.100.1.20');
+    store.registerNode(input('a', { range }));
+    store.registerNode(input('b', { range }));
+    const t0 = new Date();
+    for (const id of ['a', 'b']) store.createInstallToken(id, { ttlSeconds: 60, uses: 1, now: t0 });
+    // The node and its install link commit together: the link is refused, so the node goes too.
+    expect(() => store.atomically(() => {
+      store.registerNode(input('c', { range }));
+      store.createInstallToken('c', { ttlSeconds: 60, uses: 1, now: t0 });
+    })).toThrow(/already 2 unexpired install links/);
+    expect(store.getNode('c')).toBeNull();
+    expect(store.registerNode(input('d', { range })).vpnIp).toBe('10.100.1.4');
+    store.deleteNode('a');
+    expect(store.registerNode(input('e', { range })).vpnIp).toBe('10.100.1.2');
+    expect(store.registerNode(input('f', { range })).vpnIp).toBe('10.100.1.5');
+  });
+
   it('reuses freed addresses and never duplicates one while registrations and deletions interleave', () => {
     const store = open();
     const range: AddressRange = parseRange('10.100.1.2-10.100.5.254'); // 1,021 addresses
@@ -587,6 +606,25 @@ describe('install tokens', () => {
     expect(counts(store)).toEqual(before);
     // Expired tokens stop counting at once.
     expect(() => store.createInstallToken('worker-02', { ttlSeconds: 60, uses: 1, now: at(61) })).not.toThrow();
+  });
+
+  it('counts a token out of the total as soon as it is used up, revoked or deleted with its node', () => {
+    const store = open({ tokenLimits: { perNode: 3, total: 3 } });
+    for (const id of ['worker-01', 'worker-02', 'worker-03']) store.registerNode(input(id));
+    const make = (id: string) => store.createInstallToken(id, { ttlSeconds: 60, uses: 1, now: t0 });
+    const first = make('worker-01');
+    make('worker-02');
+    make('worker-03');
+    expect(registryError(() => make('worker-01')).code).toBe('limit');
+    store.redeemInstallToken(first.token, t0); // its last use: used up
+    make('worker-01');
+    expect(registryError(() => make('worker-01')).code).toBe('limit');
+    expect(store.revokeTokens('worker-02')).toBe(1);
+    make('worker-01');
+    expect(registryError(() => make('worker-03')).code).toBe('limit');
+    expect(store.deleteNode('worker-03')).toBe(true); // its token goes with it (ON DELETE CASCADE)
+    make('worker-01');
+    expect(registryError(() => make('worker-01')).code).toBe('limit');
   });
 
   it(`purges tokens that expired over ${TOKEN_PURGE_AFTER_MS / 3_600_000} hours ago; until then they still answer "expired"`, () => {

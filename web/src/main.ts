@@ -103,6 +103,7 @@ class Pages {
   }
 
   tick(): void {
+    this.hub.tick();
     this.table.tick();
     this.detail?.tick();
   }

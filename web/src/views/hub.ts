@@ -1,7 +1,7 @@
 // The hub panel: who the hub is, how busy it is, what the data plane counted.
 // The server's own list of counters, for their labels (bundled: a small module without Node.js).
 import { counterLabel } from '../../../src/dataplane/counters.js';
-import { copyButton, h, replace } from '../dom.js';
+import { copyButton, h, replace, setText } from '../dom.js';
 import { formatBytes, formatDuration } from '../format.js';
 import type { LiveNodes } from '../live.js';
 import type { DashboardHub } from '../types.js';
@@ -10,13 +10,23 @@ export class HubPanel {
   readonly el = h('section', { class: 'card hub', attrs: { 'data-testid': 'hub-panel' } });
   /** The counters' <details> is rebuilt every second; its open state must survive that. */
   private countersOpen = false;
+  /** The hub is sent only when it changed: the uptime moves on from when it last came. */
+  private receivedAt = Date.now();
+  private uptime: HTMLElement | null = null;
 
   constructor(private readonly live: LiveNodes) {
     live.onChange((c) => c.hub && this.render());
     this.render();
   }
 
+  /** Moves the uptime on with the clock. */
+  tick(now = Date.now()): void {
+    const hub = this.live.hub;
+    if (hub && this.uptime) setText(this.uptime, formatDuration(hub.uptime_seconds + Math.round((now - this.receivedAt) / 1000)));
+  }
+
   private render(): void {
+    this.receivedAt = Date.now();
     const hub = this.live.hub;
     if (!hub) {
       replace(this.el, h('p', { class: 'muted' }, 'Connecting to the hub…'));
@@ -40,8 +50,11 @@ export class HubPanel {
   }
 
   private stats(hub: DashboardHub): HTMLElement[] {
-    const stat = (label: string, value: string, testid: string) =>
-      h('div', { class: 'stat' }, h('div', { class: 'value', attrs: { 'data-testid': testid } }, value), h('div', { class: 'label' }, label));
+    const stat = (label: string, value: string, testid: string) => {
+      const el = h('div', { class: 'value', attrs: { 'data-testid': testid } }, value);
+      if (testid === 'hub-uptime') this.uptime = el;
+      return h('div', { class: 'stat' }, el, h('div', { class: 'label' }, label));
+    };
     return [
       stat('peers online', `${hub.peers_online} / ${hub.peers_total}`, 'hub-peers'),
       stat('received', formatBytes(hub.rx_bytes), 'hub-rx'),

@@ -1,10 +1,16 @@
-// The nodes table: one row per node, kept up to date cell by cell from the live feed; filtered by
-// text and status, sorted by any column. Rows are made once and reused, so a thousand nodes
-// updating every second stay cheap.
+// The nodes table: filtered by text and status, sorted by any column, shown a page of PAGE_SIZE rows
+// at a time and kept up to date cell by cell from the live feed. Only the rows of the page shown
+// exist in the document, and a live change moves the changed nodes in the sorted order instead of
+// sorting the fleet again, so 10,000 nodes updating every second stay cheap.
 import { h, setText } from '../dom.js';
 import { formatAge, formatBytes, formatTimestamp } from '../format.js';
 import type { LiveChange, LiveNodes } from '../live.js';
 import type { NodeStatus, NodeView } from '../types.js';
+
+/** Rows on one page of the table. */
+export const PAGE_SIZE = 100;
+/** More changed nodes than this in one event: sorting everything again is cheaper than moving each. */
+const MOVE_LIMIT = 200;
 
 type Column = 'node_id' | 'description' | 'vpn_ip' | 'status' | 'last_handshake' | 'rx_bytes' | 'tx_bytes' | 'endpoint' | 'central_server_url';
 
@@ -53,15 +59,24 @@ interface Row {
 export class NodesTable {
   readonly el: HTMLElement;
   private readonly tbody = h('tbody');
+  /** The rows of the page shown, by node ID. */
   private readonly rows = new Map<string, Row>();
   private readonly count = h('span', { class: 'muted', attrs: { 'data-testid': 'node-count' } });
   private readonly empty = h('p', { class: 'empty' });
+  private readonly pageInfo = h('span', { class: 'muted', attrs: { 'data-testid': 'page-info' } });
+  private readonly prev = h('button', { class: 'secondary', attrs: { type: 'button', 'data-testid': 'page-prev' }, on: { click: () => this.turn(-1) } }, 'Previous');
+  private readonly next = h('button', { class: 'secondary', attrs: { type: 'button', 'data-testid': 'page-next' }, on: { click: () => this.turn(1) } }, 'Next');
+  private readonly pager = h('div', { class: 'pager', attrs: { 'data-testid': 'pager' } }, this.prev, this.pageInfo, this.next);
   private readonly headers = new Map<Column, HTMLTableCellElement>();
   private sortKey: Column = 'node_id';
   private ascending = true;
   private query = '';
   private statusFilter: NodeStatus | 'all' = 'all';
+  /** Every node that matches the filters, in the sorted order. */
   private order: string[] = [];
+  private page = 0;
+  /** The node IDs the page shows, in order: the rows move only when this changes. */
+  private shown: string[] = [];
 
   constructor(private readonly live: LiveNodes) {
     const search = h('input', {
@@ -69,6 +84,7 @@ export class NodesTable {
     });
     search.addEventListener('input', () => {
       this.query = search.value.trim().toLowerCase();
+      this.page = 0;
       this.arrange();
     });
     const status = h(
@@ -78,6 +94,7 @@ export class NodesTable {
     );
     status.addEventListener('change', () => {
       this.statusFilter = status.value as NodeStatus | 'all';
+      this.page = 0;
       this.arrange();
     });
     const head = h(
@@ -96,13 +113,14 @@ export class NodesTable {
       h('div', { class: 'toolbar' }, h('h2', null, 'Nodes'), this.count, h('div', { class: 'grow' }), search, status),
       h('div', { class: 'table-wrap' }, h('table', { attrs: { 'data-testid': 'nodes-table' } }, h('thead', null, head), this.tbody)),
       this.empty,
+      this.pager,
     );
     live.onChange((c) => this.apply(c));
-    this.apply({ reset: true, changed: [...live.nodes.keys()], removed: [], hub: false });
+    this.arrange();
     this.showSort();
   }
 
-  /** Re-renders what depends on the clock (handshake ages). */
+  /** Re-renders what depends on the clock (handshake ages), on the page shown. */
   tick(now = Date.now()): void {
     for (const [id, row] of this.rows) {
       const n = this.live.nodes.get(id);
@@ -111,16 +129,34 @@ export class NodesTable {
   }
 
   private apply(c: LiveChange): void {
-    if (c.reset) {
-      for (const id of [...this.rows.keys()]) if (!this.live.nodes.has(id)) this.drop(id);
+    if (c.reset || c.changed.length + c.removed.length > MOVE_LIMIT) {
+      this.arrange();
+      return;
     }
-    for (const id of c.removed) this.drop(id);
-    const now = Date.now();
-    for (const id of c.changed) {
-      const n = this.live.nodes.get(id);
-      if (n) this.fill(this.rows.get(id) ?? this.create(id), n, now);
+    if (c.changed.length === 0 && c.removed.length === 0) return;
+    // All out first, so that the rest of the order is sorted when each goes back in.
+    const moved = new Set([...c.removed, ...c.changed]);
+    this.order = this.order.filter((id) => !moved.has(id));
+    for (const id of c.changed) this.insert(id);
+    this.render();
+  }
+
+  /** Puts the node, if it still exists and matches, where it sorts among the others. */
+  private insert(id: string): void {
+    const n = this.live.nodes.get(id);
+    if (!n || !this.matches(n)) return;
+    let lo = 0;
+    let hi = this.order.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.compare(this.live.nodes.get(this.order[mid]!)!, n) <= 0) lo = mid + 1;
+      else hi = mid;
     }
-    if (c.changed.length > 0 || c.removed.length > 0 || c.reset) this.arrange();
+    this.order.splice(lo, 0, id);
+  }
+
+  private compare(a: NodeView, b: NodeView): number {
+    return (this.ascending ? 1 : -1) * compare(a, b, this.sortKey) || text.compare(a.node_id, b.node_id);
   }
 
   private create(id: string): Row {
@@ -132,9 +168,7 @@ export class NodesTable {
     const status = h('span', { class: 'badge' });
     cells.status.append(status);
     const tr = h('tr', { attrs: { 'data-node-id': id } }, ...COLUMNS.map((c) => cells[c.key]));
-    const row = { tr, cells, status, link, dnsName };
-    this.rows.set(id, row);
-    return row;
+    return { tr, cells, status, link, dnsName };
   }
 
   private fill(row: Row, n: NodeView, now: number): void {
@@ -150,11 +184,6 @@ export class NodesTable {
     setText(c.tx_bytes, formatBytes(n.tx_bytes));
     setText(c.endpoint, n.endpoint ?? '–');
     setText(c.central_server_url, n.central_server_url ?? '–');
-  }
-
-  private drop(id: string): void {
-    this.rows.get(id)?.tr.remove();
-    this.rows.delete(id);
   }
 
   private sortBy(key: Column): void {
@@ -177,20 +206,45 @@ export class NodesTable {
     return [n.node_id, n.dns_name ?? '', n.description, n.vpn_ip, n.endpoint ?? '', n.central_server_url ?? '', n.public_key].some((f) => f.toLowerCase().includes(this.query));
   }
 
-  /** Filters and sorts; moves rows only when the order changed. */
+  /** Filters and sorts every node, then shows the page. */
   private arrange(): void {
-    const dir = this.ascending ? 1 : -1;
-    const visible = [...this.live.nodes.values()]
+    this.order = [...this.live.nodes.values()]
       .filter((n) => this.matches(n))
-      .sort((a, b) => dir * compare(a, b, this.sortKey) || text.compare(a.node_id, b.node_id));
-    const order = visible.map((n) => n.node_id);
-    if (order.length !== this.order.length || order.some((id, i) => id !== this.order[i])) {
-      this.tbody.replaceChildren(...order.map((id) => this.rows.get(id)!.tr));
-      this.order = order;
+      .sort((a, b) => this.compare(a, b))
+      .map((n) => n.node_id);
+    this.render();
+  }
+
+  private turn(by: number): void {
+    this.page += by;
+    this.render();
+  }
+
+  /** Shows the page's rows (made for it, filled from the live data), the counts and the pager. */
+  private render(): void {
+    const pages = Math.max(1, Math.ceil(this.order.length / PAGE_SIZE));
+    this.page = Math.min(Math.max(0, this.page), pages - 1);
+    const first = this.page * PAGE_SIZE;
+    const ids = this.order.slice(first, first + PAGE_SIZE);
+    const now = Date.now();
+    for (const id of [...this.rows.keys()]) if (!ids.includes(id)) this.rows.delete(id);
+    for (const id of ids) {
+      let row = this.rows.get(id);
+      if (!row) this.rows.set(id, (row = this.create(id)));
+      this.fill(row, this.live.nodes.get(id)!, now);
+    }
+    if (ids.length !== this.shown.length || ids.some((id, i) => id !== this.shown[i])) {
+      this.tbody.replaceChildren(...ids.map((id) => this.rows.get(id)!.tr));
+      this.shown = ids;
     }
     const total = this.live.nodes.size;
-    setText(this.count, visible.length === total ? `${total} node${total === 1 ? '' : 's'}` : `${visible.length} of ${total} nodes`);
-    setText(this.empty, total === 0 ? 'No nodes yet. Register the first one with “Register node”.' : visible.length === 0 ? 'No node matches the filter.' : '');
-    this.empty.hidden = visible.length > 0;
+    const visible = this.order.length;
+    setText(this.count, visible === total ? `${total} node${total === 1 ? '' : 's'}` : `${visible} of ${total} nodes`);
+    setText(this.empty, total === 0 ? 'No nodes yet. Register the first one with “Register node”.' : visible === 0 ? 'No node matches the filter.' : '');
+    this.empty.hidden = visible > 0;
+    this.pager.hidden = pages === 1;
+    setText(this.pageInfo, `${visible === 0 ? 0 : first + 1}–${first + ids.length} of ${visible}`);
+    this.prev.disabled = this.page === 0;
+    this.next.disabled = this.page >= pages - 1;
   }
 }

@@ -1,0 +1,96 @@
+// Reading the nodes table a page at a time, filtered by status and text, and its totals: what the
+// API's paged list and the hub summaries ask for, answered by SQLite without loading every node.
+import { ONLINE_WINDOW_MS, type Node, type NodeStatus } from '../domain/node.js';
+import type { Db, Statement } from './db.js';
+import { NODE_COLUMNS, toNode, type NodeRow } from './node-rows.js';
+
+export interface NodePageQuery {
+  limit: number;
+  offset: number;
+  status?: NodeStatus | undefined;
+  /** Case-insensitive (ASCII letters) part of the node ID, description, VPN address, endpoint, central server URL or public key. */
+  text?: string | undefined;
+  /** What "online" is measured against (ms since the epoch). */
+  now: number;
+}
+
+export interface NodePage {
+  /** In VPN address order: a stable order, as the address is unique. */
+  nodes: Node[];
+  /** How many nodes match, on every page. */
+  total: number;
+}
+
+export interface NodeTotals {
+  total: number;
+  online: number;
+  rxBytes: number;
+  txBytes: number;
+}
+
+// Where the text filter looks, each column on its own (no concatenated copy of every row). The
+// dotted address is made as text only for a filter that could be part of one.
+const TEXT_COLUMNS = ['node_id', 'description', 'public_key', "COALESCE(endpoint, '')", "COALESCE(central_server_url, '')"];
+const VPN_IP_TEXT = `((vpn_ip >> 24) & 255) || '.' || ((vpn_ip >> 16) & 255) || '.' || ((vpn_ip >> 8) & 255) || '.' || (vpn_ip & 255)`;
+const couldBeAddress = (text: string) => /^[0-9.]+$/.test(text);
+const textWhere = (withAddress: boolean) =>
+  `(${[...TEXT_COLUMNS, ...(withAddress ? [VPN_IP_TEXT] : [])].map((c) => `instr(lower(${c}), @text) > 0`).join(' OR ')})`;
+
+// statusOf (domain/node.ts) in SQL: ISO 8601 UTC times of one format compare as text.
+const STATUS_WHERE: Record<NodeStatus, string> = {
+  disabled: 'enabled = 0',
+  pending: 'enabled = 1 AND last_handshake_at IS NULL',
+  online: 'enabled = 1 AND last_handshake_at > @onlineSince',
+  offline: 'enabled = 1 AND last_handshake_at <= @onlineSince',
+};
+
+export class NodeQueries {
+  /** One prepared pair (page, count) per combination of filters. */
+  readonly #prepared = new Map<string, { page: Statement; count: Statement }>();
+  readonly #totals: Statement;
+  readonly #dataVersion: Statement;
+
+  constructor(private readonly db: Db) {
+    this.#totals = db.prepare(`SELECT COUNT(*) AS total, COALESCE(SUM(${STATUS_WHERE.online}), 0) AS online,
+      COALESCE(SUM(rx_bytes), 0) AS rxBytes, COALESCE(SUM(tx_bytes), 0) AS txBytes FROM nodes`);
+    this.#dataVersion = db.prepare('PRAGMA data_version').pluck();
+  }
+
+  page(q: NodePageQuery): NodePage {
+    const text = q.text ? asciiLower(q.text) : '';
+    const filters = [q.status ? STATUS_WHERE[q.status] : null, text ? textWhere(couldBeAddress(text)) : null].filter((f) => f !== null);
+    const key = filters.join(' AND ');
+    let statements = this.#prepared.get(key);
+    if (!statements) {
+      const where = filters.length ? `WHERE ${key}` : '';
+      statements = {
+        page: this.db.prepare(`SELECT ${NODE_COLUMNS} FROM nodes ${where} ORDER BY vpn_ip LIMIT @limit OFFSET @offset`),
+        count: this.db.prepare(`SELECT COUNT(*) FROM nodes ${where}`).pluck(),
+      };
+      this.#prepared.set(key, statements);
+    }
+    const params = {
+      ...(q.status === 'online' || q.status === 'offline' ? { onlineSince: onlineSince(q.now) } : {}),
+      ...(text ? { text } : {}),
+    };
+    return {
+      nodes: (statements.page.all({ ...params, limit: q.limit, offset: q.offset }) as NodeRow[]).map(toNode),
+      total: statements.count.get(params) as number,
+    };
+  }
+
+  totals(now: number): NodeTotals {
+    return this.#totals.get({ onlineSince: onlineSince(now) }) as NodeTotals;
+  }
+
+  /** Changes when another connection (another process) commits to the database, not with our own. */
+  dataVersion(): number {
+    return this.#dataVersion.get() as number;
+  }
+}
+
+/** SQLite's lower() folds A-Z only: the filter text is folded the same way. */
+const asciiLower = (text: string) => text.replace(/[A-Z]/g, (c) => c.toLowerCase());
+
+/** A node whose last handshake is after this is online. */
+const onlineSince = (now: number) => new Date(now - ONLINE_WINDOW_MS).toISOString();
