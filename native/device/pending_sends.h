@@ -36,6 +36,8 @@ class PendingSends {
   struct Seal {
     crypto::Key key;
     size_t offset, size;
+    // Copies (a growing vector) and the end of a turn that never sealed leave no key behind.
+    ~Seal() { secure_zero(key); }
   };
   uint8_t* append(const protocol::Endpoint& to, size_t size);
 

@@ -125,9 +125,16 @@ export class DeviceSync {
     const now = this.clock.now();
     const changed: string[] = [];
     if (always || this.readings.due(now)) {
-      const rows = this.statusRows(this.readings.read(this.o.device.peers(), now));
+      const moved = this.readings.read(this.o.device.peers(), now);
+      const rows = this.statusRows(moved);
       if (rows.length > 0) {
-        this.o.registry.updateStatus(rows);
+        try {
+          this.o.registry.updateStatus(rows);
+        } catch (err) {
+          // Not written: the next reading must see these figures as news again.
+          for (const { publicKey } of moved) this.readings.forget(publicKey);
+          throw err;
+        }
         this.o.history.record(rows, now);
         for (const row of rows) {
           this.watchOnline(row.nodeId, row.lastHandshakeAt);
@@ -153,16 +160,21 @@ export class DeviceSync {
   }
 
   private tick(): void {
-    const version = this.o.registry.dataVersion();
-    if (version !== this.dataVersion) {
-      // Another process wrote to the registry (an import while the hub runs): take it all in.
-      this.dataVersion = version;
-      this.pendingAll = true;
-      this.behind = true;
-    }
-    if (this.behind) {
-      const changes = this.catchUp();
-      if (changes === 'all') this.o.published('all');
+    // Runs from a timer: nothing may be thrown out of it (that would end the hub).
+    try {
+      const version = this.o.registry.dataVersion();
+      if (version !== this.dataVersion) {
+        // Another process wrote to the registry (an import while the hub runs): take it all in.
+        this.dataVersion = version;
+        this.pendingAll = true;
+        this.behind = true;
+      }
+      if (this.behind) {
+        const changes = this.catchUp();
+        if (changes === 'all') this.o.published('all');
+      }
+    } catch (err) {
+      this.o.failed(err, 'catching up with the registry failed');
     }
     try {
       this.readStatus();

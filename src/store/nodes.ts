@@ -262,7 +262,10 @@ export class NodeRepository {
     const known = this.#freeFrom;
     const start = known && known.range.first === range.first && known.range.last === range.last ? known.address : range.first;
     // for…of closes the statement's iterator at the first gap, before the INSERT runs.
-    const address = lowestFreeFrom(range, start, this.#usedFrom.iterate(start, range.last) as IterableIterator<number>, exclude);
+    const lowestFrom = (from: number) => lowestFreeFrom(range, from, this.#usedFrom.iterate(from, range.last) as IterableIterator<number>, exclude);
+    // Nothing above the hint: another process (`wgvm` on the command line) may have freed addresses
+    // below it, which this one's hint does not know of.
+    const address = lowestFrom(start) ?? (start > range.first ? lowestFrom(range.first) : null);
     this.#freeFrom = { range, address: address ?? start };
     return address;
   }

@@ -88,6 +88,9 @@ interface Harness {
   /** The rows of every status update the registry was given. */
   statusWrites: StatusUpdate[][];
   failures: Array<{ message: string; err: unknown }>;
+  /** The registry's next status write, or data-version read, fails (as SQLITE_BUSY would). */
+  failNextWrite?: boolean;
+  failNextVersion?: boolean;
 }
 
 let h: Harness;
@@ -104,8 +107,15 @@ beforeEach(() => {
     listNodes: () => store.listNodes(),
     getNode: (nodeId: string) => store.getNode(nodeId),
     getSecrets: (nodeId: string) => store.getSecrets(nodeId),
-    dataVersion: () => store.dataVersion(),
-    updateStatus: (rows: readonly StatusUpdate[]) => (h.statusWrites.push([...rows]), store.updateStatus(rows)),
+    dataVersion: () => {
+      if (h.failNextVersion) throw ((h.failNextVersion = false), new Error('SQLITE_BUSY: database is locked'));
+      return store.dataVersion();
+    },
+    updateStatus: (rows: readonly StatusUpdate[]) => {
+      if (h.failNextWrite) throw ((h.failNextWrite = false), new Error('SQLITE_BUSY: database is locked'));
+      h.statusWrites.push([...rows]);
+      return store.updateStatus(rows);
+    },
   };
   const sync = new DeviceSync({
     device,
@@ -233,6 +243,31 @@ describe('DeviceSync', () => {
     h.clock.tick(); // caught up: nothing more to set
     expect(h.device.bodies).toHaveLength(1);
     expect(h.failures).toHaveLength(2);
+  });
+
+  it('writes figures whose first write failed at the next reading, though the device shows nothing new', () => {
+    const a = register('worker-a');
+    h.sync.start();
+    h.device.snapshots = [{ publicKey: Buffer.from(a.publicKey, 'base64'), endpoint: null, localAddress: null, lastHandshakeNs: 0n, rxBytes: 0n, txBytes: 148n }];
+    h.failNextWrite = true;
+    h.clock.tick();
+    expect(h.failures.map((f) => f.message)).toEqual(['status update failed']);
+    expect(h.store.getNode('worker-a')!.txBytes).toBe(0);
+    h.clock.tick();
+    expect(h.store.getNode('worker-a')!.txBytes).toBe(148);
+  });
+
+  it('reports a registry that cannot be read from its timer, never throws out of it, and goes on', () => {
+    register('worker-a');
+    h.sync.start();
+    h.failNextVersion = true;
+    expect(() => h.clock.tick()).not.toThrow();
+    expect(h.failures.map((f) => f.message)).toEqual(['catching up with the registry failed']);
+    const reads = h.device.reads;
+    h.clock.tick();
+    h.sync.readStatus(true);
+    expect(h.device.reads).toBeGreaterThan(reads);
+    expect(h.failures).toHaveLength(1);
   });
 
   it('reports a failed status reading and keeps reading', () => {

@@ -434,6 +434,15 @@ describe('address allocation', () => {
     expect(new Set(ips).size).toBe(200);
   });
 
+  it('finds an address another connection freed below where this one searches from', () => {
+    const hub = open();
+    const cli = open();
+    const range = parseRange('10.100.0.1-10.100.0.4'); // the hub sits inside and is excluded
+    for (const id of ['worker-01', 'worker-02', 'worker-03']) hub.registerNode(input(id, { range }));
+    cli.deleteNode('worker-01'); // e.g. `wgvm` on the command line while the hub runs
+    expect(hub.registerNode(input('worker-04', { range })).vpnIp).toBe('10.100.0.2');
+  });
+
   it('fails with range_full when the range is exhausted, and succeeds again after a deletion', () => {
     const store = open();
     const range = parseRange('10.100.0.1-10.100.0.4'); // the hub sits inside and is excluded
