@@ -184,7 +184,8 @@ class Core {
   void expired_persistent_keepalive(Peer&, const Now&, Output&);
 
   // --- what every path shares (core.cpp)
-  // Every authenticated datagram to a peer, handshake or transport, leaves through here.
+  // Every authenticated datagram to a peer is counted by sent_authenticated(): handshake messages
+  // leave through send_authenticated(), transport data through Output::send_transport.
   void send_authenticated(Peer&, Bytes datagram, const Now&, Output&);
   void sent_authenticated(Peer&, size_t datagram_size, const Now&);
   void update_endpoint(Peer&, const Endpoint&, Output&);

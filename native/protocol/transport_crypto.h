@@ -18,7 +18,7 @@ struct OutgoingTransport {
   size_t padding;     // zero bytes after it, encrypted too
 
   size_t size() const { return transport::kHeaderSize + packet.size() + padding + kTagSize; }
-  // Writes header, packet and padding to `out` (size() bytes; the tag's 16 are left to seal()).
+  // Writes header, packet and padding to `out` (size() bytes; the tag's 16 are left to seal_transport()).
   void write(uint8_t* out) const;
 };
 
