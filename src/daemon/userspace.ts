@@ -92,10 +92,12 @@ export function reportStartupFailure(message: string): void {
 export async function runDaemon(iface: string, threads: number | 'auto' = 'auto'): Promise<number> {
   const signals = new StopSignals();
   const entry = fileURLToPath(new URL('../../bin/wgvm.js', import.meta.url));
-  const child = spawn(process.execPath, [entry, 'up', '--foreground', '--threads', String(threads), iface], {
+  // The thread count goes by the environment: the child's command line stays `up --foreground <iface>`,
+  // which is what scripts (and our tests) look for with pgrep.
+  const child = spawn(process.execPath, [entry, 'up', '--foreground', iface], {
     detached: true,
     stdio: ['ignore', 'ignore', 'ignore', 'pipe'],
-    env: { ...dataPlaneEnv(process.env), WGVM_READY_FD: String(READY_FD) },
+    env: { ...dataPlaneEnv(process.env), WGVM_THREADS: String(threads), WGVM_READY_FD: String(READY_FD) },
   });
   const exited = new Promise<void>((resolve) => {
     if (child.exitCode !== null || child.signalCode !== null) resolve();

@@ -51,6 +51,26 @@ describe.skipIf(skip)('wgvm up: daemon lifecycle', () => {
     expect(linkExists(ns, iface)).toBe(false);
   });
 
+  it('runs as many crypto threads as --threads or WGVM_THREADS ask for, the flag first', async () => {
+    // The pool's workers are named threads of the daemon; the loop's own thread is the first of them all.
+    const workers = (pid: number) =>
+      spawnSync('sh', ['-c', `cat /proc/${pid}/task/*/comm`], { encoding: 'utf8' }).stdout.split('\n').filter((c) => c === 'wgvm-crypto').length;
+    const up = (iface: string, args: string[], env: NodeJS.ProcessEnv = {}) =>
+      spawnSync('ip', ['netns', 'exec', ns.name, process.execPath, wgvmEntry, 'up', ...args, iface], { encoding: 'utf8', env: { ...process.env, ...env } });
+    for (const [args, env, expected] of [
+      [['--threads', '3'], {}, 2],
+      [[], { WGVM_THREADS: '1' }, 0],
+      [['--threads=2'], { WGVM_THREADS: '4' }, 1],
+    ] as const) {
+      const iface = name();
+      const r = up(iface, [...args], env);
+      expect(r.status, r.stderr).toBe(0);
+      const [pid] = daemonPids(iface);
+      expect(workers(pid!), `${args.join(' ')} ${JSON.stringify(env)}`).toBe(expected);
+      await stopDaemons(iface);
+    }
+  });
+
   it('stops when its interface is deleted', async () => {
     const iface = name();
     expect(upInBackground(iface).status).toBe(0);
