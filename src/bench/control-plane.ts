@@ -8,14 +8,14 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { dataPlaneEnv } from '../dataplane/openssl-env.js';
 import { formatIpv4, parseIpv4 } from '../domain/ip.js';
 import { controlPlaneMarkdown, latencyFigures, ratesByBlock, type ControlPlaneResult, type LatencyFigures } from './control-figures.js';
 import { GET_TIMING_SCRIPT, REGISTER_SCRIPT } from './control-scripts.js';
 import { cpuSeconds, cpuSecondsOfThreads } from './measure.js';
 import { stderrOf, waitFor, World, type Namespace } from './netns.js';
-import { BenchError, BenchUsageError } from './run.js';
+import { numberOption, parseCommandLine } from './options.js';
+import { BenchError } from './run.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const wgvmEntry = join(root, 'bin', 'wgvm.js');
@@ -51,21 +51,8 @@ const TOKEN = 'bench-control-token-0123456789';
 const PREFIX = 'bench-';
 
 export function parseControlPlaneOptions(argv: string[]): ControlPlaneOptions {
-  let parsed;
-  try {
-    parsed = parseArgs({ args: argv, options: OPTIONS, strict: true, allowPositionals: true });
-  } catch (err) {
-    const option = /'(-[^']*)'/.exec(err instanceof Error ? err.message : '')?.[1] ?? argv.join(' ');
-    throw new BenchUsageError(`unknown option or missing value: ${option} (usage: ${CONTROL_PLANE_USAGE})`);
-  }
-  const { values, positionals } = parsed;
-  if (positionals.length) throw new BenchUsageError(`unexpected argument "${positionals[0]}"`);
-  const integer = (name: string, text: string | undefined, fallback: number, min: number, max: number) => {
-    if (text === undefined) return fallback;
-    const n = Number(text);
-    if (!Number.isInteger(n) || n < min || n > max) throw new BenchUsageError(`--${name} must be a whole number from ${min} to ${max}, got "${text}"`);
-    return n;
-  };
+  const values = parseCommandLine(argv, OPTIONS, CONTROL_PLANE_USAGE);
+  const integer = (name: string, text: string | undefined, fallback: number, min: number, max: number) => numberOption(name, text, fallback, min, max, true);
   return {
     nodes: integer('nodes', values.nodes, 10_000, 1, MAX_NODES),
     concurrency: integer('clients', values.clients, 32, 1, 256),

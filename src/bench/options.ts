@@ -2,7 +2,8 @@
 import { accessSync, constants, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { MAX_THREADS } from '../domain/threads.js';
 import { DEBIAN_PAIR, PAIR_NAMES, type PairName } from './pairs.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -57,6 +58,32 @@ const OPTIONS = {
   workers: { type: 'string' },
 } as const;
 
+/**
+ * Node's parseArgs for a bench command, with no positionals; a mistake is one line naming the
+ * option and the usage (Node's own message suggests `--` tricks).
+ */
+export function parseCommandLine<O extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: O, usage: string) {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options, strict: true, allowPositionals: true });
+  } catch (err) {
+    const option = /'(-[^']*)'/.exec(err instanceof Error ? err.message : '')?.[1] ?? argv.join(' ');
+    throw new BenchUsageError(`unknown option or missing value: ${option} (usage: ${usage})`);
+  }
+  if (parsed.positionals.length) throw new BenchUsageError(`unexpected argument "${parsed.positionals[0]}"`);
+  return parsed.values;
+}
+
+/** `--name`'s number within [min, max] (whole when `integer`), or `fallback` when it was not given. */
+export function numberOption(name: string, text: string | undefined, fallback: number, min: number, max: number, integer = false): number {
+  if (text === undefined) return fallback;
+  const n = Number(text);
+  if (text.trim() === '' || !Number.isFinite(n) || n < min || n > max || (integer && !Number.isInteger(n))) {
+    throw new BenchUsageError(`--${name} must be ${integer ? 'a whole number' : 'a number'} from ${min} to ${max}, got "${text}"`);
+  }
+  return n;
+}
+
 /** An executable file, or the usage error naming what is wrong with it. */
 function executable(path: string): string {
   const full = resolve(path);
@@ -70,25 +97,9 @@ function executable(path: string): string {
 }
 
 export function parseBenchOptions(argv: string[]): BenchOptions {
-  let parsed;
-  try {
-    parsed = parseArgs({ args: argv, options: OPTIONS, strict: true, allowPositionals: true });
-  } catch (err) {
-    // Node's own message suggests `--` tricks; ours names the option and the usage.
-    const option = /'(-[^']*)'/.exec(err instanceof Error ? err.message : '')?.[1] ?? argv.join(' ');
-    throw new BenchUsageError(`unknown option or missing value: ${option} (usage: ${BENCH_USAGE})`);
-  }
-  const { values, positionals } = parsed;
-  if (positionals.length) throw new BenchUsageError(`unexpected argument "${positionals[0]}"`);
+  const values = parseCommandLine(argv, OPTIONS, BENCH_USAGE);
   const quick = values.quick ?? false;
-  const number = (name: string, text: string | undefined, fallback: number, min: number, max: number, integer = false) => {
-    if (text === undefined) return fallback;
-    const n = Number(text);
-    if (text.trim() === '' || !Number.isFinite(n) || n < min || n > max || (integer && !Number.isInteger(n))) {
-      throw new BenchUsageError(`--${name} must be ${integer ? 'a whole number' : 'a number'} from ${min} to ${max}, got "${text}"`);
-    }
-    return n;
-  };
+  const number = numberOption;
 
   const wireguardGoAsked = values['wireguard-go'] !== undefined;
   const wireguardGoText = values['wireguard-go'] ?? 'wireguard-go';
@@ -122,7 +133,7 @@ export function parseBenchOptions(argv: string[]): BenchOptions {
     out: values.out ?? join(root, 'bench', 'results'),
     wireguardGo,
     wireguardGoAsked,
-    threads: values.threads === undefined ? null : number('threads', values.threads, 0, 1, 1024, true),
+    threads: values.threads === undefined ? null : number('threads', values.threads, 0, 1, MAX_THREADS, true),
     workers: number('workers', values.workers, 3, 1, 4, true),
     idleSeconds: quick ? 3 : 10,
   };

@@ -68,10 +68,12 @@ describe('bench options', () => {
   it('--threads and --workers take whole numbers in range', () => {
     expect(parseBenchOptions(['--threads', '2', '--workers', '4'])).toMatchObject({ threads: 2, workers: 4 });
     for (const [args, message] of [
-      [['--threads', '0'], '--threads must be a whole number from 1 to 1024, got "0"'],
-      [['--threads', '1.5'], '--threads must be a whole number from 1 to 1024, got "1.5"'],
-      [['--threads', 'two'], '--threads must be a whole number from 1 to 1024, got "two"'],
-      [['--threads', ' '], '--threads must be a whole number from 1 to 1024, got " "'],
+      [['--threads', '0'], '--threads must be a whole number from 1 to 256, got "0"'],
+      [['--threads', '1.5'], '--threads must be a whole number from 1 to 256, got "1.5"'],
+      [['--threads', 'two'], '--threads must be a whole number from 1 to 256, got "two"'],
+      [['--threads', ' '], '--threads must be a whole number from 1 to 256, got " "'],
+      // What WGVM_THREADS and the data plane take: a run could not start its devices with more.
+      [['--threads', '257'], '--threads must be a whole number from 1 to 256, got "257"'],
       [['--workers', '5'], '--workers must be a whole number from 1 to 4, got "5"'],
       [['--workers', '0'], '--workers must be a whole number from 1 to 4, got "0"'],
     ] as const) {
