@@ -128,7 +128,7 @@ describe.skipIf(skip)('benchmark harness', () => {
   it('refuses bad options with one clear line', () => {
     for (const [args, message] of [
       [['--only', 'nonsense'], /unknown pair or row "nonsense"/],
-      [['--threads', '0'], /--threads must be a whole number from 1 to 1024/],
+      [['--threads', '0'], /--threads must be a whole number from 1 to 256/],
       [['--debian-wireguard-go'], /give --wireguard-go PATH/],
       [['--runs', '0'], /--runs must be a number from 1 to 50/],
       [['--bogus'], /bench: .*bogus/],
