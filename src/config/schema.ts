@@ -65,6 +65,8 @@ export interface Config {
   readonly threads: number | 'auto';
   /** PEERDNS: DNS servers for the worker configs (canonical IP text); empty = no DNS line. */
   readonly peerDns: readonly string[];
+  /** DIRECT_PATHS: whether the hub pairs agent nodes for direct paths (off: everything is relayed). */
+  readonly directPaths: boolean;
   /** VPN_DNS: whether the hub answers DNS for its nodes on its VPN address (and worker configs name it). */
   readonly vpnDns: boolean;
   /** VPN_DOMAIN: the zone of the nodes' names, lower case without a final dot ("wg.internal"). */
@@ -104,6 +106,7 @@ export const CONFIG_DEFAULTS = Object.freeze({
   PERSISTENTKEEPALIVE: '25',
   MTU: '1420',
   WGVM_THREADS: 'auto',
+  DIRECT_PATHS: 'true',
   VPN_DNS: 'false',
   VPN_DOMAIN: 'wg.internal',
   PUBLIC_STATUS: 'true',
@@ -130,6 +133,7 @@ export const CONFIG_VARIABLES = Object.freeze([
   'MTU',
   'WGVM_THREADS',
   'PEERDNS',
+  'DIRECT_PATHS',
   'VPN_DNS',
   'VPN_DOMAIN',
   'PUBLIC_STATUS',

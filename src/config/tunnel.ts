@@ -8,7 +8,7 @@ import type { Config } from './schema.js';
 import { CONFIG_DEFAULTS } from './schema.js';
 import type { Source } from './source.js';
 
-export type TunnelConfig = Pick<Config, 'wgInterface' | 'allowedIps' | 'persistentKeepalive' | 'mtu' | 'threads' | 'peerDns'>;
+export type TunnelConfig = Pick<Config, 'wgInterface' | 'allowedIps' | 'persistentKeepalive' | 'mtu' | 'threads' | 'peerDns' | 'directPaths'>;
 
 /** The tunnel group; `network` gives ALLOWEDIPS's default and the hub address it should include. */
 export function readTunnel(
@@ -34,6 +34,7 @@ export function readTunnel(
     mtu,
     threads: readThreads(src),
     peerDns: Object.freeze(readPeerDns(src)),
+    directPaths: src.flag('DIRECT_PATHS'),
   };
 }
 

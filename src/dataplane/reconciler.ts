@@ -8,6 +8,8 @@ export interface DesiredPeer {
   publicKey: string; // base64
   presharedKey: string; // base64
   allowedIp: string; // "10.100.1.2/32"
+  /** Reaches the hub only: the device relays nothing to or from it. */
+  isolated: boolean;
   /** Last endpoint known for the node: set on start so that the hub can reach out at once. */
   endpoint: string | null;
   /** The node's updatedAt: its keys cannot have changed while it stays the same. */
@@ -17,6 +19,7 @@ export interface DesiredPeer {
 export interface AppliedPeer {
   presharedKey: string;
   allowedIp: string;
+  isolated: boolean;
   version?: string;
 }
 
@@ -26,6 +29,7 @@ export interface RegisteredPeer {
   publicKey: string;
   vpnIp: string;
   enabled: boolean;
+  isolated: boolean;
   endpoint: string | null;
   updatedAt: string;
 }
@@ -46,7 +50,7 @@ export function desiredPeers(
     .map((n) => {
       const had = applied.get(n.publicKey);
       const presharedKey = had?.version !== undefined && had.version === n.updatedAt ? had.presharedKey : presharedKeyOf(n.nodeId);
-      return { publicKey: n.publicKey, presharedKey, allowedIp: `${n.vpnIp}/32`, endpoint: n.endpoint, version: n.updatedAt };
+      return { publicKey: n.publicKey, presharedKey, allowedIp: `${n.vpnIp}/32`, isolated: n.isolated, endpoint: n.endpoint, version: n.updatedAt };
     });
 }
 
@@ -67,7 +71,7 @@ export function reconcileBody(
   }
   for (const d of desired) {
     const had = applied.get(d.publicKey);
-    const changed = !had || had.presharedKey !== d.presharedKey || had.allowedIp !== d.allowedIp;
+    const changed = !had || had.presharedKey !== d.presharedKey || had.allowedIp !== d.allowedIp || had.isolated !== d.isolated;
     const endpoint = withEndpoints && d.endpoint ? d.endpoint : null;
     if (!changed && !endpoint) continue;
     // A new preshared key means a new registration of the same public key (deleted and registered
@@ -76,7 +80,7 @@ export function reconcileBody(
     if (had && had.presharedKey !== d.presharedKey) lines.push(`public_key=${keyToHex(d.publicKey)}`, 'remove=true');
     lines.push(`public_key=${keyToHex(d.publicKey)}`);
     if (changed) {
-      lines.push(`preshared_key=${keyToHex(d.presharedKey)}`, 'replace_allowed_ips=true', `allowed_ip=${d.allowedIp}`);
+      lines.push(`preshared_key=${keyToHex(d.presharedKey)}`, 'replace_allowed_ips=true', `allowed_ip=${d.allowedIp}`, `wgvm_isolated=${d.isolated}`);
     }
     if (endpoint) lines.push(`endpoint=${endpoint}`);
   }
@@ -85,5 +89,5 @@ export function reconcileBody(
 
 /** The state `reconcileBody` leads to, to remember as applied once the device accepted it. */
 export function appliedAfter(desired: readonly DesiredPeer[]): Map<string, AppliedPeer> {
-  return new Map(desired.map((d) => [d.publicKey, { presharedKey: d.presharedKey, allowedIp: d.allowedIp, ...(d.version ? { version: d.version } : {}) }]));
+  return new Map(desired.map((d) => [d.publicKey, { presharedKey: d.presharedKey, allowedIp: d.allowedIp, isolated: d.isolated, ...(d.version ? { version: d.version } : {}) }]));
 }

@@ -11,6 +11,10 @@ export interface Node {
   /** False when the worker registered its own public key: the hub never held its private key. */
   hasPrivateKey: boolean;
   enabled: boolean;
+  /** Reaches the hub only: the hub relays nothing to or from it and pairs it with no one. */
+  isolated: boolean;
+  /** Whether the hub may give this node's agent direct peers (it stays relayed otherwise). */
+  directPaths: boolean;
   createdAt: string; // ISO 8601
   updatedAt: string;
   lastHandshakeAt: string | null;

@@ -32,11 +32,13 @@ export const OPENAPI_DOCUMENT: NonNullable<FastifyDynamicSwaggerOptions['openapi
     { name: 'nodes', description: 'the registry of worker nodes' },
     { name: 'workers', description: 'what a worker fetches to install itself' },
     { name: 'hub', description: "the hub's own state" },
+    { name: 'agents', description: "what a worker's agent fetches and reports (docs/agent-protocol.md); its node's agent credential, not the API token" },
   ],
   components: {
     securitySchemes: {
       apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key' },
       bearer: { type: 'http', scheme: 'bearer', description: 'the same API token' },
+      agent: { type: 'http', scheme: 'bearer', description: "a node's agent credential (from its installer)" },
     },
   },
   security: [{ apiKey: [] }, { bearer: [] }],

@@ -49,6 +49,8 @@ const DOCS: NonNullable<NodeDialect['docs']> = {
   remove: doc('Delete a node: its peer leaves the hub at once', 200, deletedSchema),
   enable: doc('Enable a node: its peer is back on the hub', 200, nodeSchema),
   disable: doc('Disable a node: its peer leaves the hub, the node stays registered', 200, nodeSchema),
+  update: doc("Isolate a node or not, and allow it direct paths or not: {isolated?, direct_paths?}", 200, nodeSchema),
+  revokeAgent: doc("Revoke the node's agent credential: its agent drops its direct peers; a new installer brings a new one", 200, nodeSchema),
   rotateKeys: doc('New keys for a node, and a new install link', 200, registrationSchema),
   installLink: doc('A new single-use, expiring install link', 200, installLinkSchema),
 };
@@ -66,6 +68,8 @@ export function apiNodeDialect(config: Config, names: NodeNames): NodeDialect {
       remove: '/api/nodes/:node_id',
       enable: '/api/nodes/:node_id/enable',
       disable: '/api/nodes/:node_id/disable',
+      update: '/api/nodes/:node_id',
+      revokeAgent: '/api/nodes/:node_id/agent',
       rotateKeys: '/api/nodes/:node_id/rotate-keys',
       installLink: '/api/nodes/:node_id/install-link',
     },

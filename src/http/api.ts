@@ -8,6 +8,7 @@ import type { NodesService } from '../nodes/service.js';
 import { createLogger, type Logger } from '../runtime/log.js';
 import { ERROR_BODY, HUB_TAG, OPEN, OPENAPI_DOCUMENT, textAnswer } from './api-docs.js';
 import { apiNodeDialect } from './api-nodes.js';
+import { agentRoutes } from './api-agent.js';
 import { workerRoutes } from './api-workers.js';
 import { createApp } from './app.js';
 import { ApiAuth } from './auth.js';
@@ -42,6 +43,7 @@ export async function buildApi(
   );
   await app.register(nodeRoutes, { nodes, guard: requireToken, app: 'api', dialect: apiNodeDialect(config, nodes) });
   await app.register(workerRoutes, { config, nodes, requireToken });
+  await app.register(agentRoutes, { nodes });
   await app.register(hubRoutes, { config, nodes, hub, requireToken });
   return app;
 }

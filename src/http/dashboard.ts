@@ -113,6 +113,8 @@ function dashboardNodeDialect(config: Config, nodes: NodesService, history: Node
       remove: '/api/nodes/:node_id',
       enable: '/api/nodes/:node_id/enable',
       disable: '/api/nodes/:node_id/disable',
+      update: '/api/nodes/:node_id',
+      revokeAgent: '/api/nodes/:node_id/agent',
       rotateKeys: '/api/nodes/:node_id/rotate-keys',
       installLink: '/api/nodes/:node_id/install-link',
     },

@@ -10,10 +10,10 @@ import type { NodesService, Registration } from '../nodes/service.js';
 import type { Guard } from './guards.js';
 import type { InstallToken } from './installs.js';
 import { nodeViews } from './present.js';
-import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, nodeIdParam, nodeListQuery, registerBody, UNPAGED_LIST_MAX, type NodeIdParam, type NodeListQuery, type RegisterBody } from './schemas.js';
+import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, nodeIdParam, nodeListQuery, registerBody, UNPAGED_LIST_MAX, updateBody, type NodeIdParam, type NodeListQuery, type RegisterBody, type UpdateBody } from './schemas.js';
 import type { Deleted, NodeList } from './views.js';
 
-export type NodeOperation = 'list' | 'get' | 'register' | 'remove' | 'enable' | 'disable' | 'rotateKeys' | 'installLink';
+export type NodeOperation = 'list' | 'get' | 'register' | 'remove' | 'enable' | 'disable' | 'update' | 'rotateKeys' | 'revokeAgent' | 'installLink';
 
 /** A route's answer body, or a promise of one. */
 type Answer = unknown;
@@ -26,7 +26,7 @@ export interface NodeDialect {
   docs?: Readonly<Partial<Record<NodeOperation, FastifySchema>>>;
   /** Where a node just registered can be read (the 201's Location header), where the app says so. */
   location?(nodeId: string): string;
-  /** The answer to enable and disable. */
+  /** The answer to enable, disable, update and revoking the agent's credential. */
   node(node: Node): Answer;
   /** The answer to get. */
   detail(node: Node): Answer;
@@ -95,6 +95,19 @@ class NodeHandlers {
   enable = (req: ById) => this.setEnabled(req, true);
   disable = (req: ById) => this.setEnabled(req, false);
 
+  update = async (req: FastifyRequest<{ Params: NodeIdParam; Body: UpdateBody }>) => {
+    const node = this.o.nodes.setPathFlags(req.params.node_id, { isolated: req.body.isolated, directPaths: req.body.direct_paths }, this.actor(req));
+    this.changed(node.nodeId);
+    return this.o.dialect.node(node);
+  };
+
+  revokeAgent = async (req: ById) => {
+    const id = req.params.node_id;
+    this.o.nodes.revokeAgentCredential(id, this.actor(req));
+    this.changed(id);
+    return this.o.dialect.node(this.o.nodes.get(id));
+  };
+
   rotateKeys = async (req: ById) => {
     const r = this.o.nodes.rotateKeys(req.params.node_id, this.actor(req));
     this.changed(r.node.nodeId);
@@ -136,6 +149,8 @@ export const nodeRoutes: FastifyPluginAsync<NodeRoutesOptions> = async (app, o) 
   app.delete<{ Params: NodeIdParam }>(paths.remove, { schema: schema('remove', byId) }, h.remove);
   app.post<{ Params: NodeIdParam }>(paths.enable, { schema: schema('enable', byId) }, h.enable);
   app.post<{ Params: NodeIdParam }>(paths.disable, { schema: schema('disable', byId) }, h.disable);
+  app.patch<{ Params: NodeIdParam; Body: UpdateBody }>(paths.update, { schema: schema('update', { ...byId, body: updateBody }) }, h.update);
   app.post<{ Params: NodeIdParam }>(paths.rotateKeys, { schema: schema('rotateKeys', byId) }, h.rotateKeys);
+  app.delete<{ Params: NodeIdParam }>(paths.revokeAgent, { schema: schema('revokeAgent', byId) }, h.revokeAgent);
   app.post<{ Params: NodeIdParam }>(paths.installLink, { schema: schema('installLink', byId) }, h.installLink);
 };

@@ -2,6 +2,7 @@
 import type { Config } from '../config/index.js';
 import { namedCounters, type DeviceCounters } from '../dataplane/counters.js';
 import { statusOf, type Node } from '../domain/node.js';
+import type { DirectPaths } from '../paths/direct-paths.js';
 import type { NodeTotals } from '../store/index.js';
 import type { DashboardHub, HubSummary, NodeView } from './views.js';
 
@@ -16,12 +17,14 @@ export interface HubInfo {
   dnsMessages?(): Readonly<Record<string, number>> | null;
 }
 
-/** Where a node's DNS name comes from (the NodesService). */
+/** Where a node's DNS name and its paths come from (the NodesService). */
 export interface NodeNames {
   dnsName(nodeId: string): string | null;
+  readonly paths: Pick<DirectPaths, 'viewOf'>;
 }
 
 export function nodeView(n: Node, names: NodeNames, now = Date.now()): NodeView {
+  const { agent, paths } = names.paths.viewOf(n.nodeId);
   return {
     node_id: n.nodeId,
     dns_name: names.dnsName(n.nodeId),
@@ -39,6 +42,10 @@ export function nodeView(n: Node, names: NodeNames, now = Date.now()): NodeView 
     created_at: n.createdAt,
     updated_at: n.updatedAt,
     server_holds_private_key: n.hasPrivateKey,
+    isolated: n.isolated,
+    direct_paths: n.directPaths,
+    agent: { reported_at: agent.reportedAt, version: agent.version, credential_issued_at: agent.credentialIssuedAt },
+    paths,
   };
 }
 

@@ -16,6 +16,18 @@ export const registerBody = {
 } as const;
 export type RegisterBody = FromSchema<typeof registerBody>;
 
+/** PATCH of a node: what an admin decides about its paths; at least one field. */
+export const updateBody = {
+  type: 'object',
+  additionalProperties: false,
+  minProperties: 1,
+  properties: {
+    isolated: { type: 'boolean', description: 'true: the node reaches the hub only' },
+    direct_paths: { type: 'boolean', description: 'false: the node stays relayed (its agent holds no direct peers)' },
+  },
+} as const;
+export type UpdateBody = FromSchema<typeof updateBody>;
+
 /** The most nodes one page of GET /api/nodes/list holds, and how many it holds unless asked. */
 export const MAX_PAGE_SIZE = 1000;
 export const DEFAULT_PAGE_SIZE = 100;

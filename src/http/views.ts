@@ -27,6 +27,30 @@ export const nodeSchema = allRequired({
     created_at: { type: 'string' },
     updated_at: { type: 'string' },
     server_holds_private_key: { type: 'boolean' },
+    isolated: { type: 'boolean', description: 'reaches the hub only: no relay to other nodes, no direct peers' },
+    direct_paths: { type: 'boolean', description: 'whether the hub may give this node direct peers (DIRECT_PATHS must be on too)' },
+    agent: allRequired({
+      type: 'object',
+      description: "the node's worker agent",
+      properties: {
+        reported_at: { type: ['string', 'null'], description: 'its last report since the hub started; null: none' },
+        version: { type: ['string', 'null'] },
+        credential_issued_at: { type: ['string', 'null'], description: 'null: the node has no agent credential' },
+      },
+    }),
+    paths: {
+      type: 'array',
+      description: "the node's pairs with other agent nodes; every other node is reached through the hub",
+      items: allRequired({
+        type: 'object',
+        properties: {
+          peer: { type: 'string', description: 'the other node' },
+          state: { type: 'string', enum: ['trying', 'direct', 'relayed'] },
+          via: { type: ['string', 'null'], enum: ['lan', 'nat', null], description: 'over a LAN both share, or across NATs' },
+          since: { type: 'string' },
+        },
+      }),
+    },
   },
 });
 

@@ -6,8 +6,9 @@ import { RegistryError } from '../domain/errors.js';
 import type { WorkerInstall } from '../domain/install.js';
 import { isNodeId, NODE_ID_RULE, nodeDnsName } from '../domain/names.js';
 import type { Node } from '../domain/node.js';
+import { DirectPaths } from '../paths/direct-paths.js';
 import { checkFreeText, checkHttpUrl } from '../domain/text.js';
-import type { NodePage, NodePageQuery, NodeTotals, Store } from '../store/index.js';
+import type { NodePage, NodePageQuery, NodeTotals, PathFlags, Store } from '../store/index.js';
 
 export interface RegisterInput {
   nodeId: string;
@@ -30,13 +31,23 @@ export interface HubIdentity {
 const MAX_DESCRIPTION = 200;
 
 export class NodesService {
+  /** The agents' direct paths: follows every change made here. */
+  readonly paths: DirectPaths;
+
   constructor(
     private readonly store: Store,
     private readonly config: Config,
     private readonly hub: HubIdentity,
     /** Called after every change with the node it changed, so that the device follows the registry. */
-    private readonly changed: (nodeId: string) => void,
-  ) {}
+    private readonly onChange: (nodeId: string) => void,
+  ) {
+    this.paths = new DirectPaths(store, config.directPaths);
+  }
+
+  private changed(nodeId: string): void {
+    this.onChange(nodeId);
+    this.paths.nodeChanged(nodeId);
+  }
 
   register(input: RegisterInput, actor: string): Registration {
     const nodeId = input.nodeId;
@@ -146,11 +157,46 @@ export class NodesService {
         actor,
       )!;
       this.store.revokeTokens(nodeId, actor);
+      // The agent's credential was made for the old keys' install, and every pair's key was shared
+      // with the old key: a new install brings a new credential, and the pairs start again.
+      this.store.revokeAgentCredential(nodeId, actor);
+      this.store.deletePairsOf(nodeId);
       const token = this.store.createInstallToken(nodeId, { ttlSeconds: this.config.installTokenTtl, uses: this.config.installTokenUses }, actor);
       return { node, token };
     });
     this.changed(nodeId);
     return { node, installToken: token.token, installExpiresAt: token.expiresAt };
+  }
+
+  /** Sets whether the node is isolated and whether it may have direct paths. */
+  setPathFlags(nodeId: string, flags: PathFlags, actor: string): Node {
+    const node = this.store.setPathFlags(nodeId, flags, actor);
+    if (!node) throw new RegistryError('not_found', `no node "${nodeId.slice(0, 63)}"`);
+    this.changed(nodeId);
+    return node;
+  }
+
+  /** A new agent credential for the node, to be written into its installer (shown once). */
+  issueAgentCredential(nodeId: string, actor: string): string {
+    this.get(nodeId);
+    return this.store.issueAgentCredential(nodeId, actor);
+  }
+
+  /** The node an agent credential belongs to, or null. */
+  agentNodeOf(credential: string): string | null {
+    return this.store.agentNodeOf(credential);
+  }
+
+  /** When the node's agent credential was issued, or null when it has none. */
+  agentCredentialIssuedAt(nodeId: string): string | null {
+    return this.store.agentCredentialIssuedAt(nodeId);
+  }
+
+  /** Revokes the node's agent credential: its agent gets 401s and removes its direct peers. */
+  revokeAgentCredential(nodeId: string, actor: string): void {
+    this.get(nodeId);
+    if (!this.store.revokeAgentCredential(nodeId, actor)) throw new RegistryError('not_found', `node "${nodeId.slice(0, 63)}" has no agent credential`);
+    this.changed(nodeId);
   }
 
   newInstallToken(nodeId: string, actor: string): { installToken: string; installExpiresAt: string } {

@@ -20,6 +20,10 @@ export interface BackupNode {
   vpn_ip: string;
   public_key: string;
   enabled: boolean;
+  /** Absent in backups made before direct paths: false. */
+  isolated?: boolean;
+  /** Absent in backups made before direct paths: true. */
+  direct_paths?: boolean;
   created_at: string;
   updated_at: string;
   last_handshake_at: string | null;
@@ -77,6 +81,8 @@ export function toBackupNode(node: Node, secrets?: NodeSecrets): BackupNode {
     vpn_ip: node.vpnIp,
     public_key: node.publicKey,
     enabled: node.enabled,
+    isolated: node.isolated,
+    direct_paths: node.directPaths,
     created_at: node.createdAt,
     updated_at: node.updatedAt,
     last_handshake_at: node.lastHandshakeAt,
@@ -102,6 +108,8 @@ export function fromBackupNode(entry: BackupNode, secrets: NodeSecrets): NodeRec
     publicKey: entry.public_key,
     ...secrets,
     enabled: entry.enabled,
+    isolated: entry.isolated ?? false,
+    directPaths: entry.direct_paths ?? true,
     createdAt: entry.created_at,
     updatedAt: entry.updated_at,
     lastHandshakeAt: entry.last_handshake_at,
@@ -210,6 +218,8 @@ function checkNode(p: Problems, n: Obj, where: string, secrets: boolean, seen: S
   p.key(n, 'public_key', where);
   if (typeof n.public_key === 'string') p.once(seen.keys, n.public_key, `${where}.public_key`, 'appears twice');
   p.bool(n, 'enabled', where);
+  if ('isolated' in n) p.bool(n, 'isolated', where);
+  if ('direct_paths' in n) p.bool(n, 'direct_paths', where);
   p.time(n, 'created_at', where);
   p.time(n, 'updated_at', where);
   p.time(n, 'last_handshake_at', where, true);

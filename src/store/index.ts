@@ -27,11 +27,19 @@
 //                                                         every conflict reported; optionally the hub key; dry run)
 //   exportAll({ includeSecrets }): RegistryBackup        restoreAll(backup, actor?): RestoreResult  (empty registry only)
 //   nodeIds(): string[]
+//   setPathFlags(nodeId, { isolated?, directPaths? }, actor?): Node | null
+//   issueAgentCredential(nodeId, actor?): string      agentNodeOf(credential): string | null
+//   agentCredentialIssuedAt(nodeId): string | null    revokeAgentCredential(nodeId, actor?): boolean
+//   listPairs(): StoredPair[]                          applyPairs(added, changed, removed): void
+//   deletePairsOf(nodeId): number
 import type { Node } from '../domain/node.js';
 import { AuditLog, type AuditEntry } from './audit.js';
 import { openDatabase, type Db } from './db.js';
 import { NodeQueries, type NodePage, type NodePageQuery, type NodeTotals } from './node-queries.js';
-import { NodeRepository, type NodeKeys, type NodeSecrets, type RegisterNodeInput, type StatusUpdate } from './nodes.js';
+import { AgentCredentials } from './agents.js';
+import { PairRepository, type StoredPair } from './pairs.js';
+import type { PairState } from '../domain/paths.js';
+import { NodeRepository, type PathFlags, type NodeKeys, type NodeSecrets, type RegisterNodeInput, type StatusUpdate } from './nodes.js';
 import { openSealer, SEALING_CHECK_KEY, type Sealer } from './sealing.js';
 import { Settings, SettingsTable, type SetSettingOptions } from './settings.js';
 import { TokenRepository, TOKEN_LIMITS, type CreatedToken, type CreateTokenOptions, type TokenCheck, type TokenLimits } from './tokens.js';
@@ -39,6 +47,9 @@ import type { RegistryBackup } from './backup.js';
 import { RegistryTransfer, type ImportNodeInput, type ImportNodesOptions, type ImportNodesResult, type RestoreResult } from './transfer.js';
 
 export type { AuditEntry } from './audit.js';
+export type { StoredPair } from './pairs.js';
+export type { PathFlags } from './nodes.js';
+export { AGENT_CREDENTIAL_PATTERN } from './agents.js';
 export type { NodeKeys, NodeSecrets, RegisterNodeInput, StatusUpdate } from './nodes.js';
 export type { NodePage, NodePageQuery, NodeTotals } from './node-queries.js';
 export type { SetSettingOptions } from './settings.js';
@@ -70,6 +81,8 @@ export class Store {
   readonly #tokens: TokenRepository;
   readonly #settings: Settings;
   readonly #transfer: RegistryTransfer;
+  readonly #agents: AgentCredentials;
+  readonly #pairs: PairRepository;
 
   private constructor(db: Db, table: SettingsTable, sealer: Sealer, clock: () => Date, tokenLimits: TokenLimits) {
     this.#db = db;
@@ -79,6 +92,8 @@ export class Store {
     this.#tokens = new TokenRepository(db, this.#nodes, this.#auditLog, clock, tokenLimits);
     this.#settings = new Settings(db, table, sealer, this.#auditLog, new Set([SEALING_CHECK_KEY]));
     this.#transfer = new RegistryTransfer(db, this.#nodes, this.#settings, this.#auditLog, clock);
+    this.#agents = new AgentCredentials(db, this.#auditLog, clock);
+    this.#pairs = new PairRepository(db, sealer);
   }
 
   /** Creates `dataDir` (0700), `wgvm.db` and `secret.key` (0600) as needed and migrates the schema. */
@@ -164,6 +179,10 @@ export class Store {
     return this.#nodes.replaceKeys(nodeId, keys, actor);
   }
 
+  setPathFlags(nodeId: string, flags: PathFlags, actor = DEFAULT_ACTOR): Node | null {
+    return this.#nodes.setPathFlags(nodeId, flags, actor);
+  }
+
   updateStatus(rows: readonly StatusUpdate[]): number {
     return this.#nodes.updateStatus(rows);
   }
@@ -235,5 +254,36 @@ export class Store {
   /** Every registered node ID. */
   nodeIds(): string[] {
     return this.#nodes.ids();
+  }
+
+  // Agents and the pairs of direct paths
+
+  /** A new agent credential for the node (shown once), replacing its previous one. */
+  issueAgentCredential(nodeId: string, actor = DEFAULT_ACTOR): string {
+    return this.#agents.issue(nodeId, actor);
+  }
+
+  agentNodeOf(credential: string): string | null {
+    return this.#agents.nodeOf(credential);
+  }
+
+  agentCredentialIssuedAt(nodeId: string): string | null {
+    return this.#agents.issuedAt(nodeId);
+  }
+
+  revokeAgentCredential(nodeId: string, actor = DEFAULT_ACTOR): boolean {
+    return this.#agents.revoke(nodeId, actor);
+  }
+
+  listPairs(): StoredPair[] {
+    return this.#pairs.list();
+  }
+
+  applyPairs(added: readonly StoredPair[], changed: readonly PairState[], removed: readonly Pick<PairState, 'a' | 'b'>[]): void {
+    this.#pairs.apply(added, changed, removed);
+  }
+
+  deletePairsOf(nodeId: string): number {
+    return this.#pairs.deleteOf(nodeId);
   }
 }

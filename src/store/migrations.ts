@@ -89,6 +89,39 @@ export const MIGRATIONS: readonly Migration[] = [
         BEGIN UPDATE install_token_count SET usable = usable + (CASE WHEN NEW.uses_left > 0 THEN 1 ELSE -1 END) WHERE id = 1; END;
     `,
   },
+  {
+    version: 5,
+    name: 'direct paths between workers',
+    // isolated: the node reaches the hub only (no relay, no direct peers). direct_paths: whether the
+    // hub may pair this node's agent with others. An agent credential is stored as its SHA-256 only.
+    // A pair is kept once, node_a < node_b, with the preshared key only these two share and the
+    // path manager's state; both go with either node.
+    sql: `
+      ALTER TABLE nodes ADD COLUMN isolated INTEGER NOT NULL DEFAULT 0 CHECK (isolated IN (0, 1));
+      ALTER TABLE nodes ADD COLUMN direct_paths INTEGER NOT NULL DEFAULT 1 CHECK (direct_paths IN (0, 1));
+
+      CREATE TABLE agent_credentials (
+        node_id    TEXT PRIMARY KEY REFERENCES nodes (node_id) ON DELETE CASCADE,
+        token_hash BLOB NOT NULL UNIQUE,
+        created_at TEXT NOT NULL
+      ) STRICT;
+
+      CREATE TABLE node_pairs (
+        node_a               TEXT NOT NULL REFERENCES nodes (node_id) ON DELETE CASCADE,
+        node_b               TEXT NOT NULL REFERENCES nodes (node_id) ON DELETE CASCADE,
+        preshared_key_sealed TEXT NOT NULL,
+        state                TEXT NOT NULL CHECK (state IN ('trying', 'direct', 'relayed')),
+        via                  TEXT CHECK (via IN ('lan', 'nat')),
+        since                INTEGER NOT NULL,  -- ms since the epoch
+        attempt              INTEGER NOT NULL,
+        candidate            INTEGER NOT NULL,
+        deadline             INTEGER NOT NULL,  -- ms: the end of a try, or the next try of a relayed pair
+        PRIMARY KEY (node_a, node_b),
+        CHECK (node_a < node_b)
+      ) STRICT;
+      CREATE INDEX node_pairs_by_b ON node_pairs (node_b);
+    `,
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -21,6 +21,12 @@ export interface RegisterNodeInput extends GivenFields {
   exclude: ReadonlySet<number>;
 }
 
+/** What an admin sets about a node's paths; an absent field stays as it is. */
+export interface PathFlags {
+  isolated?: boolean | undefined;
+  directPaths?: boolean | undefined;
+}
+
 export type NodeSecrets = Pick<NodeKeys, 'privateKey' | 'presharedKey'>;
 
 /** One node's state as the device reports it. */
@@ -44,7 +50,7 @@ export type NodeRecord = Omit<Node, 'hasPrivateKey' | 'answeredFrom'> & NodeSecr
 /** The record of a node as it starts: enabled, created `now`, no handshake or traffic yet. */
 export function newNodeRecord(node: NewNode, now: string): NodeRecord {
   const { nodeId, description, centralServerUrl, vpnIp, publicKey, privateKey, presharedKey, endpoint } = node;
-  const fresh = { enabled: true, createdAt: now, updatedAt: now, lastHandshakeAt: null, rxBytes: 0, txBytes: 0 };
+  const fresh = { enabled: true, isolated: false, directPaths: true, createdAt: now, updatedAt: now, lastHandshakeAt: null, rxBytes: 0, txBytes: 0 };
   return { nodeId, description, centralServerUrl, vpnIp, publicKey, privateKey, presharedKey, endpoint, ...fresh };
 }
 
@@ -78,6 +84,8 @@ export class NodeRepository {
   readonly #insert: Statement;
   readonly #delete: Statement;
   readonly #setEnabled: Statement;
+  readonly #setIsolated: Statement;
+  readonly #setDirectPaths: Statement;
   readonly #replaceKeys: Statement;
   readonly #updateStatus: Statement;
 
@@ -101,11 +109,13 @@ export class NodeRepository {
     this.#usedFrom = db.prepare('SELECT vpn_ip FROM nodes WHERE vpn_ip BETWEEN ? AND ? ORDER BY vpn_ip').pluck();
     this.#insert = db.prepare(`INSERT INTO nodes
       (node_id, description, central_server_url, vpn_ip, public_key, private_key_sealed, preshared_key_sealed,
-       enabled, created_at, updated_at, last_handshake_at, rx_bytes, tx_bytes, endpoint)
+       enabled, isolated, direct_paths, created_at, updated_at, last_handshake_at, rx_bytes, tx_bytes, endpoint)
       VALUES (@nodeId, @description, @centralServerUrl, @vpnIp, @publicKey, @privateKeySealed, @presharedKeySealed,
-       @enabled, @createdAt, @updatedAt, @lastHandshakeAt, @rxBytes, @txBytes, @endpoint)`);
+       @enabled, @isolated, @directPaths, @createdAt, @updatedAt, @lastHandshakeAt, @rxBytes, @txBytes, @endpoint)`);
     this.#delete = db.prepare('DELETE FROM nodes WHERE node_id = ? RETURNING vpn_ip').pluck();
     this.#setEnabled = db.prepare('UPDATE nodes SET enabled = ?, updated_at = ? WHERE node_id = ? AND enabled <> ?');
+    this.#setIsolated = db.prepare('UPDATE nodes SET isolated = ?, updated_at = ? WHERE node_id = ? AND isolated <> ?');
+    this.#setDirectPaths = db.prepare('UPDATE nodes SET direct_paths = ?, updated_at = ? WHERE node_id = ? AND direct_paths <> ?');
     // The old key's handshake and counters say nothing about the new key: back to "pending".
     this.#replaceKeys = db.prepare(`UPDATE nodes SET public_key = @publicKey, private_key_sealed = @privateKeySealed,
       preshared_key_sealed = @presharedKeySealed, updated_at = @now,
@@ -220,6 +230,23 @@ export class NodeRepository {
     }).immediate();
   }
 
+  /** Sets what the admin decides about a node's paths; each change is audited. Null: no such node. */
+  setPathFlags(nodeId: string, flags: PathFlags, actor: string): Node | null {
+    return this.db.transaction((): Node | null => {
+      if (!this.exists(nodeId)) return null;
+      const now = this.clock().toISOString();
+      if (flags.isolated !== undefined) {
+        const flag = flags.isolated ? 1 : 0;
+        if (this.#setIsolated.run(flag, now, nodeId, flag).changes > 0) this.auditLog.record(flags.isolated ? 'node.isolate' : 'node.unisolate', nodeId, '', actor);
+      }
+      if (flags.directPaths !== undefined) {
+        const flag = flags.directPaths ? 1 : 0;
+        if (this.#setDirectPaths.run(flag, now, nodeId, flag).changes > 0) this.auditLog.record('node.direct_paths', nodeId, flags.directPaths ? 'on' : 'off', actor);
+      }
+      return this.get(nodeId);
+    }).immediate();
+  }
+
   replaceKeys(nodeId: string, keys: NodeKeys, actor: string): Node | null {
     refuseFirst(keyProblems(keys));
     return this.db.transaction((): Node | null => {
@@ -275,8 +302,9 @@ export class NodeRepository {
   }
 
   #insertRecord(record: NodeRecord): void {
-    const { vpnIp, enabled, privateKey, presharedKey, ...columns } = record;
-    this.#insert.run({ ...columns, vpnIp: ipToInt(vpnIp), enabled: enabled ? 1 : 0, ...this.#sealed({ privateKey, presharedKey }) });
+    const { vpnIp, enabled, isolated, directPaths, privateKey, presharedKey, ...columns } = record;
+    const flags = { enabled: enabled ? 1 : 0, isolated: isolated ? 1 : 0, directPaths: directPaths ? 1 : 0 };
+    this.#insert.run({ ...columns, vpnIp: ipToInt(vpnIp), ...flags, ...this.#sealed({ privateKey, presharedKey }) });
   }
 
   #sealed(secrets: NodeSecrets): { privateKeySealed: string | null; presharedKeySealed: string } {

@@ -10,6 +10,8 @@ export function aNode(nodeId: string, extra: Partial<Node> = {}): Node {
     publicKey: 'k',
     hasPrivateKey: true,
     enabled: true,
+    isolated: false,
+    directPaths: true,
     createdAt: '',
     updatedAt: '',
     lastHandshakeAt: null,

@@ -28,10 +28,10 @@ const AUTH = { 'x-api-key': API_TOKEN };
 
 /**
  * How each route is reached. `auth`: needs the API token; `install`: takes an install token in the
- * path; `public`: needs nothing. `body`: the route reads a JSON body. `keys`: its successful answer
+ * path; `agent`: a node's agent credential (never the API token); `public`: needs nothing. `body`: the route reads a JSON body. `keys`: its successful answer
  * carries a worker's keys by design (a download), so the secret check below skips it.
  */
-type Access = 'auth' | 'install' | 'public';
+type Access = 'auth' | 'install' | 'public' | 'agent';
 interface RouteSpec {
   access: Access;
   keys?: boolean;
@@ -46,6 +46,11 @@ const ROUTES: Record<string, RouteSpec> = {
   'POST /api/nodes/:node_id/disable': { access: 'auth' },
   'POST /api/nodes/:node_id/rotate-keys': { access: 'auth' },
   'POST /api/nodes/:node_id/install-link': { access: 'auth' },
+  'PATCH /api/nodes/:node_id': { access: 'auth' },
+  'DELETE /api/nodes/:node_id/agent': { access: 'auth' },
+  // An agent's own view: the pairs' preshared keys are what it is for.
+  'GET /api/agent/v1/peers': { access: 'agent', keys: true },
+  'POST /api/agent/v1/report': { access: 'agent' },
   // With the API token, or with ?token= (an install token).
   'GET /api/clients/:node_id/config': { access: 'auth', keys: true },
   'GET /api/vpn/status': { access: 'public' },
@@ -71,6 +76,8 @@ interface World {
   app: FastifyInstance;
   /** A valid install token of worker-01. */
   installToken: string;
+  /** worker-01's agent credential. */
+  agentCredential: string;
   /** A readonly second connection: what is on disk, not what the store caches. */
   snapshot: () => string;
   secrets: () => string[];
@@ -90,6 +97,7 @@ beforeEach(async () => {
   await app.ready();
   const reg = nodes.register({ nodeId: 'worker-01', description: 'GPU Server #1' }, 'test');
   nodes.register({ nodeId: 'worker-02', publicKey: generateKeyPair().publicKey }, 'test');
+  const agentCredential = nodes.issueAgentCredential('worker-01', 'test');
   const ro = new Database(join(dir, 'data', DATABASE_FILE), { readonly: true });
   const snapshot = () =>
     JSON.stringify([
@@ -97,6 +105,8 @@ beforeEach(async () => {
       ro.prepare('SELECT hex(token_hash) AS h, node_id, created_at, expires_at, uses_left FROM install_tokens ORDER BY h').all(),
       ro.prepare('SELECT * FROM audit_log ORDER BY id').all(),
       ro.prepare('SELECT * FROM settings ORDER BY key').all(),
+      ro.prepare('SELECT node_id, hex(token_hash), created_at FROM agent_credentials ORDER BY node_id').all(),
+      ro.prepare('SELECT node_a, node_b, state FROM node_pairs ORDER BY node_a, node_b').all(),
     ]);
   const secrets = () => {
     const out = [hub.privateKey];
@@ -107,7 +117,7 @@ beforeEach(async () => {
     }
     return out.flatMap((k) => [k, Buffer.from(k, 'base64').toString('hex')]);
   };
-  w = { dir, store, app, installToken: reg.installToken, snapshot, secrets, close: () => ro.close() };
+  w = { dir, store, app, installToken: reg.installToken, agentCredential, snapshot, secrets, close: () => ro.close() };
 });
 
 afterEach(async () => {
@@ -158,6 +168,22 @@ function expectRejected(res: LightMyRequestResponse, what: string, before: strin
 
 let sources = 0;
 /** Each request from a source of its own unless given: the failure limits would otherwise answer 429 early. */
+/** The credential a route takes: the API token, or worker-01's agent credential on the agent routes. */
+function authOf(url: string): Record<string, string> {
+  return url.startsWith('/api/agent/') ? { authorization: `Bearer ${w.agentCredential}` } : AUTH;
+}
+
+/** A body each route accepts, for the routes that take one. */
+function validBody(r: { method: string; url: string }): { payload?: object } {
+  if (r.url === '/api/nodes/register') return { payload: { node_id: 'worker-09' } };
+  if (r.method === 'PATCH') return { payload: { isolated: false } };
+  if (r.url === '/api/agent/v1/report') {
+    const key = w.store.getNode('worker-01')!.publicKey;
+    return { payload: { agent: 'test/1', time: 1_800_000_000, public_key: key, listen_port: 51820, local_addresses: ['192.168.1.10/24'], peers: [] } };
+  }
+  return {};
+}
+
 async function send(options: InjectOptions): Promise<LightMyRequestResponse> {
   sources++;
   return w.app.inject({ remoteAddress: `10.${(sources >> 16) & 255}.${(sources >> 8) & 255}.${sources & 255}`, ...options });
@@ -176,7 +202,7 @@ describe('abuse, route by route', () => {
     let n = 0;
     for (const r of appRoutes(w.app)) {
       const spec = ROUTES[key(r.method, r.url)]!;
-      if (spec.access !== 'auth') continue;
+      if (spec.access !== 'auth' && spec.access !== 'agent') continue;
       const url = fill(r.url);
       const payload = r.url === '/api/nodes/register' ? { payload: { node_id: 'worker-09' } } : {};
       for (const headers of [
@@ -220,14 +246,14 @@ describe('abuse, route by route', () => {
       ];
       for (const [what, payload] of attempts) {
         const before = w.snapshot();
-        const res = await send({ method: r.method as 'POST', url, headers: { ...AUTH, 'content-type': 'application/json' }, payload });
+        const res = await send({ method: r.method as 'POST', url, headers: { ...authOf(r.url), 'content-type': 'application/json' }, payload });
         // A route that reads a body stops reading at the limit (413); one that takes none refuses it (400).
         expectRejected(res, `${r.method} ${url} ${what}`, before, what === '1 MiB body' && r.hasBody ? [413] : [400, 413]);
       }
       // Other content types are refused, not guessed at.
       for (const type of ['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/xml']) {
         const before = w.snapshot();
-        const res = await send({ method: r.method as 'POST', url, headers: { ...AUTH, 'content-type': type }, payload: 'node_id=worker-09' });
+        const res = await send({ method: r.method as 'POST', url, headers: { ...authOf(r.url), 'content-type': type }, payload: 'node_id=worker-09' });
         expectRejected(res, `${r.method} ${url} as ${type}`, before, [400, 415]);
       }
     }
@@ -398,11 +424,13 @@ describe('security headers', () => {
       // A successful answer, and a refusal, of each route.
       // (A fresh install link each time: rotating worker-01's keys revokes its links.)
       const params = {
-        node_id: r.url === '/api/nodes/:node_id' ? 'worker-02' : 'worker-01',
+        node_id: r.url === '/api/nodes/:node_id' && r.method === 'DELETE' ? 'worker-02' : 'worker-01',
         ...(r.url.startsWith('/install/') ? { token: w.store.createInstallToken('worker-01', { ttlSeconds: 60, uses: 1 }).token } : {}),
       };
-      const ok = await send({ method: r.method as 'GET', url: fill(r.url, params), headers: AUTH, ...(r.url === '/api/nodes/register' ? { payload: { node_id: 'worker-09' } } : {}) });
+      const ok = await send({ method: r.method as 'GET', url: fill(r.url, params), headers: authOf(r.url), ...validBody(r) });
       const bad = await send({ method: r.method as 'GET', url: fill(r.url, { node_id: 'nope', token: 'nope', file: 'nope', '*': 'nope' }), headers: {}, remoteAddress: '192.0.2.200' });
+      // Revoked just now (revoking it, or rotating the keys, does that): the later routes need one.
+      if (r.url.endsWith('/agent') || r.url.endsWith('/rotate-keys')) w.agentCredential = w.store.issueAgentCredential('worker-01');
       expect(ok.statusCode, `${r.method} ${r.url}: ${ok.body.slice(0, 200)}`).toBeLessThan(400);
       for (const res of [ok, bad]) {
         const what = `${r.method} ${r.url} → ${res.statusCode}`;
@@ -452,7 +480,7 @@ describe('secrets', () => {
     for (const r of appRoutes(w.app)) {
       if (r.method !== 'GET') continue;
       const spec = ROUTES[key(r.method, r.url)]!;
-      const res = await send({ method: 'GET', url: fill(r.url), headers: AUTH });
+      const res = await send({ method: 'GET', url: fill(r.url), headers: authOf(r.url) });
       if (spec.keys) continue; // the downloads made to carry a worker's keys (see ROUTES)
       expect(res.statusCode, `${r.url}: ${res.body.slice(0, 200)}`).toBeLessThan(400);
       for (const s of secrets) expect(res.body.includes(s), `GET ${r.url} holds a secret`).toBe(false);

@@ -85,6 +85,7 @@ describe('loadConfig defaults', () => {
       threads: 'auto',
       peerDns: [],
       vpnDns: false,
+      directPaths: true,
       vpnDomain: 'wg.internal',
       publicStatus: true,
       publicMetrics: false,

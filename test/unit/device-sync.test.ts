@@ -152,8 +152,8 @@ describe('DeviceSync', () => {
 
     h.sync.start();
     expect(h.device.bodies).toEqual([
-      `public_key=${keyToHex(a.publicKey)}\npreshared_key=${pskHex('worker-a')}\nreplace_allowed_ips=true\nallowed_ip=${a.vpnIp}/32\nendpoint=198.51.100.7:51820\n` +
-        `public_key=${keyToHex(b.publicKey)}\npreshared_key=${pskHex('worker-b')}\nreplace_allowed_ips=true\nallowed_ip=${b.vpnIp}/32\n`,
+      `public_key=${keyToHex(a.publicKey)}\npreshared_key=${pskHex('worker-a')}\nreplace_allowed_ips=true\nallowed_ip=${a.vpnIp}/32\nwgvm_isolated=false\nendpoint=198.51.100.7:51820\n` +
+        `public_key=${keyToHex(b.publicKey)}\npreshared_key=${pskHex('worker-b')}\nreplace_allowed_ips=true\nallowed_ip=${b.vpnIp}/32\nwgvm_isolated=false\n`,
     ]);
     expect(h.device.greeted).toEqual([a.publicKey]);
     expect([...h.clock.intervals.values()].map((i) => i.ms)).toEqual([1000]);
@@ -329,7 +329,7 @@ describe('DeviceSync', () => {
     expect(new Set(keys)).toEqual(new Set([made[7]!, made[9]!, made[11]!, rotated, fresh].map((n) => keyToHex(n.publicKey))));
     expect(body).toContain(`public_key=${keyToHex(made[7]!.publicKey)}\nremove=true\n`);
     expect(body).toContain(`public_key=${keyToHex(made[9]!.publicKey)}\nremove=true\n`);
-    expect(body).toContain(`public_key=${keyToHex(rotated.publicKey)}\npreshared_key=${pskHex('fleet-9')}\nreplace_allowed_ips=true\nallowed_ip=${rotated.vpnIp}/32\n`);
+    expect(body).toContain(`public_key=${keyToHex(rotated.publicKey)}\npreshared_key=${pskHex('fleet-9')}\nreplace_allowed_ips=true\nallowed_ip=${rotated.vpnIp}/32\nwgvm_isolated=false\n`);
     expect(h.publishedChanges.at(-1)).toEqual(['fleet-7', 'fleet-9', 'fleet-11', 'fleet-new']);
     expect(h.forgotten).toEqual(['fleet-11']);
 
@@ -337,7 +337,7 @@ describe('DeviceSync', () => {
     h.nodes.setEnabled('fleet-7', true, 'test');
     h.clock.runQueued();
     expect(h.device.bodies.at(-1)).toBe(
-      `public_key=${keyToHex(made[7]!.publicKey)}\npreshared_key=${pskHex('fleet-7')}\nreplace_allowed_ips=true\nallowed_ip=${made[7]!.vpnIp}/32\n`,
+      `public_key=${keyToHex(made[7]!.publicKey)}\npreshared_key=${pskHex('fleet-7')}\nreplace_allowed_ips=true\nallowed_ip=${made[7]!.vpnIp}/32\nwgvm_isolated=false\n`,
     );
   });
 
@@ -360,7 +360,7 @@ describe('DeviceSync', () => {
         const now = nodeId === 'old' ? 'new' : 'old';
         const hex = keyToHex(key);
         expect(h.device.bodies.at(-1)).toBe(
-          `public_key=${hex}\nremove=true\npublic_key=${hex}\npreshared_key=${keyToHex(store.getSecrets(now)!.presharedKey)}\nreplace_allowed_ips=true\nallowed_ip=${store.getNode(now)!.vpnIp}/32\n`,
+          `public_key=${hex}\nremove=true\npublic_key=${hex}\npreshared_key=${keyToHex(store.getSecrets(now)!.presharedKey)}\nreplace_allowed_ips=true\nallowed_ip=${store.getNode(now)!.vpnIp}/32\nwgvm_isolated=false\n`,
         );
         nodes.remove(now, 'test');
         h.clock.runQueued();

@@ -11,7 +11,8 @@ const SRC = fileURLToPath(new URL('../../src', import.meta.url));
 const LAYERS: readonly (readonly string[])[] = [
   ['domain'], // the node model, names, keys, addresses, install data, errors: imports nothing of ours
   ['config', 'store', 'render', 'dataplane'],
-  ['runtime', 'uapi', 'nodes'],
+  ['runtime', 'uapi', 'paths'],
+  ['nodes'],
   ['http', 'migrate', 'bench', 'daemon', 'dns'],
   ['hub'],
   ['cli.ts'],

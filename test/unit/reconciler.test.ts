@@ -10,6 +10,7 @@ const node = (i: number, extra: Partial<RegisteredPeer> = {}): RegisteredPeer =>
   publicKey: key(i),
   vpnIp: `10.100.1.${i + 1}`,
   enabled: true,
+  isolated: false,
   endpoint: null,
   updatedAt: '2026-11-26T12:00:00.000Z',
   ...extra,
@@ -25,8 +26,8 @@ describe('desiredPeers and reconcileBody', () => {
     const first = desiredPeers([node(1), node(2)], new Map(), psk);
     expect(unsealed).toEqual(['n1', 'n2']);
     expect(reconcileBody(new Map(), first, false)).toBe(
-      `public_key=${hex(1)}\npreshared_key=${hex(101)}\nreplace_allowed_ips=true\nallowed_ip=10.100.1.2/32\n` +
-        `public_key=${hex(2)}\npreshared_key=${hex(102)}\nreplace_allowed_ips=true\nallowed_ip=10.100.1.3/32\n`,
+      `public_key=${hex(1)}\npreshared_key=${hex(101)}\nreplace_allowed_ips=true\nallowed_ip=10.100.1.2/32\nwgvm_isolated=false\n` +
+        `public_key=${hex(2)}\npreshared_key=${hex(102)}\nreplace_allowed_ips=true\nallowed_ip=10.100.1.3/32\nwgvm_isolated=false\n`,
     );
     let applied = appliedAfter(first);
 
@@ -34,7 +35,7 @@ describe('desiredPeers and reconcileBody', () => {
     unsealed.length = 0;
     const second = desiredPeers([node(1), node(2), node(3)], applied, psk);
     expect(unsealed).toEqual(['n3']);
-    expect(reconcileBody(applied, second, false)).toBe(`public_key=${hex(3)}\npreshared_key=${hex(103)}\nreplace_allowed_ips=true\nallowed_ip=10.100.1.4/32\n`);
+    expect(reconcileBody(applied, second, false)).toBe(`public_key=${hex(3)}\npreshared_key=${hex(103)}\nreplace_allowed_ips=true\nallowed_ip=10.100.1.4/32\nwgvm_isolated=false\n`);
     applied = appliedAfter(second);
 
     // n2 is updated (its version moves): its key is read again. n3 is disabled: removed.
@@ -54,7 +55,7 @@ describe('desiredPeers and reconcileBody', () => {
     const applied = appliedAfter(desiredPeers([node(1)], new Map(), () => key(50)));
     const rotated = desiredPeers([node(1, { publicKey: key(9), updatedAt: '2026-11-26T13:00:00.000Z' })], applied, () => key(51));
     expect(reconcileBody(applied, rotated, false)).toBe(
-      `public_key=${hex(1)}\nremove=true\npublic_key=${hex(9)}\npreshared_key=${hex(51)}\nreplace_allowed_ips=true\nallowed_ip=10.100.1.2/32\n`,
+      `public_key=${hex(1)}\nremove=true\npublic_key=${hex(9)}\npreshared_key=${hex(51)}\nreplace_allowed_ips=true\nallowed_ip=10.100.1.2/32\nwgvm_isolated=false\n`,
     );
   });
 
@@ -64,7 +65,7 @@ describe('desiredPeers and reconcileBody', () => {
     const applied = appliedAfter(desiredPeers([node(1)], new Map(), () => key(50)));
     const again = desiredPeers([node(1, { vpnIp: '10.100.1.9', updatedAt: '2026-11-26T14:00:00.000Z' })], applied, () => key(52));
     expect(reconcileBody(applied, again, false)).toBe(
-      `public_key=${hex(1)}\nremove=true\npublic_key=${hex(1)}\npreshared_key=${hex(52)}\nreplace_allowed_ips=true\nallowed_ip=10.100.1.9/32\n`,
+      `public_key=${hex(1)}\nremove=true\npublic_key=${hex(1)}\npreshared_key=${hex(52)}\nreplace_allowed_ips=true\nallowed_ip=10.100.1.9/32\nwgvm_isolated=false\n`,
     );
   });
 
@@ -72,5 +73,11 @@ describe('desiredPeers and reconcileBody', () => {
     const desired = desiredPeers([node(1, { endpoint: '198.51.100.7:51820' })], new Map(), () => key(50));
     const applied = appliedAfter(desired);
     expect(reconcileBody(applied, desired, true)).toBe(`public_key=${hex(1)}\nendpoint=198.51.100.7:51820\n`);
+  });
+  it('isolating a node is a change of its peer: wgvm_isolated follows the registry', () => {
+    const applied = appliedAfter(desiredPeers([node(1)], new Map(), (id) => key(100 + Number(id.slice(1)))));
+    const isolated = desiredPeers([node(1, { isolated: true, updatedAt: '2026-11-26T12:00:01.000Z' })], applied, () => key(101));
+    expect(reconcileBody(applied, isolated, false)).toBe(`public_key=${hex(1)}\npreshared_key=${hex(101)}\nreplace_allowed_ips=true\nallowed_ip=10.100.1.2/32\nwgvm_isolated=true\n`);
+    expect(reconcileBody(appliedAfter(isolated), isolated, false)).toBe('');
   });
 });

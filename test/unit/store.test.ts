@@ -158,6 +158,8 @@ describe('nodes', () => {
       publicKey: keys.publicKey,
       hasPrivateKey: true,
       enabled: true,
+      isolated: false,
+      directPaths: true,
       createdAt: '2025-03-01T12:00:00.000Z',
       updatedAt: '2025-03-01T12:00:00.000Z',
       lastHandshakeAt: null,

@@ -1,0 +1,241 @@
+// Direct paths in the running hub: the agents' reports, the pairs and their preshared keys, the
+// planning loop, and the long polls of agents waiting for their peers to change. The decisions are
+// the path manager's (paths/manager.ts); this keeps its inputs and outputs in step with the registry.
+import { generatePresharedKey, encodeKey } from '../domain/keys.js';
+import type { Node } from '../domain/node.js';
+import { otherOf, pairKey, type PairState, type PathState, type PathVia } from '../domain/paths.js';
+import { peersAnswer, type AnsweredPeer, type PeersAnswer } from '../paths/answer.js';
+import { agentPeer, plan, type PathNode } from '../paths/manager.js';
+import { checkReport, readReport, type AgentReportBody } from '../paths/report.js';
+import type { Store, StoredPair } from '../store/index.js';
+
+/** How often pairs are planned (their deadlines are seconds apart). */
+export const PLAN_INTERVAL_MS = 1000;
+/** The `poll` an agent is told: short while one of its pairs is being tried, else a long poll. */
+export const POLL_TRYING_S = 2;
+export const POLL_IDLE_S = 25;
+
+export interface AgentStatus {
+  /** When the agent last reported (ISO), or null when it has not since the hub started. */
+  reportedAt: string | null;
+  /** What the agent calls itself ("wgvm-agent/1"). */
+  version: string | null;
+  /** When its credential was issued, or null when the node has none. */
+  credentialIssuedAt: string | null;
+}
+
+export interface PathView {
+  peer: string;
+  state: PathState;
+  via: PathVia | null;
+  since: string;
+}
+
+type Registry = Pick<Store, 'getNode' | 'listPairs' | 'applyPairs' | 'agentCredentialIssuedAt'>;
+
+interface Agent extends PathNode {
+  version: string | null;
+}
+
+export class DirectPaths {
+  readonly #agents = new Map<string, Agent>();
+  readonly #pairs = new Map<string, StoredPair>();
+  /** Pair keys by node. */
+  readonly #pairsOf = new Map<string, Set<string>>();
+  readonly #waiters = new Map<string, Set<() => void>>();
+  readonly #startedAt: number;
+
+  constructor(
+    private readonly registry: Registry,
+    /** DIRECT_PATHS: off makes every node ineligible (every pair is dropped, agents hold no peers). */
+    private readonly enabled: boolean,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.#startedAt = now();
+    // Pairs outlive a restart: their nodes count as heard from at the start, so that agents have
+    // AGENT_FRESH_MS to report before their pairs are judged.
+    for (const pair of registry.listPairs()) {
+      if (!this.#load(pair.a) || !this.#load(pair.b)) continue;
+      this.#remember(pair);
+    }
+  }
+
+  /** Takes an agent's report; throws ReportError (nothing changed) for a bad one. */
+  report(nodeId: string, body: AgentReportBody): void {
+    const node = this.registry.getNode(nodeId);
+    if (!node) return;
+    checkReport(body, node.publicKey);
+    const now = this.now();
+    const agent = this.#agents.get(nodeId) ?? this.#fromNode(node, null);
+    this.#agents.set(nodeId, {
+      ...agent,
+      ...this.#nodeFields(node),
+      report: readReport(body, now, agent.report),
+      lastSeen: now,
+      version: body.agent,
+    });
+    this.step();
+  }
+
+  /** A node changed in the registry (or was deleted): its pairs follow at once. */
+  nodeChanged(nodeId: string): void {
+    const node = this.registry.getNode(nodeId);
+    const agent = this.#agents.get(nodeId);
+    if (!node) {
+      this.#agents.delete(nodeId);
+      this.#forgetPairsOf(nodeId); // the rows went with the node
+    } else if (agent) {
+      // New keys: the rows are gone (rotateKeys deletes them); the pairs start again with new keys.
+      if (agent.publicKey !== node.publicKey) this.#forgetPairsOf(nodeId);
+      this.#agents.set(nodeId, { ...agent, ...this.#nodeFields(node) });
+    }
+    this.#wake([nodeId]);
+    this.step();
+  }
+
+  /** Re-reads what the hub's device saw of each agent node, then plans every pair once. */
+  step(): void {
+    for (const [id, agent] of this.#agents) {
+      const node = this.registry.getNode(id);
+      if (node) this.#agents.set(id, { ...agent, ...this.#nodeFields(node) });
+    }
+    const changes = plan(this.#agents.values(), this.#pairs, this.now());
+    if (changes.added.length + changes.changed.length + changes.removed.length === 0) return;
+    const added: StoredPair[] = changes.added.map((p) => ({ ...p, presharedKey: encodeKey(generatePresharedKey()) }));
+    this.registry.applyPairs(added, changes.changed, changes.removed);
+    for (const p of changes.removed) this.#forget(p);
+    for (const p of added) this.#remember(p);
+    for (const p of changes.changed) this.#remember({ ...p, presharedKey: this.#pairs.get(pairKey(p.a, p.b))!.presharedKey });
+    const touched = new Set<string>();
+    for (const p of [...changes.removed, ...changes.added, ...changes.changed]) touched.add(p.a).add(p.b);
+    this.#wake([...touched]);
+  }
+
+  /** The peers the node's agent is to hold, as both answers and their ETag. */
+  peersOf(nodeId: string): PeersAnswer {
+    const self = this.#agents.get(nodeId);
+    const peers: AnsweredPeer[] = [];
+    let trying = false;
+    for (const key of this.#pairsOf.get(nodeId) ?? []) {
+      const pair = this.#pairs.get(key)!;
+      const other = this.#agents.get(otherOf(pair, nodeId));
+      if (!self || !other) continue;
+      const peer = agentPeer(self, other, pair);
+      if (peer) peers.push({ ...peer, presharedKey: pair.presharedKey });
+      trying ||= pair.state === 'trying';
+    }
+    return peersAnswer(peers, trying ? POLL_TRYING_S : POLL_IDLE_S);
+  }
+
+  /**
+   * Resolves when the node's peers may have changed, or after `ms`, or when `signal` aborts. The
+   * caller compares ETags: a wake-up is a hint, not a promise that something changed.
+   */
+  changed(nodeId: string, ms: number, signal?: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      let set = this.#waiters.get(nodeId);
+      if (!set) this.#waiters.set(nodeId, (set = new Set()));
+      const done = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', done);
+        set.delete(done);
+        if (set.size === 0 && this.#waiters.get(nodeId) === set) this.#waiters.delete(nodeId);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      signal?.addEventListener('abort', done);
+      set.add(done);
+    });
+  }
+
+  /** Wakes every waiting long poll (the hub is stopping). */
+  wakeAll(): void {
+    this.#wake([...this.#waiters.keys()]);
+  }
+
+  /** What the API and the dashboard show of one node's agent and paths. */
+  viewOf(nodeId: string): { agent: AgentStatus; paths: PathView[] } {
+    const agent = this.#agents.get(nodeId);
+    const paths: PathView[] = [];
+    for (const key of this.#pairsOf.get(nodeId) ?? []) {
+      const pair = this.#pairs.get(key)!;
+      paths.push({ peer: otherOf(pair, nodeId), state: pair.state, via: pair.via, since: new Date(pair.since).toISOString() });
+    }
+    paths.sort((x, y) => (x.peer < y.peer ? -1 : 1));
+    return {
+      agent: {
+        reportedAt: agent?.report ? new Date(agent.report.receivedAt).toISOString() : null,
+        version: agent?.version ?? null,
+        credentialIssuedAt: this.registry.agentCredentialIssuedAt(nodeId),
+      },
+      paths,
+    };
+  }
+
+  /** Whether the node's agent has reported recently enough to take part. */
+  hasAgent(nodeId: string): boolean {
+    return this.#agents.get(nodeId)?.report != null;
+  }
+
+  /** How many pairs are in each state, and how many agents have reported since the start. */
+  totals(): Record<PathState, number> & { agents: number } {
+    const t = { trying: 0, direct: 0, relayed: 0, agents: 0 };
+    for (const p of this.#pairs.values()) t[p.state]++;
+    for (const a of this.#agents.values()) if (a.report) t.agents++;
+    return t;
+  }
+
+  #nodeFields(node: Node): Pick<PathNode, 'publicKey' | 'vpnIp' | 'eligible' | 'observedEndpoint'> {
+    return {
+      publicKey: node.publicKey,
+      vpnIp: node.vpnIp,
+      eligible: this.enabled && node.enabled && !node.isolated && node.directPaths,
+      observedEndpoint: node.endpoint,
+    };
+  }
+
+  #fromNode(node: Node, version: string | null): Agent {
+    return { nodeId: node.nodeId, ...this.#nodeFields(node), report: null, lastSeen: this.#startedAt, version };
+  }
+
+  /** Loads a node named by a stored pair; false when it is gone. */
+  #load(nodeId: string): boolean {
+    if (this.#agents.has(nodeId)) return true;
+    const node = this.registry.getNode(nodeId);
+    if (node) this.#agents.set(nodeId, this.#fromNode(node, null));
+    return node !== null;
+  }
+
+  #remember(pair: StoredPair): void {
+    const key = pairKey(pair.a, pair.b);
+    this.#pairs.set(key, pair);
+    for (const id of [pair.a, pair.b]) {
+      let set = this.#pairsOf.get(id);
+      if (!set) this.#pairsOf.set(id, (set = new Set()));
+      set.add(key);
+    }
+  }
+
+  #forget(pair: Pick<PairState, 'a' | 'b'>): void {
+    const key = pairKey(pair.a, pair.b);
+    this.#pairs.delete(key);
+    this.#pairsOf.get(pair.a)?.delete(key);
+    this.#pairsOf.get(pair.b)?.delete(key);
+  }
+
+  /** Drops the node's pairs from memory (their rows are gone already) and wakes the other ends. */
+  #forgetPairsOf(nodeId: string): void {
+    const others: string[] = [];
+    for (const key of [...(this.#pairsOf.get(nodeId) ?? [])]) {
+      const pair = this.#pairs.get(key)!;
+      others.push(otherOf(pair, nodeId));
+      this.#forget(pair);
+    }
+    this.#pairsOf.delete(nodeId);
+    this.#wake(others);
+  }
+
+  #wake(nodeIds: readonly string[]): void {
+    for (const id of nodeIds) for (const wake of [...(this.#waiters.get(id) ?? [])]) wake();
+  }
+}

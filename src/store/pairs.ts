@@ -1,0 +1,67 @@
+// The node_pairs table: for each pair of agent nodes the hub tries to connect directly, the
+// preshared key only those two share (sealed at rest) and the path manager's state. A pair goes
+// with either node (ON DELETE CASCADE); its state is written only when it changes.
+import type { PairState } from '../domain/paths.js';
+import type { Db, Statement } from './db.js';
+import type { Sealer } from './sealing.js';
+
+/** A pair as stored: its state and its preshared key (clear text here; never log it). */
+export interface StoredPair extends PairState {
+  presharedKey: string;
+}
+
+interface PairRow extends Omit<PairState, 'via'> {
+  via: PairState['via'];
+  presharedKeySealed: string;
+}
+
+const COLUMNS = `node_a AS a, node_b AS b, preshared_key_sealed AS presharedKeySealed, state, via, since, attempt, candidate, deadline`;
+
+export class PairRepository {
+  readonly #all: Statement;
+  readonly #insert: Statement;
+  readonly #update: Statement;
+  readonly #delete: Statement;
+  readonly #deleteOf: Statement;
+
+  constructor(
+    private readonly db: Db,
+    private readonly sealer: Sealer,
+  ) {
+    this.#all = db.prepare(`SELECT ${COLUMNS} FROM node_pairs`);
+    this.#insert = db.prepare(`INSERT INTO node_pairs (node_a, node_b, preshared_key_sealed, state, via, since, attempt, candidate, deadline)
+      VALUES (@a, @b, @presharedKeySealed, @state, @via, @since, @attempt, @candidate, @deadline)`);
+    this.#update = db.prepare(`UPDATE node_pairs SET state = @state, via = @via, since = @since, attempt = @attempt,
+      candidate = @candidate, deadline = @deadline WHERE node_a = @a AND node_b = @b`);
+    this.#delete = db.prepare('DELETE FROM node_pairs WHERE node_a = ? AND node_b = ?');
+    this.#deleteOf = db.prepare('DELETE FROM node_pairs WHERE node_a = ? OR node_b = ?');
+  }
+
+  list(): StoredPair[] {
+    return (this.#all.all() as PairRow[]).map(({ presharedKeySealed, ...pair }) => ({ ...pair, presharedKey: this.sealer.unseal(presharedKeySealed) }));
+  }
+
+  /**
+   * In one transaction: new pairs are inserted with their key, known ones get their new state, gone
+   * ones are deleted. A pair whose node was deleted meanwhile is skipped (the foreign key would
+   * refuse it; the next plan drops it anyway).
+   */
+  apply(added: readonly StoredPair[], changed: readonly PairState[], removed: readonly Pick<PairState, 'a' | 'b'>[]): void {
+    this.db.transaction(() => {
+      for (const { presharedKey, ...pair } of added) {
+        try {
+          this.#insert.run({ ...pair, presharedKeySealed: this.sealer.seal(presharedKey) });
+        } catch (err) {
+          if ((err as { code?: string }).code !== 'SQLITE_CONSTRAINT_FOREIGNKEY') throw err;
+        }
+      }
+      for (const pair of changed) this.#update.run(pair);
+      for (const { a, b } of removed) this.#delete.run(a, b);
+    }).immediate();
+  }
+
+  /** Drops every pair of the node (its keys changed: its pairs start again with new keys). */
+  deleteOf(nodeId: string): number {
+    return this.#deleteOf.run(nodeId, nodeId).changes;
+  }
+}
