@@ -76,6 +76,8 @@ COPY --from=build /app/node_modules ./node_modules
 # dist/ holds the compiled TypeScript and, in dist/web, the dashboard's front end.
 COPY --from=build /app/dist ./dist
 COPY --from=build /app/bin ./bin
+# The worker agent script, written into the Linux/macOS installers (src/render/posix-shell.ts).
+COPY --from=build /app/agent ./agent
 # The path src/native.ts loads: ../build/Release/wgvm_native.node from dist/.
 COPY --from=build /app/build/Release/wgvm_native.node ./build/Release/wgvm_native.node
 

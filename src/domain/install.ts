@@ -38,6 +38,36 @@ export interface WorkerInstall {
   subnet: string;
   /** Where the config can be fetched with an install token; only mentioned in the .sh header. */
   configUrl?: string;
+  /**
+   * The worker agent (docs/agent-protocol.md), installed by the Linux/macOS installer; null: none
+   * (the Windows installer and the wg-quick config never carry it).
+   */
+  agent: AgentInstall | null;
+}
+
+export interface AgentInstall {
+  /** The API's origin as workers reach it: http(s)://host[:port], no path. */
+  hubUrl: string;
+  /** The node's agent credential: 32 random bytes, base64url without padding (43 characters). */
+  credential: string;
+}
+
+export const AGENT_CREDENTIAL_PATTERN = /^[A-Za-z0-9_-]{43}$/;
+// A host name, an IPv4 address or a bracketed IPv6 address, and an optional port: nothing a shell,
+// a here-document or the agent's own config parser treats specially.
+const AGENT_HUB_URL = /^https?:\/\/(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?$/;
+
+/** Throws InstallInputError naming the first agent field the installer cannot carry. */
+export function checkAgentInstall(a: AgentInstall): void {
+  if (typeof a.hubUrl !== 'string' || !AGENT_HUB_URL.test(a.hubUrl)) {
+    throw new InstallInputError('agent.hubUrl', 'must be http(s)://host[:port] with no path, quotes or spaces');
+  }
+  checkHttpUrl('agent.hubUrl', a.hubUrl);
+  const port = /:([0-9]+)$/.exec(a.hubUrl.replace(/^https?:\/\//, ''));
+  if (port && (Number(port[1]) < 1 || Number(port[1]) > 65535)) throw new InstallInputError('agent.hubUrl', 'port must be 1 to 65535');
+  if (typeof a.credential !== 'string' || !AGENT_CREDENTIAL_PATTERN.test(a.credential)) {
+    throw new InstallInputError('agent.credential', 'must be 43 characters of A-Z a-z 0-9 _ - (32 bytes, base64url)');
+  }
 }
 
 function checkInt(field: string, value: number, min: number, max: number): void {
@@ -80,4 +110,5 @@ export function checkWorkerInstall(i: WorkerInstall): void {
   checkInt('persistentKeepalive', i.persistentKeepalive, 0, 65535);
   checkInt('serverPort', i.serverPort, 1, 65535);
   if (!isCidr(i.subnet)) throw new InstallInputError('subnet', 'must be address/prefix');
+  if (i.agent !== null) checkAgentInstall(i.agent);
 }

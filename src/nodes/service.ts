@@ -242,6 +242,8 @@ export class NodesService {
       hubVpnIp: c.hubAddress,
       serverPort: c.serverPort,
       subnet: c.internalSubnet.text,
+      // The hub side of the agent (credential store, routes) is not wired yet: no agent for now.
+      agent: null,
     };
   }
 }

@@ -10,6 +10,11 @@
 //     no rendered line can be (asserted below), and newlines in free text are rejected anyway.
 // Without a private key (the worker registered its own public key) the script reads it from
 // /etc/wireguard/<interface>.key and stops with a clear message when that file is missing.
+// With an agent (WorkerInstall.agent), the worker agent script (agent/wgvm-agent, read from the
+// package at render time), its configuration and a systemd unit are written the same way: quoted
+// here-documents of validated values.
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { checkWorkerInstall, type WorkerInstall } from '../domain/install.js';
 import { isPlainIp } from '../domain/ip.js';
 import { renderWgQuick, wgQuickTail } from './wg-quick.js';
@@ -18,6 +23,28 @@ import { renderWorkerEnv, shQuote } from './worker-env.js';
 export const WORKER_ENV_PATH = '/etc/wgvm/worker.env';
 const CONF_EOF = 'WGVM_EOF';
 const ENV_EOF = 'WGVM_ENV_EOF';
+const AGENT_EOF = 'WGVM_AGENT_EOF';
+const AGENT_CONF_EOF = 'WGVM_AGENT_CONF_EOF';
+const AGENT_UNIT_EOF = 'WGVM_AGENT_UNIT_EOF';
+export const AGENT_PATH = '/usr/local/sbin/wgvm-agent';
+export const AGENT_CONF_PATH = '/etc/wgvm/agent.conf';
+export const AGENT_UNIT_PATH = '/etc/systemd/system/wgvm-agent.service';
+
+// The package's agent/wgvm-agent: two levels up from src/render (vitest) and from dist/render alike.
+const AGENT_SCRIPT = fileURLToPath(new URL('../../agent/wgvm-agent', import.meta.url));
+let agentScript: string | undefined;
+
+/** The worker agent script as shipped in the package (read once). */
+export function workerAgentScript(): string {
+  if (agentScript === undefined) {
+    try {
+      agentScript = readFileSync(AGENT_SCRIPT, 'utf8');
+    } catch (err) {
+      throw new Error(`the worker agent script is missing from this installation (${AGENT_SCRIPT}): ${(err as Error).message}`);
+    }
+  }
+  return agentScript;
+}
 
 function heredocBody(text: string, delimiter: string): string[] {
   const lines = text.replace(/\n$/, '').split('\n');
@@ -34,6 +61,7 @@ export function renderPosixShell(i: WorkerInstall): string {
     ...tunnelUp(),
     ...startAtBoot(),
     ...workerEnvironment(i),
+    ...workerAgent(i),
     ...hubAnswers(i),
   ];
   return L.join('\n') + '\n';
@@ -257,10 +285,88 @@ function workerEnvironment(i: WorkerInstall): string[] {
   ];
 }
 
+/**
+ * The worker agent: the script, its configuration (0600: it holds the node's credential), and under
+ * systemd a service started now and at boot after wg-quick@<iface>. Elsewhere, a line saying how to
+ * run it. It needs curl (or GNU wget): curl is installed where neither is.
+ */
+function workerAgent(i: WorkerInstall): string[] {
+  if (i.agent === null) return [];
+  const conf = [
+    '# wireguard-vpn-manager worker agent (read by wgvm-agent, never sourced): docs/agent-protocol.md',
+    `WGVM_HUB_URL=${i.agent.hubUrl}`,
+    `WGVM_AGENT_TOKEN=${i.agent.credential}`,
+    `WGVM_IFACE=${i.interfaceName}`,
+    `WGVM_HUB_PUBLIC_KEY=${i.hubPublicKey}`,
+    `WGVM_SUBNET=${i.subnet}`,
+  ].join('\n');
+  const unit = [
+    '[Unit]',
+    'Description=wireguard-vpn-manager worker agent (direct paths between workers)',
+    `After=wg-quick@${i.interfaceName}.service network-online.target`,
+    `Wants=wg-quick@${i.interfaceName}.service network-online.target`,
+    '',
+    '[Service]',
+    `ExecStart=${AGENT_PATH}`,
+    'Restart=always',
+    'RestartSec=5',
+    '',
+    '[Install]',
+    'WantedBy=multi-user.target',
+  ].join('\n');
+  return [
+    '',
+    '# 5b. The worker agent: direct WireGuard paths to other workers, as the hub names them',
+    `WGVM_AGENT=${shQuote(AGENT_PATH)}`,
+    `WGVM_AGENT_CONF=${shQuote(AGENT_CONF_PATH)}`,
+    "if ! command -v curl >/dev/null 2>&1 && ! wget --version 2>/dev/null | grep -q 'GNU Wget'; then",
+    "  say 'Installing curl for the worker agent ...'",
+    '  if command -v apt-get >/dev/null 2>&1; then DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends curl',
+    '  elif command -v dnf >/dev/null 2>&1; then dnf install -y curl',
+    '  elif command -v yum >/dev/null 2>&1; then yum install -y curl',
+    '  elif command -v pacman >/dev/null 2>&1; then pacman -Sy --noconfirm --needed curl',
+    '  elif command -v apk >/dev/null 2>&1; then apk add --no-cache curl',
+    '  elif command -v zypper >/dev/null 2>&1; then zypper --non-interactive install curl',
+    '  fi',
+    "  command -v curl >/dev/null 2>&1 || say 'WARNING: the worker agent needs curl (or GNU wget): install one of them'",
+    'fi',
+    'mkdir -p "$(dirname "$WGVM_AGENT")" "$(dirname "$WGVM_AGENT_CONF")"',
+    `cat > "$WGVM_AGENT.tmp" <<'${AGENT_EOF}'`,
+    ...heredocBody(workerAgentScript(), AGENT_EOF),
+    AGENT_EOF,
+    'chmod 755 "$WGVM_AGENT.tmp"',
+    'mv -f "$WGVM_AGENT.tmp" "$WGVM_AGENT"',
+    `(umask 077 && cat > "$WGVM_AGENT_CONF.tmp") <<'${AGENT_CONF_EOF}'`,
+    ...heredocBody(conf, AGENT_CONF_EOF),
+    AGENT_CONF_EOF,
+    'chmod 600 "$WGVM_AGENT_CONF.tmp"',
+    'mv -f "$WGVM_AGENT_CONF.tmp" "$WGVM_AGENT_CONF"',
+    'say "Wrote $WGVM_AGENT and $WGVM_AGENT_CONF (mode 0600)"',
+    'if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then',
+    `  cat > ${shQuote(AGENT_UNIT_PATH)} <<'${AGENT_UNIT_EOF}'`,
+    ...heredocBody(unit, AGENT_UNIT_EOF),
+    AGENT_UNIT_EOF,
+    `  chmod 644 ${shQuote(AGENT_UNIT_PATH)}`,
+    '  systemctl daemon-reload',
+    '  # A running agent is restarted: it picks up the new script and credential.',
+    '  if systemctl is-active --quiet wgvm-agent; then systemctl restart wgvm-agent || true; fi',
+    '  if systemctl enable --now wgvm-agent >/dev/null 2>&1; then',
+    '    say "Started the worker agent (systemctl status wgvm-agent); to turn it off on this worker: systemctl disable --now wgvm-agent"',
+    '  else',
+    '    say "WARNING: could not start wgvm-agent: see systemctl status wgvm-agent (workers still reach each other through the hub)"',
+    '  fi',
+    'elif [ "$WGVM_OS" = Darwin ]; then',
+    '  say "macOS: run the worker agent with: sudo $WGVM_AGENT & (in the foreground: sudo $WGVM_AGENT), or from a launchd job (KeepAlive) after the tunnel is up"',
+    'else',
+    '  say "No systemd: run the worker agent with: $WGVM_AGENT & (or from your init system, after wg-quick up $WGVM_IFACE)"',
+    'fi',
+  ];
+}
+
 function hubAnswers(i: WorkerInstall): string[] {
   return [
     '',
-    '# 6. Does the hub answer through the tunnel?',
+    '# 6. Does the hub answer through the tunnel? (always the last step)',
     'say "Pinging the hub at $WGVM_HUB_IP ..."',
     'wgvm_try=1',
     'while :; do',

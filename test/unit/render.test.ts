@@ -39,6 +39,7 @@ const base: WorkerInstall = {
   hubVpnIp: '10.100.0.1',
   serverPort: 41820,
   subnet: '10.100.0.0/16',
+  agent: null,
 };
 const ownKey: WorkerInstall = { ...base, privateKey: null };
 
@@ -490,6 +491,102 @@ describe('renderPosixShell', () => {
     const read = sh('. "$1"; printf %s "$DESCRIPTION"', [join(dir, 'worker.env')]);
     expect(read.stderr).toBe('');
     expect(read.stdout).toBe(description);
+  });
+});
+
+describe('renderPosixShell with the worker agent', () => {
+  const CREDENTIAL = 'Zx9_k-3mQ7xV1cR8tZ0bL5nW4yH6jD2sA9eG1uP7oIq';
+  const withAgent: WorkerInstall = { ...base, agent: { hubUrl: 'http://203.0.113.10:8090', credential: CREDENTIAL } };
+  const text = renderPosixShell(withAgent);
+  const agentScript = readFileSync(new URL('../../agent/wgvm-agent', import.meta.url), 'utf8');
+
+  it('sh -n accepts it; the agent step comes after the env file, and pinging the hub stays last', () => {
+    const r = spawnSync('sh', ['-n', tempFile('install.sh', text)], { encoding: 'utf8' });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    const l = text.split('\n');
+    const env = l.indexOf('say "Wrote $WGVM_ENV_FILE"');
+    const agent = l.findIndex((x) => x.startsWith('# 5b. The worker agent'));
+    const ping = l.findIndex((x) => x.startsWith('# 6. Does the hub answer'));
+    expect(env).toBeGreaterThan(0);
+    expect(agent).toBeGreaterThan(env);
+    expect(ping).toBeGreaterThan(agent);
+    expect(l.findIndex((x, n) => n > ping && x.startsWith('# '))).toBe(-1);
+  });
+
+  it('without an agent (null) nothing of it is in the installer', () => {
+    for (const input of [base, ownKey]) {
+      expect(renderPosixShell(input)).not.toContain('wgvm-agent');
+      expect(renderPosixShell(input)).not.toContain('# 5b.');
+      expect(renderWindowsBat({ ...input, agent: null })).not.toContain('agent');
+    }
+  });
+
+  it('run for real: writes the script byte for byte (0755) and the configuration (0600) with the five values', () => {
+    const d = mkdtempSync(join(work, 'agent-'));
+    const part = section(text, 'WGVM_AGENT=', 'say "Wrote $WGVM_AGENT and')
+      .replace(`WGVM_AGENT='/usr/local/sbin/wgvm-agent'`, `WGVM_AGENT='${d}/sbin/wgvm-agent'`)
+      .replace(`WGVM_AGENT_CONF='/etc/wgvm/agent.conf'`, `WGVM_AGENT_CONF='${d}/etc/agent.conf'`);
+    const r = sh(`${SH_PRELUDE}${part}`);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(readFileSync(join(d, 'sbin', 'wgvm-agent'), 'utf8')).toBe(agentScript);
+    expect(statSync(join(d, 'sbin', 'wgvm-agent')).mode & 0o777).toBe(0o755);
+    expect(readFileSync(join(d, 'etc', 'agent.conf'), 'utf8')).toBe(
+      '# wireguard-vpn-manager worker agent (read by wgvm-agent, never sourced): docs/agent-protocol.md\n' +
+        `WGVM_HUB_URL=http://203.0.113.10:8090\nWGVM_AGENT_TOKEN=${CREDENTIAL}\nWGVM_IFACE=wg0\n` +
+        `WGVM_HUB_PUBLIC_KEY=${HUB_PUBLIC_KEY}\nWGVM_SUBNET=10.100.0.0/16\n`,
+    );
+    expect(statSync(join(d, 'etc', 'agent.conf')).mode & 0o777).toBe(0o600);
+    // The written script is the agent: it answers --help.
+    const help = spawnSync('sh', [join(d, 'sbin', 'wgvm-agent'), '--help'], { encoding: 'utf8' });
+    expect(help.status).toBe(0);
+    expect(help.stdout).toContain('Usage: wgvm-agent');
+  });
+
+  it('under systemd: a wgvm-agent service after wg-quick@<iface>, restarted on failure, enabled and started now', () => {
+    const unit = section(text, "  cat > '/etc/systemd/system/wgvm-agent.service'", '  chmod 644');
+    expect(unit).toContain(
+      [
+        '[Unit]',
+        'Description=wireguard-vpn-manager worker agent (direct paths between workers)',
+        'After=wg-quick@wg0.service network-online.target',
+        'Wants=wg-quick@wg0.service network-online.target',
+        '',
+        '[Service]',
+        'ExecStart=/usr/local/sbin/wgvm-agent',
+        'Restart=always',
+        'RestartSec=5',
+        '',
+        '[Install]',
+        'WantedBy=multi-user.target',
+      ].join('\n'),
+    );
+    expect(text).toContain('  if systemctl enable --now wgvm-agent >/dev/null 2>&1; then');
+    expect(text).toContain('to turn it off on this worker: systemctl disable --now wgvm-agent');
+    expect(text).toContain('say "No systemd: run the worker agent with: $WGVM_AGENT & (or from your init system');
+    expect(text).toContain('say "macOS: run the worker agent with: sudo $WGVM_AGENT &');
+    expect(text).toContain('apt-get install -y --no-install-recommends curl');
+  });
+
+  it.each([
+    ['a URL with a path', { hubUrl: 'http://203.0.113.10:8090/api', credential: CREDENTIAL }, 'agent.hubUrl'],
+    ['a URL with a quote', { hubUrl: "http://hub'x", credential: CREDENTIAL }, 'agent.hubUrl'],
+    ['a URL with a space', { hubUrl: 'http://hub x', credential: CREDENTIAL }, 'agent.hubUrl'],
+    ['a non-http URL', { hubUrl: 'ftp://hub', credential: CREDENTIAL }, 'agent.hubUrl'],
+    ['a port over 65535', { hubUrl: 'http://hub:70000', credential: CREDENTIAL }, 'agent.hubUrl'],
+    ['a short credential', { hubUrl: 'https://hub.example.com', credential: 'abc' }, 'agent.credential'],
+    ['a credential with base64 padding characters', { hubUrl: 'https://hub.example.com', credential: CREDENTIAL.slice(0, 42) + '=' }, 'agent.credential'],
+    ['a here-document delimiter as credential', { hubUrl: 'https://hub.example.com', credential: 'WGVM_AGENT_CONF_EOF' }, 'agent.credential'],
+  ])('rejects %s', (_what, agent, field) => {
+    expect(() => renderPosixShell({ ...base, agent })).toThrow(InstallInputError);
+    expect(() => renderPosixShell({ ...base, agent })).toThrow(field);
+  });
+
+  it('accepts https, host names and bracketed IPv6 hubs', () => {
+    for (const hubUrl of ['https://vpn.example.com', 'https://vpn.example.com:8443', 'http://[2001:db8::1]:8090']) {
+      expect(renderPosixShell({ ...base, agent: { hubUrl, credential: CREDENTIAL } })).toContain(`WGVM_HUB_URL=${hubUrl}\n`);
+    }
   });
 });
 
