@@ -160,6 +160,7 @@ class DeviceWrap : public Napi::ObjectWrap<DeviceWrap> {
     obj.Set("tunMalformed", Napi::Number::New(env, double(c.tun_malformed)));
     obj.Set("udpSendErrors", Napi::Number::New(env, double(c.udp_send_errors)));
     obj.Set("relayed", Napi::Number::New(env, double(c.relayed)));
+    obj.Set("relayedBytes", Napi::Number::New(env, double(c.relayed_bytes)));
     obj.Set("handshakesAdmitted", Napi::Number::New(env, double(c.handshakes_admitted)));
     obj.Set("underLoad", Napi::Boolean::New(env, c.under_load));
     return obj;

@@ -28,6 +28,7 @@ Nanos clock_ns(clockid_t id) {
 Device::Device(const std::string& name, size_t mtu, size_t threads, std::function<void(const DeviceEvent&)> on_event)
     : tun_(name), pool_(threads ? threads : CryptoPool::available_cores()), on_event_(std::move(on_event)) {
   core_.set_mtu(mtu);
+  local_ = io::LocalAddresses(tun_.name());
   epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
   wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   auto fail = [this](int err, const std::string& what) {
@@ -124,6 +125,7 @@ DeviceCounters Device::counters() {
   c.tun_malformed = tun_malformed_;
   c.udp_send_errors = udp_send_errors_;
   c.relayed = relayed_;
+  c.relayed_bytes = relayed_bytes_;
   c.handshakes_admitted = core_.handshakes_admitted();
   c.under_load = core_.under_load(now().mono);
   return c;
@@ -180,10 +182,13 @@ void Device::deliver(protocol::Peer& from, Bytes packet, protocol::Output& relay
   // and no kernel forwarding. With relay off it goes to the TUN, as in plain WireGuard.
   const auto ip = protocol::IpHeader::parse(packet);  // the core delivers only well-formed packets
   protocol::Peer* to = ip ? core_.allowed_ips().lookup(ip->version(), ip->destination()) : nullptr;
-  if (to && to != &from) {
+  // A packet for this host's own address is delivered, whoever else's allowed IPs cover it: on a
+  // worker the hub's peer holds the whole subnet, and a direct peer's packets are for the worker.
+  if (to && to != &from && !local_.holds(ip->version(), ip->destination(), now().mono)) {
     if (from.isolated || to->isolated) return;  // isolated peers reach the hub, never each other
     if (relay_) {
       ++relayed_;
+      relayed_bytes_ += packet.size();
       core_.send_to(*to, packet, now(), relay_through);
       return;
     }

@@ -16,6 +16,7 @@
 #include "device/device_lock.h"
 #include "device/pending_sends.h"
 #include "device/uapi.h"
+#include "io/local_addresses.h"
 #include "io/tun.h"
 #include "io/udp.h"
 #include "io/udp_batch.h"
@@ -39,7 +40,7 @@ struct DeviceEvent {
 
 struct DeviceCounters {
   uint64_t drops[static_cast<size_t>(protocol::Drop::kCount)];
-  uint64_t tun_write_errors, udp_send_errors, relayed;
+  uint64_t tun_write_errors, udp_send_errors, relayed, relayed_bytes;
   uint64_t tun_malformed;        // frames from the TUN with a virtio header we cannot segment
   uint64_t handshakes_admitted;  // handshake messages that got a Diffie-Hellman
   bool under_load;               // cookies are being asked for
@@ -135,7 +136,8 @@ class Device final : public UapiHost, private protocol::Output {
   uint32_t fwmark_ = 0;
   bool relay_ = true;
   std::function<void(const DeviceEvent&)> on_event_;
-  uint64_t tun_write_errors_ = 0, udp_send_errors_ = 0, relayed_ = 0, tun_malformed_ = 0;
+  uint64_t tun_write_errors_ = 0, udp_send_errors_ = 0, relayed_ = 0, relayed_bytes_ = 0, tun_malformed_ = 0;
+  io::LocalAddresses local_{""};  // this host's addresses on the TUN: never relayed
   io::Segmenter segmenter_;  // TSO super-packets from the TUN, split before encryption
   std::deque<std::vector<uint8_t>> backlog_;  // large TUN frames waiting to be encrypted
   size_t backlog_bytes_ = 0;

@@ -34,6 +34,12 @@ export const DEVICE_COUNTERS = [
     label: 'Relayed between peers',
   },
   {
+    field: 'relayedBytes',
+    metric: 'wgvm_device_relayed_bytes_total',
+    help: 'Bytes of inner packets relayed between peers inside the device.',
+    label: 'Bytes relayed between peers',
+  },
+  {
     field: 'handshakesAdmitted',
     metric: 'wgvm_device_handshakes_admitted_total',
     help: 'Handshake messages given a Diffie-Hellman.',

@@ -57,14 +57,18 @@ export const AGENT_CREDENTIAL_PATTERN = /^[A-Za-z0-9_-]{43}$/;
 // a here-document or the agent's own config parser treats specially.
 const AGENT_HUB_URL = /^https?:\/\/(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?$/;
 
+/** Whether a URL is one the agent's configuration can carry: http(s)://host[:port], nothing else. */
+export function isAgentHubUrl(url: string): boolean {
+  const port = /:([0-9]+)$/.exec(url.replace(/^https?:\/\//, ''));
+  return AGENT_HUB_URL.test(url) && (!port || (Number(port[1]) >= 1 && Number(port[1]) <= 65535));
+}
+
 /** Throws InstallInputError naming the first agent field the installer cannot carry. */
 export function checkAgentInstall(a: AgentInstall): void {
-  if (typeof a.hubUrl !== 'string' || !AGENT_HUB_URL.test(a.hubUrl)) {
-    throw new InstallInputError('agent.hubUrl', 'must be http(s)://host[:port] with no path, quotes or spaces');
+  if (typeof a.hubUrl !== 'string' || !isAgentHubUrl(a.hubUrl)) {
+    throw new InstallInputError('agent.hubUrl', 'must be http(s)://host[:port] (port 1 to 65535) with no path, quotes or spaces');
   }
   checkHttpUrl('agent.hubUrl', a.hubUrl);
-  const port = /:([0-9]+)$/.exec(a.hubUrl.replace(/^https?:\/\//, ''));
-  if (port && (Number(port[1]) < 1 || Number(port[1]) > 65535)) throw new InstallInputError('agent.hubUrl', 'port must be 1 to 65535');
   if (typeof a.credential !== 'string' || !AGENT_CREDENTIAL_PATTERN.test(a.credential)) {
     throw new InstallInputError('agent.credential', 'must be 43 characters of A-Z a-z 0-9 _ - (32 bytes, base64url)');
   }

@@ -65,7 +65,7 @@ export const workerRoutes: FastifyPluginAsync<WorkerRoutesOptions> = async (app,
       const denied = await requireToken(req, reply);
       if (denied) return denied;
     }
-    return sendDownload(reply.header('cache-control', 'no-store'), nodes, id, 'wg0.conf');
+    return sendDownload(reply.header('cache-control', 'no-store'), config, nodes, id, 'wg0.conf');
   });
 
   // The registration page workers already use; the API token is typed into the page, never put in a URL.
@@ -81,7 +81,7 @@ export const workerRoutes: FastifyPluginAsync<WorkerRoutesOptions> = async (app,
   installRoute(app, redeem, '', async (id, token, req, reply) =>
     reply.type('text/html; charset=utf-8').send(await installPage.render(nodes.workerInstall(id), installUrl(config, token, req))),
   );
-  for (const name of DOWNLOAD_NAMES) installRoute(app, redeem, `/${name}`, (id, _token, _req, reply) => sendDownload(reply, nodes, id, name));
+  for (const name of DOWNLOAD_NAMES) installRoute(app, redeem, `/${name}`, (id, _token, req, reply) => sendDownload(reply, config, nodes, id, name, name, req));
 };
 
 type InstallAnswer = (nodeId: string, token: string, req: FastifyRequest, reply: FastifyReply) => Promise<FastifyReply> | FastifyReply;

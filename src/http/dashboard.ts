@@ -151,6 +151,6 @@ const pageDataRoutes: FastifyPluginAsync<PageDataOptions> = async (app, { config
 
   app.get<{ Params: NodeFileParams }>('/api/nodes/:node_id/files/:file', { schema: { params: nodeFileParams } }, async (req, reply) => {
     const { node_id: id, file } = req.params;
-    return sendDownload(reply, nodes, id, file, `${id}-${file}`);
+    return sendDownload(reply, config, nodes, id, file, `${id}-${file}`);
   });
 };

@@ -2,7 +2,7 @@
 // the two installers). Every route that hands them out, in either app, builds them here.
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Config } from '../config/index.js';
-import type { WorkerInstall } from '../domain/install.js';
+import { isAgentHubUrl, type WorkerInstall } from '../domain/install.js';
 import type { NodesService } from '../nodes/service.js';
 import { qrSvg, renderLinuxInstaller, renderWgQuick, renderWindowsInstaller } from '../render/index.js';
 import type { FromSchema } from './from-schema.js';
@@ -21,9 +21,22 @@ export type InstallToken = ReturnType<NodesService['newInstallToken']>;
  *   the API is, so the configured SERVERURL and API_PORT, over http (the API's own listener).
  */
 export function installUrl(config: Config, token: string, apiRequest?: FastifyRequest): string {
+  return `${apiOrigin(config, apiRequest)}/install/${token}`;
+}
+
+/** The API's origin as workers reach it (see installUrl). */
+export function apiOrigin(config: Config, apiRequest?: FastifyRequest): string {
   const configured = `${config.serverHost}:${config.apiPort}`;
-  const origin = apiRequest ? `${apiRequest.protocol}://${apiRequest.host || configured}` : `http://${configured}`;
-  return `${origin}/install/${token}`;
+  return apiRequest ? `${apiRequest.protocol}://${apiRequest.host || configured}` : `http://${configured}`;
+}
+
+/**
+ * Where a worker's agent reaches the hub: the API's origin, as for install links; the configured one
+ * when the request's Host is not a plain host[:port] (the agent's config carries nothing else).
+ */
+function agentHubUrl(config: Config, apiRequest?: FastifyRequest): string {
+  const origin = apiOrigin(config, apiRequest);
+  return isAgentHubUrl(origin) ? origin : apiOrigin(config);
 }
 
 /** The files a worker downloads, by the name they are served and saved under. */
@@ -44,10 +57,23 @@ export const nodeFileParams = {
 } as const;
 export type NodeFileParams = FromSchema<typeof nodeFileParams>;
 
-/** Sends one of a node's files as an attachment saved as `saveAs`. */
-export function sendDownload(reply: FastifyReply, nodes: NodesService, nodeId: string, name: DownloadName, saveAs: string = name): FastifyReply {
+/**
+ * Sends one of a node's files as an attachment saved as `saveAs`. The Linux/macOS installer carries
+ * a new agent credential for the node (shown once: it replaces the one an earlier installer had).
+ */
+export function sendDownload(
+  reply: FastifyReply,
+  config: Config,
+  nodes: NodesService,
+  nodeId: string,
+  name: DownloadName,
+  saveAs: string = name,
+  apiRequest?: FastifyRequest,
+): FastifyReply {
   const d = DOWNLOADS[name];
-  const body = d.render(nodes.workerInstall(nodeId)); // first: an unknown node is a 404 before any header names it
+  const install = nodes.workerInstall(nodeId); // first: an unknown node is a 404 before any header names it
+  const agent = name === 'linux.sh' ? { hubUrl: agentHubUrl(config, apiRequest), credential: nodes.issueAgentCredential(nodeId, 'install') } : null;
+  const body = d.render({ ...install, agent });
   return reply.type(d.type).header('content-disposition', `attachment; filename="${saveAs}"`).send(body);
 }
 

@@ -1,11 +1,10 @@
 // Agent credentials: one per node, 256 random bits shown once (in the node's installer); only their
 // SHA-256 is stored, so a copy of the database lets no one act as an agent. Lookups go by hash.
 import { createHash, randomBytes } from 'node:crypto';
+import { AGENT_CREDENTIAL_PATTERN } from '../domain/install.js';
 import type { AuditLog } from './audit.js';
 import type { Db, Statement } from './db.js';
 
-/** base64url without padding: 43 characters, safe in a header, a URL and a shell word. */
-export const AGENT_CREDENTIAL_PATTERN = /^[A-Za-z0-9_-]{43}$/;
 
 function hashCredential(credential: string): Buffer {
   return createHash('sha256').update(credential, 'utf8').digest();

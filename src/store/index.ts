@@ -49,7 +49,6 @@ import { RegistryTransfer, type ImportNodeInput, type ImportNodesOptions, type I
 export type { AuditEntry } from './audit.js';
 export type { StoredPair } from './pairs.js';
 export type { PathFlags } from './nodes.js';
-export { AGENT_CREDENTIAL_PATTERN } from './agents.js';
 export type { NodeKeys, NodeSecrets, RegisterNodeInput, StatusUpdate } from './nodes.js';
 export type { NodePage, NodePageQuery, NodeTotals } from './node-queries.js';
 export type { SetSettingOptions } from './settings.js';

@@ -429,8 +429,9 @@ describe('security headers', () => {
       };
       const ok = await send({ method: r.method as 'GET', url: fill(r.url, params), headers: authOf(r.url), ...validBody(r) });
       const bad = await send({ method: r.method as 'GET', url: fill(r.url, { node_id: 'nope', token: 'nope', file: 'nope', '*': 'nope' }), headers: {}, remoteAddress: '192.0.2.200' });
-      // Revoked just now (revoking it, or rotating the keys, does that): the later routes need one.
-      if (r.url.endsWith('/agent') || r.url.endsWith('/rotate-keys')) w.agentCredential = w.store.issueAgentCredential('worker-01');
+      // Revoking it, rotating the keys and every linux.sh (which carries a new one) end the credential
+      // before: the later routes need a live one.
+      w.agentCredential = w.store.issueAgentCredential('worker-01');
       expect(ok.statusCode, `${r.method} ${r.url}: ${ok.body.slice(0, 200)}`).toBeLessThan(400);
       for (const res of [ok, bad]) {
         const what = `${r.method} ${r.url} → ${res.statusCode}`;

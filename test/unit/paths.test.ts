@@ -24,7 +24,7 @@ import { checkReport, readReport, ReportError, type AgentReportBody } from '../.
 const key = (n: number) => Buffer.alloc(32, n).toString('base64');
 const T0 = 1_800_000_000_000;
 
-function report(at: number, localAddresses: string[], peers: Record<string, Partial<PeerSighting>> = {}, listenPort = 51820): AgentReport {
+function report(at: number, localAddresses: readonly string[], peers: Record<string, Partial<PeerSighting>> = {}, listenPort = 51820): AgentReport {
   const map = new Map<string, PeerSighting>();
   for (const [k, s] of Object.entries(peers)) map.set(k, { handshakeAt: null, rxBytes: 0, rxChangedAt: at, ...s });
   return { receivedAt: at, listenPort, localAddresses, peers: map };
