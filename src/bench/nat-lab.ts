@@ -151,6 +151,7 @@ export class Sandbox {
       child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
       const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeout ?? 60_000);
       child.on('error', (e) => (stderr += String(e)));
+      child.stdin.on('error', () => {}); // the command may exit before reading its input
       child.on('close', (status) => {
         clearTimeout(timer);
         resolve({ status, stdout, stderr });
