@@ -90,7 +90,11 @@ export function natRuleset(fullyRandom: boolean, filterUnsolicited = true): stri
 \t\tiifname "wan" ct state established,related accept
 \t\tiifname "wan" counter drop comment "unsolicited, dropped before conntrack confirms it"
 \t}`
-    : '';
+    : `
+\tchain input {
+\t\ttype filter hook input priority filter; policy accept;
+\t\tiifname "wan" ct state new counter accept comment "unsolicited, accepted: conntrack confirms it"
+\t}`;
   return `table ip natlab {
 \tchain postrouting {
 \t\ttype nat hook postrouting priority srcnat; policy accept;

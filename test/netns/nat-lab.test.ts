@@ -203,13 +203,21 @@ describe.skipIf(skip)('NAT lab: which NATs plain WireGuard punches through', () 
     lab = await NatLab.create({ filterUnsolicited: false });
     const { hub, w } = await world('wireguard-go');
     const l = lab;
+    const accepted = (nat: 'nat1' | 'nat2') => Number(/counter packets (\d+) bytes \d+ accept/.exec(l.nat(nat, 'nft', ['list', 'chain', 'ip', 'natlab', 'input']))?.[1]);
+    let atNat1 = 0;
     const r = await attempt(w.w1, w.w2, endpoint(hub, w.w2)!, endpoint(hub, w.w1)!, 20_000, async () => {
-      // W1's initiation (sent on configuration) has reached nat2 by now: nat2's stack answered it
-      // (no socket: ICMP port unreachable) and conntrack confirmed the entry.
-      await sleep(1500);
+      // W1's initiation (sent on configuration) reaches nat2, whose own stack takes it (no socket:
+      // ICMP port unreachable); conntrack confirms that entry, which holds W2's mapped port towards W1.
+      await waitFor("W1's first packet accepted at nat2", () => accepted('nat2') > 0, 10_000).catch((e: Error) => {
+        throw new Error(`${e.message}\n${l.state()}`);
+      });
+      atNat1 = accepted('nat1');
     });
-    console.log(`nat-lab naive NAT: W1 first, then W2: ${r.ms} ms (null: none in 20 s)`);
+    const later = accepted('nat1');
+    console.log(`nat-lab naive NAT: W1 first, then W2: ${r.ms} ms (null: none in 20 s); nat1 took ${later - atNat1} unsolicited packets after W2 started`);
     expect(r.ms, `W1↔W2 completed a handshake through NATs that accept unsolicited inbound\n${l.state()}`).toBeNull();
+    // W2's packets reached nat1 but matched no connection of W1's: nat2 sent them from another port.
+    expect(later).toBeGreaterThan(atNat1);
   }, 90_000);
 
   it('two workers on one LAN with the same listen port: the second keeps its remapped port towards every peer', async () => {
