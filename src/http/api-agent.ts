@@ -19,7 +19,8 @@ const COUNT = { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER } 
 const peersQuery = {
   type: 'object',
   additionalProperties: false,
-  properties: { wait: { type: 'integer', minimum: 0, maximum: MAX_WAIT_S, description: `seconds to hold the request while nothing changed (0–${MAX_WAIT_S})` } },
+  // Query values are text (never coerced): the number is declared by pattern.
+  properties: { wait: { type: 'string', pattern: '^(?:[0-9]|1[0-9]|2[0-5])$', description: `seconds to hold the request while nothing changed (0–${MAX_WAIT_S})` } },
 } as const;
 type PeersQuery = FromSchema<typeof peersQuery>;
 
@@ -128,11 +129,11 @@ export const agentRoutes: FastifyPluginAsync<AgentRoutesOptions> = async (app, {
     async (req, reply) => {
       const nodeId = agentOf.get(req)!;
       const known = req.headers['if-none-match'];
-      const deadline = Date.now() + (req.query.wait ?? 0) * 1000;
+      const deadline = Date.now() + Number(req.query.wait ?? 0) * 1000;
       const gone = new AbortController();
       req.raw.once('close', () => gone.abort());
       let answer = nodes.paths.peersOf(nodeId);
-      while (answer.etag === known && Date.now() < deadline && !gone.signal.aborted) {
+      while (answer.etag === known && Date.now() < deadline && !gone.signal.aborted && !nodes.paths.closed) {
         await nodes.paths.changed(nodeId, deadline - Date.now(), gone.signal);
         if (nodes.agentNodeOf(agentCredential(req)) !== nodeId) {
           return reply.code(401).send({ error: 'unauthorized', message: 'the agent credential was revoked' });

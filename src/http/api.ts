@@ -82,7 +82,7 @@ const hubRoutes: FastifyPluginAsync<HubRoutesOptions> = async (app, { config, no
     async (req, reply) => {
       const denied = await refusedUnless(config.publicMetrics, req, reply);
       if (denied) return denied;
-      const metrics = prometheusText({ nodes: nodes.list(), counters: hub.counters(), handshakes: hub.handshakes?.() ?? 0, dnsMessages: hub.dnsMessages?.() ?? null, now: Date.now() });
+      const metrics = prometheusText({ nodes: nodes.list(), counters: hub.counters(), handshakes: hub.handshakes?.() ?? 0, dnsMessages: hub.dnsMessages?.() ?? null, paths: nodes.paths.totals(), now: Date.now() });
       return reply.type(METRICS_CONTENT_TYPE).send(metrics);
     },
   );

@@ -18,10 +18,12 @@ export interface MetricsInput {
   handshakes: number;
   /** What the DNS server did with the messages it got, by outcome; null or absent when it is off. */
   dnsMessages?: Readonly<Record<string, number>> | null;
+  /** Pairs of agent nodes by path state, and the agents heard from since the start; absent: not shown. */
+  paths?: { trying: number; direct: number; relayed: number; agents: number };
   now: number;
 }
 
-export function prometheusText({ nodes, counters, handshakes, dnsMessages, now }: MetricsInput): string {
+export function prometheusText({ nodes, counters, handshakes, dnsMessages, paths, now }: MetricsInput): string {
   const out: string[] = [];
   const metric = (name: string, help: string, type: 'counter' | 'gauge', rows: Array<[labels: string, value: number]>) => {
     out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
@@ -37,6 +39,11 @@ export function prometheusText({ nodes, counters, handshakes, dnsMessages, now }
     byNode((n) => (n.lastHandshakeAt ? Math.floor(Date.parse(n.lastHandshakeAt) / 1000) : 0)));
   metric('wgvm_node_online', '1 when the last handshake is under 180 s old.', 'gauge', byNode((n) => (statusOf(n, now) === 'online' ? 1 : 0)));
   metric('wgvm_handshakes_total', 'Handshakes completed since the hub started.', 'counter', one(handshakes));
+  if (paths) {
+    metric('wgvm_agents', 'Worker agents that reported since the hub started.', 'gauge', one(paths.agents));
+    metric('wgvm_paths', 'Pairs of agent nodes by path: direct, trying, or relayed through the hub.', 'gauge',
+      (['direct', 'trying', 'relayed'] as const).map((state) => [`{state="${state}"}`, paths[state]]));
+  }
   if (counters) {
     metric(DROP_COUNTERS.metric, DROP_COUNTERS.help, 'counter', Object.entries(counters.drops).map(([reason, v]) => [`{reason="${label(reason)}"}`, v]));
     for (const c of DEVICE_COUNTERS) metric(c.metric, c.help, isFlag(c) ? 'gauge' : 'counter', one(counterValue(c, counters)));

@@ -18,7 +18,8 @@ import { flushLog, type Logger } from '../runtime/log.js';
 import { Store } from '../store/index.js';
 import { startUapiServer, stopUapiServer } from '../uapi/server.js';
 import { apiToken, hubIdentity } from './credentials.js';
-import { DeviceSync, type SyncClock } from './device-sync.js';
+import { DeviceSync, systemClock, type SyncClock } from './device-sync.js';
+import { PLAN_INTERVAL_MS } from '../paths/direct-paths.js';
 import { Releases } from './releases.js';
 
 /** What the hub reaches outside the process with. Tests give a fake device and no link. */
@@ -158,6 +159,15 @@ export class Hub {
     this.sync = sync;
     sync.start();
     releases.add(() => sync.stop()); // before the device and the registry close: it keeps the last figures
+    // The pairs of direct paths move on their deadlines and on the agents' reports.
+    const stopPlanning = (this.system.clock ?? systemClock).every(PLAN_INTERVAL_MS, () => {
+      try {
+        nodes.paths.step();
+      } catch (err) {
+        this.logger.error({ err }, 'planning direct paths failed');
+      }
+    });
+    releases.add(stopPlanning);
     return { identity, token, device, nodes, history, startedAt: Date.now() };
   }
 
@@ -227,7 +237,10 @@ export class Hub {
 
   private async startApi(core: Core, hub: HubInfo): Promise<void> {
     const api = await buildApi(this.config, core.nodes, hub, core.token, SERVER_LIMITS, this.logger);
-    this.releases.add(() => api.close());
+    this.releases.add(() => {
+      core.nodes.paths.close(); // agents' long polls answer now: the close need not wait for them
+      return api.close();
+    });
     await listen(api, this.config.apiPort, 'API_PORT');
   }
 

@@ -9,7 +9,7 @@ import { agentPeer, plan, type PathNode } from '../paths/manager.js';
 import { checkReport, readReport, type AgentReportBody } from '../paths/report.js';
 import type { Store, StoredPair } from '../store/index.js';
 
-/** How often pairs are planned (their deadlines are seconds apart). */
+/** How often pairs are planned: a report's news reaches both agents within this. */
 export const PLAN_INTERVAL_MS = 1000;
 /** The `poll` an agent is told: short while one of its pairs is being tried, else a long poll. */
 export const POLL_TRYING_S = 2;
@@ -44,6 +44,7 @@ export class DirectPaths {
   readonly #pairsOf = new Map<string, Set<string>>();
   readonly #waiters = new Map<string, Set<() => void>>();
   readonly #startedAt: number;
+  #closed = false;
 
   constructor(
     private readonly registry: Registry,
@@ -74,20 +75,24 @@ export class DirectPaths {
       lastSeen: now,
       version: body.agent,
     });
-    this.step();
+    // Planned at the next step (every PLAN_INTERVAL_MS): reports come in from every agent, and
+    // planning walks every pair.
   }
 
   /** A node changed in the registry (or was deleted): its pairs follow at once. */
   nodeChanged(nodeId: string): void {
     const node = this.registry.getNode(nodeId);
     const agent = this.#agents.get(nodeId);
-    if (!node) {
-      this.#agents.delete(nodeId);
-      this.#forgetPairsOf(nodeId); // the rows went with the node
-    } else if (agent) {
-      // New keys: the rows are gone (rotateKeys deletes them); the pairs start again with new keys.
-      if (agent.publicKey !== node.publicKey) this.#forgetPairsOf(nodeId);
-      this.#agents.set(nodeId, { ...agent, ...this.#nodeFields(node) });
+    if (agent) {
+      // Deleted, new keys (rotateKeys deletes the pairs' rows) or its credential revoked: what its
+      // agent reported is about an install that is no more. It takes part again once it reports.
+      const gone = !node || agent.publicKey !== node.publicKey || this.registry.agentCredentialIssuedAt(nodeId) === null;
+      if (gone) {
+        this.registry.applyPairs([], [], this.#forgetPairsOf(nodeId)); // rows a deletion or rotation left: none
+        this.#agents.delete(nodeId);
+      } else {
+        this.#agents.set(nodeId, { ...agent, ...this.#nodeFields(node!) });
+      }
     }
     this.#wake([nodeId]);
     this.step();
@@ -133,6 +138,7 @@ export class DirectPaths {
    */
   changed(nodeId: string, ms: number, signal?: AbortSignal): Promise<void> {
     return new Promise((resolve) => {
+      if (this.#closed) return resolve();
       let set = this.#waiters.get(nodeId);
       if (!set) this.#waiters.set(nodeId, (set = new Set()));
       const done = () => {
@@ -148,9 +154,14 @@ export class DirectPaths {
     });
   }
 
-  /** Wakes every waiting long poll (the hub is stopping). */
-  wakeAll(): void {
+  /** The hub is stopping: every held long poll answers now, and none is held again. */
+  close(): void {
+    this.#closed = true;
     this.#wake([...this.#waiters.keys()]);
+  }
+
+  get closed(): boolean {
+    return this.#closed;
   }
 
   /** What the API and the dashboard show of one node's agent and paths. */
@@ -223,16 +234,13 @@ export class DirectPaths {
     this.#pairsOf.get(pair.b)?.delete(key);
   }
 
-  /** Drops the node's pairs from memory (their rows are gone already) and wakes the other ends. */
-  #forgetPairsOf(nodeId: string): void {
-    const others: string[] = [];
-    for (const key of [...(this.#pairsOf.get(nodeId) ?? [])]) {
-      const pair = this.#pairs.get(key)!;
-      others.push(otherOf(pair, nodeId));
-      this.#forget(pair);
-    }
+  /** Drops the node's pairs from memory, wakes the other ends, and returns the pairs. */
+  #forgetPairsOf(nodeId: string): StoredPair[] {
+    const pairs = [...(this.#pairsOf.get(nodeId) ?? [])].map((key) => this.#pairs.get(key)!);
+    for (const pair of pairs) this.#forget(pair);
     this.#pairsOf.delete(nodeId);
-    this.#wake(others);
+    this.#wake(pairs.map((p) => otherOf(p, nodeId)));
+    return pairs;
   }
 
   #wake(nodeIds: readonly string[]): void {

@@ -112,17 +112,13 @@ describe.skipIf(skip)('NAT lab: which NATs plain WireGuard punches through', () 
   });
 
   /** The hub (wireguard-go or wgvm, forwarding between its peers) and the workers, each with a session to it. */
-  async function world(impl: Impl, ports: Partial<Record<WorkerName, number>> = {}, workerRelay = false) {
+  async function world(impl: Impl, ports: Partial<Record<WorkerName, number>> = {}) {
     const l = lab!;
     const hub = await wg0(l.hub, impl, '10.100.0.1/16', HUB_PORT);
     l.hub.exec('sysctl', ['-qw', 'net.ipv4.ip_forward=1']);
     const w = {} as Record<WorkerName, Wg>;
     for (const name of ['w1', 'w2', 'w3', 'w4'] as const) {
       w[name] = await wg0(l.workers[name], impl, `${INNER[name]}/16`, ports[name]);
-      // wgvm relays between peers by default (the hub's feature), on workers too: a packet from a
-      // direct peer for the worker itself matches the hub peer's /16 and is relayed to the hub
-      // instead of reaching the TUN (see the test 'wgvm-userspace with its default relay …').
-      if (impl === 'wgvm' && !workerRelay) l.workers[name].exec(process.execPath, [wgvmEntry, 'relay', 'wg0', 'off']);
       l.hub.exec('wg', ['set', 'wg0', 'peer', w[name].publicKey, 'allowed-ips', `${INNER[name]}/32`]);
       l.workers[name].exec('wg', ['set', 'wg0', 'peer', hub.publicKey, 'allowed-ips', '10.100.0.0/16',
         'endpoint', `${LAB.hub}:${HUB_PORT}`, 'persistent-keepalive', '25']);
@@ -237,12 +233,11 @@ describe.skipIf(skip)('NAT lab: which NATs plain WireGuard punches through', () 
     expect(endpoint(w.w2, w.w4)).toBe(w4seen);
   }, 90_000);
 
-  // Known problem, expected to fail until wgvm-userspace stops relaying on workers: with relay on
-  // (the default), W1's packet for W2 arrives directly, matches the hub peer's 10.100.0.0/16 (W2's
-  // own address is in it), and W2 re-encrypts it for the hub instead of writing it to its TUN.
-  it.fails('wgvm-userspace with its default relay on: a worker delivers what a direct peer sends it', async () => {
+  // With relay on (wgvm's default), W1's packet for W2 arrives directly and matches the hub peer's
+  // 10.100.0.0/16 too (W2's own address is in it): W2 must write it to its TUN, not relay it to the hub.
+  it('wgvm-userspace with its default relay on: a worker delivers what a direct peer sends it', async () => {
     lab = await NatLab.create();
-    const { hub, w } = await world('wgvm', {}, true);
+    const { hub, w } = await world('wgvm');
     const l = lab;
     const r = await attempt(w.w1, w.w2, endpoint(hub, w.w2)!, endpoint(hub, w.w1)!, 15_000);
     expect(r.ms, l.state()).not.toBeNull();

@@ -55,7 +55,7 @@ async function harness(options: { password?: boolean; env?: Record<string, strin
     history,
     apiToken: API_TOKEN,
     webDir: web,
-    hub: { publicKey: hub.publicKey, startedAt: Date.now(), counters: () => ({ drops: { replay: 3 }, relayed: 7, tunWriteErrors: 0, tunMalformed: 0, udpSendErrors: 0, handshakesAdmitted: 9, underLoad: false }), handshakes: () => 5 },
+    hub: { publicKey: hub.publicKey, startedAt: Date.now(), counters: () => ({ drops: { replay: 3 }, relayed: 7, relayedBytes: 700, tunWriteErrors: 0, tunMalformed: 0, udpSendErrors: 0, handshakesAdmitted: 9, underLoad: false }), handshakes: () => 5 },
     ...(options.liveLimits ? { liveLimits: options.liveLimits } : {}),
   });
   const h = { dashboard, store, nodes, history, dir };
@@ -322,7 +322,7 @@ describe('nodes', () => {
     const cookie = await signIn(h);
     const hub = (await h.dashboard.app.inject({ url: '/api/hub', headers: as(cookie) })).json();
     expect(hub).toMatchObject({ endpoint: 'vpn.example.com:41820', listen_port: 41820, subnet: '10.100.0.0/16', peers_total: 0, handshakes: 5 });
-    expect(hub.counters).toEqual({ drop_replay: 3, relayed: 7, tun_write_errors: 0, tun_malformed: 0, udp_send_errors: 0, handshakes_admitted: 9, under_load: 0 });
+    expect(hub.counters).toEqual({ drop_replay: 3, relayed: 7, relayed_bytes: 700, tun_write_errors: 0, tun_malformed: 0, udp_send_errors: 0, handshakes_admitted: 9, under_load: 0 });
   });
 });
 

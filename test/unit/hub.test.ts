@@ -55,7 +55,7 @@ class FakeDevice implements NativeDevice {
     return this.snapshots;
   }
   counters() {
-    return { drops: {}, tunWriteErrors: 0, tunMalformed: 0, udpSendErrors: 0, relayed: 0, handshakesAdmitted: 0, underLoad: false };
+    return { drops: {}, tunWriteErrors: 0, tunMalformed: 0, udpSendErrors: 0, relayed: 0, relayedBytes: 0, handshakesAdmitted: 0, underLoad: false };
   }
   setRelay() {}
   setIsolated() {

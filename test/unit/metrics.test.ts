@@ -16,6 +16,7 @@ const counters: DeviceCounters = {
   tunMalformed: 12,
   udpSendErrors: 13,
   relayed: 14,
+  relayedBytes: 1400,
   handshakesAdmitted: 15,
   underLoad: true,
 };
@@ -26,6 +27,7 @@ const text = prometheusText({
   counters,
   handshakes: 9,
   dnsMessages: { answered: 21, refused: 22, limited: 23, dropped: 24, failed: 0 },
+  paths: { direct: 31, trying: 32, relayed: 33, agents: 34 },
   now: NOW,
 });
 
@@ -40,6 +42,11 @@ describe('the /metrics exposition', () => {
     expect(sample('wgvm_device_tun_malformed_total')).toBe(12);
     expect(sample('wgvm_device_udp_send_errors_total')).toBe(13);
     expect(sample('wgvm_device_relayed_packets_total')).toBe(14);
+    expect(sample('wgvm_device_relayed_bytes_total')).toBe(1400);
+    expect(sample('wgvm_paths', '{state="direct"}')).toBe(31);
+    expect(sample('wgvm_paths', '{state="trying"}')).toBe(32);
+    expect(sample('wgvm_paths', '{state="relayed"}')).toBe(33);
+    expect(sample('wgvm_agents')).toBe(34);
     expect(sample('wgvm_device_handshakes_admitted_total')).toBe(15);
     expect(sample('wgvm_device_under_load')).toBe(1);
     expect(sample('wgvm_device_drops_total', '{reason="bad_mac1"}')).toBe(7);
@@ -77,7 +84,7 @@ describe('the one list of data-plane counters (src/dataplane/counters.ts)', () =
     for (const c of DEVICE_COUNTERS) expect(sample(c.metric), c.metric).toBe(Number(counters[c.field]));
     expect(namedCounters(counters)).toEqual([
       ['drop_replay', 3], ['drop_decrypt', 1], ['drop_bad_mac1', 7],
-      ['tun_write_errors', 11], ['tun_malformed', 12], ['udp_send_errors', 13], ['relayed', 14], ['handshakes_admitted', 15], ['under_load', 1],
+      ['tun_write_errors', 11], ['tun_malformed', 12], ['udp_send_errors', 13], ['relayed', 14], ['relayed_bytes', 1400], ['handshakes_admitted', 15], ['under_load', 1],
     ]);
     expect(counterLabel('relayed')).toBe('Relayed between peers');
     expect(counterLabel('drop_bad_mac1')).toBe('Dropped: bad mac1');

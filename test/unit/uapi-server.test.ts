@@ -59,9 +59,9 @@ describe('UAPI socket', () => {
 
   it('answers wgvm_counters=1 with one line per counter, read-only mode included; a device without counters refuses it', async () => {
     const counting: UapiTarget = Object.assign(new FakeDevice(), {
-      counters: () => ({ drops: { too_short: 0, replay: 12 }, tunWriteErrors: 1, tunMalformed: 5, udpSendErrors: 2, relayed: 3, handshakesAdmitted: 4, underLoad: true }),
+      counters: () => ({ drops: { too_short: 0, replay: 12 }, tunWriteErrors: 1, tunMalformed: 5, udpSendErrors: 2, relayed: 3, relayedBytes: 300, handshakesAdmitted: 4, underLoad: true }),
     });
-    const lines = 'drop_too_short=0\ndrop_replay=12\ntun_write_errors=1\ntun_malformed=5\nudp_send_errors=2\nrelayed=3\nhandshakes_admitted=4\nunder_load=1\n';
+    const lines = 'drop_too_short=0\ndrop_replay=12\ntun_write_errors=1\ntun_malformed=5\nudp_send_errors=2\nrelayed=3\nrelayed_bytes=300\nhandshakes_admitted=4\nunder_load=1\n';
     expect(handleRequest(counting, 'wgvm_counters=1', false).reply).toBe(`${lines}errno=0\n\n`);
     expect(handleRequest(counting, 'wgvm_counters=1\nx=1', true).reply).toBe('errno=-22\n\n');
     expect(handleRequest(device, 'wgvm_counters=1', true).reply).toBe('errno=-22\n\n');
