@@ -240,10 +240,11 @@ describe('Hub', () => {
   });
 
   it("reads an idle device rarely, and at once after the device tells of a worker's handshake", async () => {
-    // The status loop's timer is ticked by hand; everything else runs as usual.
-    let tick = () => {};
+    // The hub's timers (the status loop, the planning of direct paths) are ticked by hand; everything else runs as usual.
+    const timers: (() => void)[] = [];
+    const tick = () => timers.forEach((fn) => fn());
     h.system.clock = {
-      every: (_ms, fn) => ((tick = fn), () => {}),
+      every: (_ms, fn) => (timers.push(fn), () => {}),
       soon: (task) => {
         const immediate = setImmediate(task);
         return () => clearImmediate(immediate);
