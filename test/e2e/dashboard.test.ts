@@ -140,8 +140,9 @@ describe.skipIf(skip)('the dashboard in Chromium', () => {
     expect(received(nsW, '10.100.0.1', 3)).toBe(3);
     await expect.poll(() => row.locator('.badge').textContent(), { timeout: 10_000 }).toBe('online');
     expect(await page.evaluate(() => (window as unknown as { marker?: number }).marker)).toBe(42);
-    await expect.poll(() => row.locator('td').nth(7).textContent()).toMatch(/^198\.18\.9\.2:\d+$/);
-    expect(await row.locator('td').nth(4).textContent()).toMatch(/just now|\d+ s ago/);
+    await expect.poll(() => row.locator('td.col-endpoint').textContent()).toMatch(/^198\.18\.9\.2:\d+$/);
+    expect(await row.locator('td.col-last_handshake').textContent()).toMatch(/just now|\d+ s ago/);
+    expect(await row.locator('td.col-paths').textContent()).toBe('no agent: relayed'); // wg-quick by hand: no agent
     await expect.poll(() => page.getByTestId('hub-peers').textContent()).toBe('1 / 2');
 
     // Filter and sort.

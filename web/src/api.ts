@@ -45,5 +45,7 @@ export const api = {
   remove: (id: string) => call<Deleted>('DELETE', `/api/nodes/${encodeURIComponent(id)}`),
   setEnabled: (id: string, on: boolean) => call<NodeAnswer>('POST', `/api/nodes/${encodeURIComponent(id)}/${on ? 'enable' : 'disable'}`),
   rotateKeys: (id: string) => call<NodeAndInstall>('POST', `/api/nodes/${encodeURIComponent(id)}/rotate-keys`),
+  update: (id: string, body: { isolated?: boolean; direct_paths?: boolean }) => call<NodeAnswer>('PATCH', `/api/nodes/${encodeURIComponent(id)}`, body),
+  revokeAgent: (id: string) => call<NodeAnswer>('DELETE', `/api/nodes/${encodeURIComponent(id)}/agent`),
   installLink: (id: string) => call<InstallAnswer>('POST', `/api/nodes/${encodeURIComponent(id)}/install-link`),
 };

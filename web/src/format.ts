@@ -76,3 +76,11 @@ export function formatTimestamp(iso: string): string {
   const p = (n: number) => String(n).padStart(2, '0');
   return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
 }
+
+/** What a node's paths come to, for the node list: "2 direct · 1 relayed", or why there are none. */
+export function pathSummary(n: { agent: { reported_at: string | null; credential_issued_at: string | null }; paths: { state: string }[] }): string {
+  if (!n.agent.reported_at) return n.agent.credential_issued_at ? 'agent silent: relayed' : 'no agent: relayed';
+  const count = (state: string) => n.paths.filter((p) => p.state === state).length;
+  const parts = (['direct', 'trying', 'relayed'] as const).filter((s) => count(s) > 0).map((s) => `${count(s)} ${s}`);
+  return parts.length > 0 ? parts.join(' · ') : 'agent, no pairs';
+}

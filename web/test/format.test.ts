@@ -1,6 +1,6 @@
 // The dashboard's formatting of ages, sizes, rates and durations (web/src/format.ts).
 import { describe, expect, it } from 'vitest';
-import { formatAge, formatBitRate, formatBytes, formatDuration, formatExpiry } from '../src/format.js';
+import { formatAge, formatBitRate, formatBytes, formatDuration, formatExpiry, pathSummary } from '../src/format.js';
 
 const NOW = Date.parse('2026-11-26T12:00:00Z');
 const ago = (s: number) => new Date(NOW - s * 1000).toISOString();
@@ -75,4 +75,15 @@ describe('formatDuration and formatExpiry', () => {
     [23 * 3600 + 59 * 60, 'in 23 h'],
     [3 * 86_400, 'in 3 d'],
   ])('expiry in %i s → %s', (s, text) => expect(formatExpiry(new Date(NOW + s * 1000).toISOString(), NOW)).toBe(text));
+});
+
+describe('pathSummary', () => {
+  const agent = { reported_at: '2026-12-05T12:00:00Z', credential_issued_at: '2026-12-05T11:00:00Z' };
+  it("counts a node's pairs by state, and says why a node has none", () => {
+    const p = (state: string) => ({ state });
+    expect(pathSummary({ agent, paths: [p('direct'), p('relayed'), p('direct')] })).toBe('2 direct · 1 relayed');
+    expect(pathSummary({ agent, paths: [] })).toBe('agent, no pairs');
+    expect(pathSummary({ agent: { ...agent, reported_at: null }, paths: [] })).toBe('agent silent: relayed');
+    expect(pathSummary({ agent: { reported_at: null, credential_issued_at: null }, paths: [] })).toBe('no agent: relayed');
+  });
 });

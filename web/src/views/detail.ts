@@ -10,6 +10,24 @@ import { installPanel } from './install.js';
 
 const HISTORY_REFRESH_MS = 10_000;
 
+function agentText(n: NodeView): string {
+  if (n.agent.reported_at) return `reporting (${n.agent.version ?? 'unknown version'}), last ${formatAge(n.agent.reported_at, Date.now())}`;
+  if (n.agent.credential_issued_at) return 'installed, no report since the hub started';
+  return 'none: every path goes through the hub (Windows, or wg-quick by hand)';
+}
+
+/** Each pair with another agent node, and since when; every other node goes through the hub. */
+function pathList(n: NodeView): HTMLElement {
+  const how = (p: NodeView['paths'][number]) =>
+    p.state === 'direct' ? `direct, ${p.via === 'lan' ? 'over the LAN' : 'across NATs'}` : p.state === 'trying' ? `trying ${p.via === 'lan' ? 'the LAN' : 'through NATs'}` : 'through the hub';
+  return h(
+    'ul',
+    { class: 'paths', attrs: { 'data-testid': 'paths' } },
+    ...n.paths.map((p) => h('li', { attrs: { 'data-peer': p.peer, 'data-state': p.state } }, h('a', { attrs: { href: `#/node/${encodeURIComponent(p.peer)}` } }, p.peer), `: ${how(p)} since ${formatTimestamp(p.since)}`)),
+    h('li', { class: 'muted' }, n.paths.length > 0 ? 'every other node: through the hub' : 'every node: through the hub'),
+  );
+}
+
 export class NodeDetail {
   readonly el: HTMLElement;
   private readonly facts = h('dl', { class: 'facts' });
@@ -84,6 +102,10 @@ export class NodeDetail {
       ...fact('Central server', n.central_server_url ?? '–'),
       ...fact('Registered', formatTimestamp(n.created_at)),
       ...fact('Keys', n.server_holds_private_key ? 'made by the hub' : 'the worker’s own (the hub never held its private key)'),
+      ...fact('Agent', agentText(n), 'agent'),
+      ...fact('Paths', pathList(n), 'paths'),
+      ...fact('Isolated', n.isolated ? 'yes: reaches the hub only' : 'no', 'isolated'),
+      ...fact('Direct paths', n.direct_paths ? 'allowed' : 'off: always relayed', 'direct_paths'),
     );
     this.renderActions(n);
   }
@@ -109,6 +131,19 @@ export class NodeDetail {
       act(n.enabled ? 'Disable' : 'Enable', 'secondary', 'toggle-enabled', async () => {
         this.live.upsert((await api.setEnabled(this.id, !n.enabled)).node);
       }),
+      act(n.isolated ? 'Stop isolating' : 'Isolate', 'secondary', 'toggle-isolated', async () => {
+        this.live.upsert((await api.update(this.id, { isolated: !n.isolated })).node);
+      }),
+      act(n.direct_paths ? 'Direct paths off' : 'Direct paths on', 'secondary', 'toggle-direct-paths', async () => {
+        this.live.upsert((await api.update(this.id, { direct_paths: !n.direct_paths })).node);
+      }),
+      n.agent.credential_issued_at
+        ? act('Revoke agent', 'secondary', 'revoke-agent', async () => {
+            const ok = await confirmDialog(`Revoke the agent credential of ${this.id}?`, 'Its agent drops its direct peers and everything goes through the hub; a new Linux installer brings a new credential.', 'Revoke');
+            if (!ok) return;
+            this.live.upsert((await api.revokeAgent(this.id)).node);
+          })
+        : null,
       act('New install link', 'secondary', 'new-install-link', async () => {
         const r = await api.installLink(this.id);
         replace(this.install, installPanel(this.id, r.install, n.server_holds_private_key));

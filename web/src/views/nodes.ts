@@ -3,7 +3,7 @@
 // exist in the document, and a live change moves the changed nodes in the sorted order instead of
 // sorting the fleet again, so 10,000 nodes updating every second stay cheap.
 import { h, setText } from '../dom.js';
-import { formatAge, formatBytes, formatTimestamp } from '../format.js';
+import { formatAge, formatBytes, formatTimestamp, pathSummary } from '../format.js';
 import type { LiveChange, LiveNodes } from '../live.js';
 import type { NodeStatus, NodeView } from '../types.js';
 
@@ -12,13 +12,14 @@ export const PAGE_SIZE = 100;
 /** More changed nodes than this in one event: sorting everything again is cheaper than moving each. */
 const MOVE_LIMIT = 200;
 
-type Column = 'node_id' | 'description' | 'vpn_ip' | 'status' | 'last_handshake' | 'rx_bytes' | 'tx_bytes' | 'endpoint' | 'central_server_url';
+type Column = 'node_id' | 'description' | 'vpn_ip' | 'status' | 'paths' | 'last_handshake' | 'rx_bytes' | 'tx_bytes' | 'endpoint' | 'central_server_url';
 
 const COLUMNS: Array<{ key: Column; label: string; numeric?: boolean }> = [
   { key: 'node_id', label: 'Node ID' },
   { key: 'description', label: 'Description' },
   { key: 'vpn_ip', label: 'VPN IP' },
   { key: 'status', label: 'Status' },
+  { key: 'paths', label: 'Paths' },
   { key: 'last_handshake', label: 'Last handshake' },
   { key: 'rx_bytes', label: 'Received', numeric: true },
   { key: 'tx_bytes', label: 'Sent', numeric: true },
@@ -42,6 +43,8 @@ function compare(a: NodeView, b: NodeView, key: Column): number {
     case 'rx_bytes':
     case 'tx_bytes':
       return a[key] - b[key];
+    case 'paths':
+      return text.compare(pathSummary(a), pathSummary(b));
     default:
       return text.compare(a[key] ?? '', b[key] ?? '');
   }
@@ -178,6 +181,7 @@ export class NodesTable {
     setText(c.vpn_ip, n.vpn_ip);
     setText(row.status, n.status);
     row.status.className = `badge status-${n.status}`;
+    setText(c.paths, pathSummary(n));
     setText(c.last_handshake, formatAge(n.last_handshake, now));
     c.last_handshake.title = n.last_handshake ? formatTimestamp(n.last_handshake) : '';
     setText(c.rx_bytes, formatBytes(n.rx_bytes));
