@@ -169,6 +169,23 @@ export const agentRoutes: FastifyPluginAsync<AgentRoutesOptions> = async (app, {
       return reply.code(204).send();
     },
   );
+
+  app.post(
+    '/api/agent/v1/stopping',
+    {
+      schema: {
+        summary: 'The agent is stopping and has removed its direct peers: the other ends drop theirs now',
+        tags: AGENT_TAG,
+        security: AGENT_SECURITY,
+        body: { type: 'object', additionalProperties: false, required: ['stopping'], properties: { stopping: { type: 'boolean', const: true } } },
+        response: { 204: { description: 'the node has no direct paths until its agent reports again', type: 'null' }, '4xx': ERROR_BODY },
+      },
+    },
+    async (req, reply) => {
+      nodes.paths.agentStopped(agentOf.get(req)!);
+      return reply.code(204).send();
+    },
+  );
 };
 
 function agentCredential(req: FastifyRequest): string {

@@ -79,6 +79,12 @@ export class DirectPaths {
     // planning walks every pair.
   }
 
+  /** The node's agent stopped (and removed its direct peers): its pairs end now at the other ends. */
+  agentStopped(nodeId: string): void {
+    this.#dropAgent(nodeId);
+    this.step();
+  }
+
   /** A node changed in the registry (or was deleted): its pairs follow at once. */
   nodeChanged(nodeId: string): void {
     const node = this.registry.getNode(nodeId);
@@ -87,10 +93,8 @@ export class DirectPaths {
       // Deleted, new keys (rotateKeys deletes the pairs' rows) or its credential revoked: what its
       // agent reported is about an install that is no more. It takes part again once it reports.
       const gone = !node || agent.publicKey !== node.publicKey || this.registry.agentCredentialIssuedAt(nodeId) === null;
-      if (gone) {
-        this.registry.applyPairs([], [], this.#forgetPairsOf(nodeId)); // rows a deletion or rotation left: none
-        this.#agents.delete(nodeId);
-      } else {
+      if (gone) this.#dropAgent(nodeId);
+      else {
         this.#agents.set(nodeId, { ...agent, ...this.#nodeFields(node!) });
       }
     }
@@ -232,6 +236,12 @@ export class DirectPaths {
     this.#pairs.delete(key);
     this.#pairsOf.get(pair.a)?.delete(key);
     this.#pairsOf.get(pair.b)?.delete(key);
+  }
+
+  /** Forgets the node's agent and its pairs (in the registry too), until it reports again. */
+  #dropAgent(nodeId: string): void {
+    this.registry.applyPairs([], [], this.#forgetPairsOf(nodeId));
+    this.#agents.delete(nodeId);
   }
 
   /** Drops the node's pairs from memory, wakes the other ends, and returns the pairs. */

@@ -214,6 +214,19 @@ describe('the agent protocol', () => {
     expect(peerLines((await peersText('w1')).body).size).toBe(1);
   });
 
+  it('an agent that stops ends its pairs at the other ends at once, until it reports again', async () => {
+    for (const id of ['w1', 'w2']) await report(id);
+    w.nodes.paths.step();
+    expect(peerLines((await peersText('w1')).body).size).toBe(1);
+    const stopped = await w.app.inject({ method: 'POST', url: '/api/agent/v1/stopping', headers: bearer('w2'), payload: { stopping: true } });
+    expect(stopped.statusCode).toBe(204);
+    expect(peerLines((await peersText('w1')).body).size).toBe(0);
+    expect(w.nodes.paths.viewOf('w1').paths).toEqual([]);
+    await report('w2');
+    w.nodes.paths.step();
+    expect(peerLines((await peersText('w1')).body).size).toBe(1);
+  });
+
   it('DIRECT_PATHS=false pairs no one', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'wgvm-agent-off-'));
     const store = Store.open(join(dir, 'data'));

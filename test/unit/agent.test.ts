@@ -63,7 +63,8 @@ class FakeHub {
     return `http://127.0.0.1:${this.port}`;
   }
   gets() { return this.requests.filter((r) => r.method === 'GET'); }
-  reports() { return this.requests.filter((r) => r.method === 'POST'); }
+  reports() { return this.requests.filter((r) => r.method === 'POST' && r.url === '/api/agent/v1/report'); }
+  stops() { return this.requests.filter((r) => r.method === 'POST' && r.url === '/api/agent/v1/stopping'); }
   async close() {
     for (const r of this.hung) r.destroy();
     this.server.closeAllConnections();
@@ -463,6 +464,8 @@ describe('wgvm-agent: running as a service', () => {
     expect(wgSets().at(-1)).toBe(`wg set wg0 peer ${a.key} remove`);
     expect(ifacePeers()).toEqual([HUB_KEY, FOREIGN]);
     expect(existsSync(join(dir, 'state', 'wg0.lock'))).toBe(false);
+    // …and tells the hub, so that the other ends drop their direct peer for this node now.
+    expect(hub.stops().map((r) => JSON.parse(r.body))).toEqual([{ stopping: true }]);
   });
 
   it('a second agent on the same interface refuses to start', async () => {

@@ -51,6 +51,7 @@ const ROUTES: Record<string, RouteSpec> = {
   // An agent's own view: the pairs' preshared keys are what it is for.
   'GET /api/agent/v1/peers': { access: 'agent', keys: true },
   'POST /api/agent/v1/report': { access: 'agent' },
+  'POST /api/agent/v1/stopping': { access: 'agent' },
   // With the API token, or with ?token= (an install token).
   'GET /api/clients/:node_id/config': { access: 'auth', keys: true },
   'GET /api/vpn/status': { access: 'public' },
@@ -177,6 +178,7 @@ function authOf(url: string): Record<string, string> {
 function validBody(r: { method: string; url: string }): { payload?: object } {
   if (r.url === '/api/nodes/register') return { payload: { node_id: 'worker-09' } };
   if (r.method === 'PATCH') return { payload: { isolated: false } };
+  if (r.url === '/api/agent/v1/stopping') return { payload: { stopping: true } };
   if (r.url === '/api/agent/v1/report') {
     const key = w.store.getNode('worker-01')!.publicKey;
     return { payload: { agent: 'test/1', time: 1_800_000_000, public_key: key, listen_port: 51820, local_addresses: ['192.168.1.10/24'], peers: [] } };
