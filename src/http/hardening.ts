@@ -37,6 +37,13 @@ export const SERVER_LIMITS: ServerLimits = {
   maxHeaderBytes: 16 * 1024,
 };
 
+/**
+ * The management API's: every worker agent holds one long poll open (docs/agent-protocol.md), so the
+ * API takes a connection per agent and some to spare; each is a file descriptor (deploy/wgvm.service
+ * raises LimitNOFILE).
+ */
+export const API_SERVER_LIMITS: ServerLimits = { ...SERVER_LIMITS, maxConnections: 12_000 };
+
 /** Fastify's constructor options for these limits. */
 export function serverOptions(limits: ServerLimits) {
   return {

@@ -10,7 +10,7 @@ import { keyToHex } from '../domain/keys.js';
 import { DnsServer } from '../dns/server.js';
 import { buildApi, type HubInfo } from '../http/api.js';
 import { buildDashboard, type Dashboard } from '../http/dashboard.js';
-import { SERVER_LIMITS } from '../http/hardening.js';
+import { API_SERVER_LIMITS } from '../http/hardening.js';
 import type { Node } from '../domain/node.js';
 import { NodeHistory } from '../nodes/history.js';
 import { NodesService, type HubIdentity } from '../nodes/service.js';
@@ -236,7 +236,7 @@ export class Hub {
   }
 
   private async startApi(core: Core, hub: HubInfo): Promise<void> {
-    const api = await buildApi(this.config, core.nodes, hub, core.token, SERVER_LIMITS, this.logger);
+    const api = await buildApi(this.config, core.nodes, hub, core.token, API_SERVER_LIMITS, this.logger);
     this.releases.add(() => {
       core.nodes.paths.close(); // agents' long polls answer now: the close need not wait for them
       return api.close();
