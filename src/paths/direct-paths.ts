@@ -4,9 +4,9 @@
 import { generatePresharedKey, encodeKey } from '../domain/keys.js';
 import type { Node } from '../domain/node.js';
 import { otherOf, pairKey, type PairState, type PathState, type PathVia } from '../domain/paths.js';
-import { peersAnswer, type AnsweredPeer, type PeersAnswer } from '../paths/answer.js';
-import { agentPeer, plan, type PathNode } from '../paths/manager.js';
-import { checkReport, readReport, type AgentReportBody } from '../paths/report.js';
+import { peersAnswer, type AnsweredPeer, type PeersAnswer } from './answer.js';
+import { activeNodes, agentPeer, plan, type PathNode } from './manager.js';
+import { checkReport, readReport, type AgentReportBody } from './report.js';
 import type { Store, StoredPair } from '../store/index.js';
 
 /** How often pairs are planned: a report's news reaches both agents within this. */
@@ -45,6 +45,12 @@ export class DirectPaths {
   readonly #waiters = new Map<string, Set<() => void>>();
   readonly #startedAt: number;
   #closed = false;
+  /** Keys of the pairs not direct: the only ones a deadline moves. */
+  readonly #timed = new Set<string>();
+  /** Nodes that reported or changed since the last step: their pairs are looked at. */
+  readonly #dirty = new Set<string>();
+  /** The nodes that took part at the last step. */
+  #wasActive = new Set<string>();
 
   constructor(
     private readonly registry: Registry,
@@ -75,6 +81,7 @@ export class DirectPaths {
       lastSeen: now,
       version: body.agent,
     });
+    this.#dirty.add(nodeId);
     // Planned at the next step (every PLAN_INTERVAL_MS): reports come in from every agent, and
     // planning walks every pair.
   }
@@ -96,19 +103,39 @@ export class DirectPaths {
       if (gone) this.#dropAgent(nodeId);
       else {
         this.#agents.set(nodeId, { ...agent, ...this.#nodeFields(node!) });
+        this.#dirty.add(nodeId);
       }
     }
     this.#wake([nodeId]);
     this.step();
   }
 
-  /** Re-reads what the hub's device saw of each agent node, then plans every pair once. */
+  /**
+   * Re-reads what the hub's device saw of each agent node, then plans the pairs that may have moved:
+   * those of nodes that reported, changed, came or went, and those whose deadline came. A step costs
+   * what happened since the last one, not the number of pairs.
+   */
   step(): void {
-    for (const [id, agent] of this.#agents) {
-      const node = this.registry.getNode(id);
-      if (node) this.#agents.set(id, { ...agent, ...this.#nodeFields(node) });
+    const now = this.now();
+    const active = new Set(activeNodes(this.#agents.values(), now).keys());
+    const nodes = new Set(this.#dirty);
+    for (const id of active) if (!this.#wasActive.has(id)) nodes.add(id);
+    for (const id of this.#wasActive) if (!active.has(id)) nodes.add(id);
+    this.#dirty.clear();
+    this.#wasActive = active;
+    const pairs: StoredPair[] = [];
+    for (const id of nodes) for (const key of this.#pairsOf.get(id) ?? []) pairs.push(this.#pairs.get(key)!);
+    for (const key of this.#timed) {
+      const pair = this.#pairs.get(key)!;
+      if (pair.deadline <= now) pairs.push(pair);
     }
-    const changes = plan(this.#agents.values(), this.#pairs, this.now());
+    // The endpoints the hub's device saw, for the nodes whose tries may start or move now.
+    for (const id of new Set([...nodes, ...pairs.flatMap((p) => [p.a, p.b])])) {
+      const agent = this.#agents.get(id);
+      const node = agent && this.registry.getNode(id);
+      if (agent && node) this.#agents.set(id, { ...agent, ...this.#nodeFields(node) });
+    }
+    const changes = plan(this.#agents.values(), this.#pairs, now, { pairs, nodes });
     if (changes.added.length + changes.changed.length + changes.removed.length === 0) return;
     const added: StoredPair[] = changes.added.map((p) => ({ ...p, presharedKey: encodeKey(generatePresharedKey()) }));
     this.registry.applyPairs(added, changes.changed, changes.removed);
@@ -224,6 +251,8 @@ export class DirectPaths {
   #remember(pair: StoredPair): void {
     const key = pairKey(pair.a, pair.b);
     this.#pairs.set(key, pair);
+    if (pair.state === 'direct') this.#timed.delete(key);
+    else this.#timed.add(key);
     for (const id of [pair.a, pair.b]) {
       let set = this.#pairsOf.get(id);
       if (!set) this.#pairsOf.set(id, (set = new Set()));
@@ -234,6 +263,7 @@ export class DirectPaths {
   #forget(pair: Pick<PairState, 'a' | 'b'>): void {
     const key = pairKey(pair.a, pair.b);
     this.#pairs.delete(key);
+    this.#timed.delete(key);
     this.#pairsOf.get(pair.a)?.delete(key);
     this.#pairsOf.get(pair.b)?.delete(key);
   }

@@ -181,13 +181,25 @@ export function activeNodes(nodes: Iterable<PathNode>, now: number): Map<string,
 }
 
 /**
- * One planning step over every pair: pairs of nodes that left are removed, every new pair of active
- * nodes starts trying, and each existing pair moves on (stepPair).
+ * What one step looks at, when not every pair: the pairs that may have changed (their nodes reported
+ * or changed, or their deadline came), and the nodes that may have new pairs.
  */
-export function plan(nodes: Iterable<PathNode>, pairs: ReadonlyMap<string, PairState>, now: number): PlanChanges {
+export interface PlanScope {
+  pairs: Iterable<PairState>;
+  nodes: Iterable<string>;
+}
+
+/**
+ * One planning step: pairs of nodes that left are removed, every new pair of active nodes starts
+ * trying, and each existing pair moves on (stepPair). Over every pair, or over `scope` only.
+ */
+export function plan(nodes: Iterable<PathNode>, pairs: ReadonlyMap<string, PairState>, now: number, scope?: PlanScope): PlanChanges {
   const active = activeNodes(nodes, now);
   const changes: PlanChanges = { added: [], changed: [], removed: [] };
-  for (const pair of pairs.values()) {
+  const seen = new Set<PairState>();
+  for (const pair of scope ? scope.pairs : pairs.values()) {
+    if (seen.has(pair)) continue;
+    seen.add(pair);
     const a = active.get(pair.a);
     const b = active.get(pair.b);
     if (!a || !b) {
@@ -197,13 +209,19 @@ export function plan(nodes: Iterable<PathNode>, pairs: ReadonlyMap<string, PairS
     const next = stepPair(pair, a, b, now);
     if (next !== pair) changes.changed.push(next);
   }
+  // New pairs: of every two active nodes, or (scoped) of the scope's nodes with every active node.
   const ids = [...active.keys()];
-  for (let i = 0; i < ids.length; i++) {
-    for (let j = i + 1; j < ids.length; j++) {
-      if (pairs.has(pairKey(ids[i]!, ids[j]!))) continue;
-      changes.added.push(startTry({ a: ids[i]!, b: ids[j]!, since: now, attempt: 1 }, active.get(ids[i]!)!, active.get(ids[j]!)!, now));
+  const firsts = scope ? [...new Set(scope.nodes)].filter((id) => active.has(id)) : ids;
+  const added = new Set<string>();
+  firsts.forEach((x, i) => {
+    for (const y of scope ? ids : ids.slice(i + 1)) {
+      const key = pairKey(x, y);
+      if (x === y || pairs.has(key) || added.has(key)) continue;
+      added.add(key);
+      const [a, b] = x < y ? [x, y] : [y, x];
+      changes.added.push(startTry({ a, b, since: now, attempt: 1 }, active.get(a)!, active.get(b)!, now));
     }
-  }
+  });
   return changes;
 }
 
