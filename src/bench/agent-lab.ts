@@ -39,7 +39,6 @@ export interface LabWorker {
 export interface ApiAnswer {
   status: number;
   text: string;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   json: any;
 }
 
@@ -124,7 +123,6 @@ export class AgentLab {
   }
 
   /** GET /api/nodes/status/<node>: the hub's view of one node. */
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   async node(node: WorkerName): Promise<any> {
     const r = await this.api('GET', `/api/nodes/status/${node}`);
     if (r.status !== 200) throw new Error(`GET /api/nodes/status/${node}: HTTP ${r.status} ${r.text}`);
