@@ -186,8 +186,8 @@ const commands: Record<string, Command> = {
     summary: 'measure this data plane against wireguard-go and a plain link (root)',
     details:
       'NAME: a pair (wgvm, wireguard-go, wgvm-to-wireguard-go, wireguard-go-to-wgvm, veth,\n' +
-      'wireguard-go-debian) or a row (idle-peers, idle-cpu, uapi-latency, hub-relay); default: all\n' +
-      'but wireguard-go-debian.\n' +
+      'wireguard-go-debian) or a row (idle-peers, idle-cpu, uapi-latency, hub-relay, direct-paths);\n' +
+      'default: all but wireguard-go-debian.\n' +
       '  --wireguard-go PATH     the wireguard-go of the reference pairs (default: the one in PATH)\n' +
       '  --debian-wireguard-go   also run the wireguard-go in PATH as the pair wireguard-go-debian\n' +
       '  --threads N             WGVM_THREADS=N for every wgvm process (default: unset)\n' +

@@ -19,7 +19,7 @@ export class BenchUsageError extends BenchError {
 }
 
 /** Measurements beside the pairs' table; `--only` selects them by these names too. */
-export const ROW_NAMES = ['idle-peers', 'idle-cpu', 'uapi-latency', 'hub-relay'] as const;
+export const ROW_NAMES = ['idle-peers', 'idle-cpu', 'uapi-latency', 'hub-relay', 'direct-paths'] as const;
 export type RowName = (typeof ROW_NAMES)[number];
 
 export const BENCH_USAGE =

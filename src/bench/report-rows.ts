@@ -59,6 +59,26 @@ export interface HubRelayResult {
   hubCpuSecondsPerGB: Summary;
 }
 
+export interface DirectPathsFigures {
+  gbps: Summary;
+  /** utime + stime of the hub process (data plane and control plane) over the transfer */
+  hubCpuSeconds: Summary;
+  /** what the hub's wgvm_device_relayed_bytes_total grew by over the transfer */
+  hubRelayedBytes: Summary;
+}
+
+export interface DirectPathsResult {
+  label: string;
+  hub: ImplementationInfo;
+  workers: ImplementationInfo;
+  /** length of each transfer */
+  seconds: number;
+  /** W1 → W2 with the agents' direct peers */
+  direct: DirectPathsFigures;
+  /** W1 → W2 with W2's direct paths off: relayed by the hub */
+  relayed: DirectPathsFigures;
+}
+
 export const fmt = (n: number, digits = 2) => (Number.isFinite(n) ? n.toFixed(digits) : '–');
 export const range = (s: Summary, digits = 2) => (s.runs > 1 ? `${fmt(s.median, digits)} (${fmt(s.min, digits)}–${fmt(s.max, digits)})` : fmt(s.median, digits));
 const count = (n: number) => n.toLocaleString('en-US');
@@ -106,6 +126,19 @@ export function hubRelayTable(rows: HubRelayResult[]): string[] {
       (r) =>
         `| ${r.label} | ${range(r.aggregateGbps)} | ${range(r.slowestPairGbps)} | ${range(r.hubCpuSecondsPerGB)} ` +
         `| ${r.kernelForwarding ? 'the kernel (ip_forward=1, through the TUN)' : 'the device (ip_forward=0)'} |`,
+    ),
+  ];
+}
+
+export function directPathsTable(rows: DirectPathsResult[]): string[] {
+  if (!rows.length) return [];
+  return [
+    `| W1 → W2 through two NATs (NAT lab, agents), TCP 1 stream ${rows[0]!.seconds} s | direct Gbit/s | hub CPU s | relayed through the hub Gbit/s | hub CPU s | hub relayed meanwhile: direct / relayed |`,
+    '| --- | --- | --- | --- | --- | --- |',
+    ...rows.map(
+      (r) =>
+        `| ${r.label} | ${range(r.direct.gbps)} | ${range(r.direct.hubCpuSeconds)} | ${range(r.relayed.gbps)} | ${range(r.relayed.hubCpuSeconds)} ` +
+        `| ${bytes(r.direct.hubRelayedBytes.median)} / ${bytes(r.relayed.hubRelayedBytes.median)} |`,
     ),
   ];
 }

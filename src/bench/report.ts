@@ -1,11 +1,13 @@
 // The benchmark's results: the JSON document, the Markdown table and the SVG chart.
 import {
+  directPathsTable,
   fmt,
   hubRelayTable,
   idleCpuTable,
   idlePeersTable,
   range,
   uapiLatencyTable,
+  type DirectPathsResult,
   type HubRelayResult,
   type IdleCpuResult,
   type IdlePeersResult,
@@ -82,6 +84,8 @@ export interface BenchResult {
   idleCpu: IdleCpuResult[];
   uapiLatency: UapiLatencyResult[];
   hubRelay: HubRelayResult[];
+  /** absent from results written before the row existed */
+  directPaths?: DirectPathsResult[];
   wgvm: WgvmResult | null;
   notes: string[];
 }
@@ -114,7 +118,7 @@ export function markdownTable(r: BenchResult): string {
         `| ${fmt(p.pingLoadP50Ms.median, 3)} / ${fmt(p.pingLoadP99Ms.median, 3)} | ${p.cpuSecondsPerGB ? fmt(p.cpuSecondsPerGB.median, 2) : '–'} |`,
     );
   }
-  for (const table of [idlePeersTable(r.idlePeers), idleCpuTable(r.idleCpu), uapiLatencyTable(r.uapiLatency), hubRelayTable(r.hubRelay)]) {
+  for (const table of [idlePeersTable(r.idlePeers), idleCpuTable(r.idleCpu), uapiLatencyTable(r.uapiLatency), hubRelayTable(r.hubRelay), directPathsTable(r.directPaths ?? [])]) {
     if (table.length) lines.push(...(lines.length ? [''] : []), ...table);
   }
   lines.push(...(lines.length ? [''] : []), `- Versions: ${versionsLine(r.implementations)}`);

@@ -11,6 +11,8 @@ import { World } from './netns.js';
 import { BenchError, type BenchOptions } from './options.js';
 import { DEBIAN_PAIR, pairLabel, PAIRS, setUpPair, type Contender, type Contenders, type PairName } from './pairs.js';
 import { markdownTable, svgChart, type BenchResult, type PairResult, type WgvmResult } from './report.js';
+import { NatLab } from './nat-lab.js';
+import { measureDirectPaths } from './row-direct-paths.js';
 import { measureHubRelay } from './row-hub-relay.js';
 import { measureIdleCpu } from './row-idle-cpu.js';
 import { measureIdlePeers } from './row-idle-peers.js';
@@ -196,20 +198,28 @@ export async function runBench(o: BenchOptions): Promise<number> {
   if (needing.length && o.onlyAsked) throw new BenchError(`wireguard-go is not installed, but --only asks for ${needing.join(', ')}`);
   if (needing.length) notes.push('wireguard-go is not installed: its pairs were skipped');
   const pairs = o.only.filter(runnable);
+  // The direct-paths row installs workers with wg-quick and runs their agents in a NAT lab.
+  const labTools = ['wg', 'wg-quick', 'curl', 'nft', 'nsenter', 'unshare', 'ss'].filter((t) => !has(t));
+  let rows = o.rows;
+  if (rows.includes('direct-paths') && labTools.length) {
+    if (o.onlyAsked) throw new BenchError(`the direct-paths row needs ${labTools.join(', ')} (apt-get install -y --no-install-recommends wireguard-tools curl nftables util-linux iproute2)`);
+    notes.push(`${labTools.join(', ')} not installed: the direct-paths row was skipped`);
+    rows = rows.filter((r) => r !== 'direct-paths');
+  }
   // The rows compare wgvm with the reference wireguard-go when there is one.
   const references: Contender[] = contenders['wireguard-go'] ? ['wgvm', 'wireguard-go'] : ['wgvm'];
   if (o.rows.length && !contenders['wireguard-go']) notes.push('wireguard-go is not installed: the idle-peer, idle-CPU and hub rows measured wgvm alone');
 
   const onSignal = () => {
     progress('interrupted: cleaning up');
-    void Promise.all([...World.live].map((w) => w.cleanup())).finally(() => process.exit(130));
+    void Promise.all([...[...World.live].map((w) => w.cleanup()), ...[...NatLab.live].map((l) => l.close())]).finally(() => process.exit(130));
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
 
   // Progress lines: four per pair and run, one per handshake/memory run the crypto line and the pool line, one per row run and implementation (two for UAPI: bare and loaded).
-  const rowSteps = { 'idle-peers': references.length, 'idle-cpu': references.length, 'uapi-latency': 2, 'hub-relay': references.length };
-  const total = pairs.length * o.runs * 4 + (pairs.includes('wgvm') ? o.runs + 2 : 0) + o.rows.reduce((n, row) => n + rowSteps[row] * o.runs, 0);
+  const rowSteps = { 'idle-peers': references.length, 'idle-cpu': references.length, 'uapi-latency': 2, 'hub-relay': references.length, 'direct-paths': 2 };
+  const total = pairs.length * o.runs * 4 + (pairs.includes('wgvm') ? o.runs + 2 : 0) + rows.reduce((n, row) => n + rowSteps[row] * o.runs, 0);
   let done = 0;
   const step = () => `[${++done}/${total}]`;
   const report = (line: string) => progress(`${step()} ${line}`);
@@ -217,30 +227,34 @@ export async function runBench(o: BenchOptions): Promise<number> {
     version: 2,
     date: new Date().toISOString(),
     machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model.trim() ?? 'unknown', kernel: os.release(), node: process.version },
-    options: { runs: o.runs, seconds: o.seconds, quick: o.quick, only: pairs, rows: o.rows, threads: o.threads, workers: o.workers },
+    options: { runs: o.runs, seconds: o.seconds, quick: o.quick, only: pairs, rows, threads: o.threads, workers: o.workers },
     implementations: contenders as Record<string, NonNullable<Contenders[Contender]>>,
     pairs: {},
     idlePeers: [],
     idleCpu: [],
     uapiLatency: [],
     hubRelay: [],
+    directPaths: [],
     wgvm: null,
     notes,
   };
   try {
     for (const name of pairs) result.pairs[name] = await measurePair(name, contenders, o, step);
     if (pairs.includes('wgvm')) result.wgvm = await measureWgvm(o, step);
-    if (o.rows.includes('idle-peers')) {
+    if (rows.includes('idle-peers')) {
       for (const c of references) result.idlePeers.push(await measureIdlePeers(c as 'wgvm' | 'wireguard-go', contenders, o.runs, o.seconds, report));
     }
-    if (o.rows.includes('idle-cpu')) {
+    if (rows.includes('idle-cpu')) {
       for (const c of references) result.idleCpu.push(await measureIdleCpu(c, contenders, o.runs, o.idleSeconds, report));
     }
-    if (o.rows.includes('uapi-latency')) {
+    if (rows.includes('uapi-latency')) {
       result.uapiLatency = await measureUapiLatency(contenders, o.runs, o.seconds, report);
     }
-    if (o.rows.includes('hub-relay')) {
+    if (rows.includes('hub-relay')) {
       for (const c of references) result.hubRelay.push(await measureHubRelay(c, contenders, o.workers, o.runs, o.seconds, report));
+    }
+    if (rows.includes('direct-paths')) {
+      result.directPaths!.push(await measureDirectPaths(contenders, o.runs, o.seconds, report));
     }
   } finally {
     process.off('SIGINT', onSignal);

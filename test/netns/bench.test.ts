@@ -1,6 +1,6 @@
 // `npm run bench -- --quick --only wgvm,<every row>`: the harness runs end to end, writes plausible
-// results for the pair and the rows (10,000 idle peers, idle CPU, UAPI latency, the hub), and leaves
-// no namespace or process behind.
+// results for the pair and the rows (10,000 idle peers, idle CPU, UAPI latency, the hub, direct paths
+// in the NAT lab), and leaves no namespace or process behind.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,7 +11,9 @@ import { isRoot } from '../helpers/netns.js';
 import { hasTool, inCI, requireTools, skipWithout } from '../helpers/tools.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
-const skip = skipWithout('iperf3', 'ip', 'ping') || (!isRoot && !inCI);
+// The direct-paths row installs workers with wg-quick in the NAT lab and runs their agents.
+const TOOLS = ['iperf3', 'ip', 'ping', 'wg', 'wg-quick', 'curl', 'nft', 'nsenter', 'unshare', 'ss'];
+const skip = skipWithout(...TOOLS) || (!isRoot && !inCI);
 
 const namespaces = () => spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout.split('\n').filter((l) => l.startsWith('wgvmb-'));
 const benchProcesses = () =>
@@ -24,18 +26,18 @@ describe.skipIf(skip)('benchmark harness', () => {
   afterEach(() => rmSync(out, { recursive: true, force: true }));
 
   it('quick run of the wgvm pair and every row writes every figure, plausibly, and cleans up', () => {
-    requireTools('iperf3', 'ip', 'ping');
+    requireTools(...TOOLS);
     // With wireguard-go (CI: Debian's, from PATH) the rows compare it with wgvm; without, wgvm alone.
     const withGo = inCI || hasTool('wireguard-go');
     out = mkdtempSync(join(tmpdir(), 'wgvm-bench-'));
     // Only what this run leaves counts (another bench on the machine has namespaces of its own).
     const before = { namespaces: new Set(namespaces()), processes: new Set(benchProcesses()) };
-    const args = ['--quick', '--only', 'wgvm,idle-peers,idle-cpu,uapi-latency,hub-relay', '--threads', '1', '--workers', '2', '--out', out];
+    const args = ['--quick', '--only', 'wgvm,idle-peers,idle-cpu,uapi-latency,hub-relay,direct-paths', '--threads', '1', '--workers', '2', '--out', out];
     const r = spawnSync('npm', ['run', 'bench', '--', ...args], { cwd: root, encoding: 'utf8' });
     expect(r.status, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/\[1\/\d+\] wgvm ↔ wgvm run 1\/1: TCP 1 stream/);
     expect(r.stdout).toContain('| wgvm ↔ wgvm |');
-    for (const heading of ['| 10,000 idle peers on each side', '| idle device with 10,000 peers', '| UAPI `get=1` to the sending side', '| hub relaying 2 worker pairs at once']) {
+    for (const heading of ['| 10,000 idle peers on each side', '| idle device with 10,000 peers', '| UAPI `get=1` to the sending side', '| hub relaying 2 worker pairs at once', '| W1 → W2 through two NATs']) {
       expect(r.stdout).toContain(heading);
     }
     expect(r.stdout).toContain(`- Versions: wgvm ${version} `);
@@ -71,7 +73,7 @@ describe.skipIf(skip)('benchmark harness', () => {
 
     // Who ran: versions, and the thread setting passed to wgvm.
     expect(result.version).toBe(2);
-    expect(result.options).toMatchObject({ threads: 1, workers: 2, rows: ['idle-peers', 'idle-cpu', 'uapi-latency', 'hub-relay'] });
+    expect(result.options).toMatchObject({ threads: 1, workers: 2, rows: ['idle-peers', 'idle-cpu', 'uapi-latency', 'hub-relay', 'direct-paths'] });
     expect(result.implementations.wgvm).toMatchObject({ implementation: 'wgvm', version, threads: 1 });
     expect(p.client).toEqual(result.implementations.wgvm);
     const go = result.implementations['wireguard-go'];
@@ -120,6 +122,20 @@ describe.skipIf(skip)('benchmark harness', () => {
       expect(x.slowestPairGbps.median * 2).toBeLessThanOrEqual(x.aggregateGbps.median + 1e-9);
       expect(x.hubCpuSecondsPerGB.median).toBeGreaterThan(0);
     }
+    // Direct paths: W1 → W2 direct (the hub relays nothing of it) and relayed (the hub relays it all).
+    expect(result.directPaths).toHaveLength(1);
+    const d = result.directPaths[0];
+    expect(d.hub).toEqual(result.implementations.wgvm);
+    expect(d.workers).toEqual(result.implementations.wgvm);
+    expect(d.seconds).toBe(2);
+    for (const mode of [d.direct, d.relayed]) {
+      for (const key of ['gbps', 'hubCpuSeconds', 'hubRelayedBytes']) expect(mode[key], key).toMatchObject(summary);
+      expect(mode.gbps.median).toBeGreaterThan(0);
+      expect(mode.hubCpuSeconds.median).toBeGreaterThanOrEqual(0);
+    }
+    expect(d.direct.hubRelayedBytes.max).toBeLessThan(4096);
+    expect(d.relayed.hubRelayedBytes.median).toBeGreaterThan(1e6);
+    expect(d.relayed.hubCpuSeconds.median).toBeGreaterThan(d.direct.hubCpuSeconds.median);
 
     expect(namespaces().filter((n) => !before.namespaces.has(n))).toEqual([]);
     expect(benchProcesses().filter((p) => !before.processes.has(p))).toEqual([]);

@@ -43,7 +43,7 @@ describe('bench options', () => {
     expect(o.rows).toEqual(['idle-cpu', 'hub-relay']);
     expect(o.onlyAsked).toBe(true);
     expect(parseBenchOptions(['--only', 'uapi-latency'])).toMatchObject({ only: [], rows: ['uapi-latency'] });
-    expect(refused(['--only', 'nonsense'])).toMatch(/^unknown pair or row "nonsense" \(pairs: .*veth.*; rows: idle-peers, idle-cpu, uapi-latency, hub-relay\)$/);
+    expect(refused(['--only', 'nonsense'])).toMatch(/^unknown pair or row "nonsense" \(pairs: .*veth.*; rows: idle-peers, idle-cpu, uapi-latency, hub-relay, direct-paths\)$/);
     expect(refused(['--only', ' , '])).toMatch(/--only needs at least one name/);
   });
 

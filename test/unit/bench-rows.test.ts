@@ -125,7 +125,7 @@ describe('the report of a run with the new rows', () => {
     version: 2,
     date: '2026-12-05T09:00:00.000Z',
     machine: { cpus: 2, model: 'test', kernel: '6.1', node: 'v20' },
-    options: { runs: 1, seconds: 2, quick: true, only: ['wgvm', 'wireguard-go'], rows: ['idle-peers', 'idle-cpu', 'uapi-latency', 'hub-relay'], threads: 2, workers: 3 },
+    options: { runs: 1, seconds: 2, quick: true, only: ['wgvm', 'wireguard-go'], rows: ['idle-peers', 'idle-cpu', 'uapi-latency', 'hub-relay', 'direct-paths'], threads: 2, workers: 3 },
     implementations: { wgvm, 'wireguard-go': go },
     pairs: Object.fromEntries(
       (['wgvm', 'wireguard-go'] as const).map((name) => [
@@ -177,6 +177,16 @@ describe('the report of a run with the new rows', () => {
         hubCpuSecondsPerGB: one(1.5),
       },
     ],
+    directPaths: [
+      {
+        label: 'hub wgvm, W1 and W2 wgvm-userspace',
+        hub: wgvm,
+        workers: wgvm,
+        seconds: 10,
+        direct: { gbps: one(1.25), hubCpuSeconds: one(0.04), hubRelayedBytes: one(0) },
+        relayed: { gbps: { median: 0.8, min: 0.75, max: 0.9, runs: 3 }, hubCpuSeconds: one(9.5), hubRelayedBytes: one(1_010_000_000) },
+      },
+    ],
     wgvm: null,
     notes: [],
   };
@@ -198,6 +208,21 @@ describe('the report of a run with the new rows', () => {
     expect(table).toContain('| hub wgvm, 6 wgvm workers | 2.50 | 0.70 | 1.50 | the device (ip_forward=0) |');
   });
 
+  it('prints the direct-paths row: direct against relayed, with the hub CPU seconds of each', () => {
+    expect(table).toContain(
+      '| W1 → W2 through two NATs (NAT lab, agents), TCP 1 stream 10 s | direct Gbit/s | hub CPU s | relayed through the hub Gbit/s | hub CPU s | hub relayed meanwhile: direct / relayed |',
+    );
+    expect(table).toContain('| hub wgvm, W1 and W2 wgvm-userspace | 1.25 | 0.04 | 0.80 (0.75–0.90) | 9.50 | 0 B / 1010.0 MB |');
+    // After the hub table, before the versions.
+    expect(table.indexOf('| hub relaying')).toBeLessThan(table.indexOf('| W1 → W2 through two NATs'));
+    expect(table.indexOf('| W1 → W2 through two NATs')).toBeLessThan(table.indexOf('- Versions:'));
+  });
+
+  it('reads results written before the direct-paths row existed', () => {
+    const { directPaths: _, ...old } = result;
+    expect(markdownTable(old)).not.toContain('through two NATs');
+  });
+
   it('names every program with its version, binary and thread setting', () => {
     expect(table).toContain(
       '- Versions: wgvm 0.1.0 (abc1234), WGVM_THREADS=2 (/x/bin/wgvm.js); reference wireguard-go 0.0.20250522 (/tools/wireguard-go)',
@@ -205,7 +230,7 @@ describe('the report of a run with the new rows', () => {
   });
 
   it('leaves out the tables of rows not run', () => {
-    const bare = markdownTable({ ...result, pairs: {}, idlePeers: [], uapiLatency: [], hubRelay: [] });
+    const bare = markdownTable({ ...result, pairs: {}, idlePeers: [], uapiLatency: [], hubRelay: [], directPaths: [] });
     expect(bare).not.toContain('| pair |');
     expect(bare).not.toContain('idle peers on each side');
     expect(bare.startsWith('| idle device with 10,000 peers')).toBe(true);
