@@ -29,7 +29,7 @@ import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_pr
 import { existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { run, waitFor } from './netns.js';
+import { endChildren, run, waitFor } from './netns.js';
 
 export type WorkerName = 'w1' | 'w2' | 'w3' | 'w4';
 export type NatName = 'nat1' | 'nat2' | 'nat3';
@@ -220,14 +220,7 @@ if [ -d /run/systemd ]; then mount -t tmpfs -o mode=0755 wgvm-lab /run/systemd; 
 
   /** Ends what this sandbox started (and everything else in its network namespace): SIGTERM, then SIGKILL. */
   async stop(): Promise<void> {
-    for (const child of this.children) {
-      if (child.exitCode === null && child.signalCode === null) {
-        const exited = new Promise((r) => child.once('exit', r));
-        child.kill('SIGTERM');
-        await Promise.race([exited, new Promise((r) => setTimeout(r, 3000))]);
-        if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-      }
-    }
+    await endChildren(this.children);
   }
 }
 

@@ -30,6 +30,17 @@ export function stderrOf(child: ChildProcess): string {
   return (child as ChildProcess & { errors?: string }).errors ?? '';
 }
 
+/** Ends child processes: SIGTERM, and SIGKILL for any still running 3 s later. */
+export async function endChildren(children: readonly ChildProcess[]): Promise<void> {
+  for (const child of children) {
+    if (child.exitCode !== null || child.signalCode !== null) continue;
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGTERM');
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 3000))]);
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  }
+}
+
 export class World {
   /** Worlds not yet cleaned up, so that a signal handler can remove them all. */
   static readonly live = new Set<World>();
@@ -79,14 +90,7 @@ export class World {
   }
 
   async cleanup(): Promise<void> {
-    for (const child of this.children) {
-      if (child.exitCode === null && child.signalCode === null) {
-        const exited = new Promise((r) => child.once('exit', r));
-        child.kill('SIGTERM');
-        await Promise.race([exited, new Promise((r) => setTimeout(r, 3000))]);
-        if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-      }
-    }
+    await endChildren(this.children);
     for (const ns of this.namespaces.reverse()) {
       try {
         run('ip', ['netns', 'delete', ns.name]);
