@@ -35,11 +35,13 @@
 //   listPairs(): StoredPair[]                          applyPairs(added, changed, removed): void
 //   deletePairsOf(nodeId): number
 import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { maskDatabaseUrl } from '../domain/database-url.js';
 import type { Node } from '../domain/node.js';
 import { AuditLog, type AuditEntry } from './audit.js';
 import type { Db } from './db.js';
 import { openPostgres } from './pg-db.js';
-import { openSqlite } from './sqlite-db.js';
+import { DATABASE_FILE, openSqlite } from './sqlite-db.js';
 import { NodeQueries, type NodePage, type NodePageQuery, type NodeTotals } from './node-queries.js';
 import { AgentCredentials } from './agents.js';
 import { PairRepository, type StoredPair } from './pairs.js';
@@ -60,6 +62,11 @@ export type { SetSettingOptions } from './settings.js';
 export type { CreatedToken, CreateTokenOptions, TokenCheck, TokenLimits, TokenRejection } from './tokens.js';
 export { TOKEN_LIMITS, TOKEN_PURGE_AFTER_MS } from './tokens.js';
 export { DATABASE_FILE } from './sqlite-db.js';
+
+/** Where the registry is, for messages: the SQLite file, or the PostgreSQL URL without its password. */
+export function registryLocation(dataDir: string, databaseUrl: string | null | undefined): string {
+  return databaseUrl ? maskDatabaseUrl(databaseUrl) : join(dataDir, DATABASE_FILE);
+}
 export { LATEST_VERSION } from './migrations.js';
 export { SECRET_KEY_FILE } from './sealing.js';
 export { HUB_PRIVATE_KEY_SETTING } from './settings.js';
