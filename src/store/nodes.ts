@@ -88,6 +88,8 @@ export class NodeRepository {
   readonly #setDirectPaths: Statement;
   readonly #replaceKeys: Statement;
   readonly #updateStatus: Statement;
+  /** PostgreSQL: every row of an updateStatus in one statement (a round trip per row would not keep up). */
+  readonly #updateStatusAll: Statement | null;
 
   constructor(
     private readonly db: Db,
@@ -129,6 +131,18 @@ export class NodeRepository {
       endpoint = COALESCE(@endpoint, endpoint),
       answered_from = CASE WHEN @endpoint IS NULL THEN answered_from ELSE @answeredFrom END
       WHERE node_id = @nodeId`);
+    // The same, for all rows at once: they travel as one JSON array.
+    this.#updateStatusAll =
+      db.engine === 'postgres'
+        ? db.prepare(`UPDATE nodes AS n SET
+      last_handshake_at = COALESCE(v."lastHandshakeAt", n.last_handshake_at),
+      rx_bytes = v."rxBytes", tx_bytes = v."txBytes",
+      endpoint = COALESCE(v.endpoint, n.endpoint),
+      answered_from = CASE WHEN v.endpoint IS NULL THEN n.answered_from ELSE v."answeredFrom" END
+      FROM jsonb_to_recordset(CAST(? AS jsonb))
+        AS v("nodeId" text, "lastHandshakeAt" text, "rxBytes" bigint, "txBytes" bigint, endpoint text, "answeredFrom" text)
+      WHERE n.node_id = v."nodeId" COLLATE "C"`)
+        : null;
   }
 
   get(nodeId: string): Node | null {
@@ -268,6 +282,12 @@ export class NodeRepository {
     for (const row of rows) {
       checkCounter('rxBytes', row.rxBytes);
       checkCounter('txBytes', row.txBytes);
+    }
+    if (this.#updateStatusAll !== null) {
+      if (rows.length === 0) return 0;
+      // One statement is atomic by itself, and nothing read decides it: no write lock needed.
+      const values = rows.map((r) => ({ ...r, answeredFrom: r.answeredFrom ?? null }));
+      return this.#updateStatusAll.run(JSON.stringify(values)).changes;
     }
     return this.db.write((): number => {
       let updated = 0;
