@@ -53,6 +53,11 @@ export interface Config {
   readonly dashboardPort: number;
   /** DATA_DIR, absolute. */
   readonly dataDir: string;
+  /**
+   * DATABASE_URL: the registry on this PostgreSQL database (postgres:// or postgresql://), shared by
+   * hubs; null: SQLite in dataDir. Holds a password: show it only through maskDatabaseUrl.
+   */
+  readonly databaseUrl: string | null;
   /** WORKER_IP_RANGE. */
   readonly workerRange: Ipv4Range;
   /** ALLOWEDIPS: canonical CIDRs (IPv4 and/or IPv6) that workers route into the tunnel. */
@@ -127,6 +132,7 @@ export const CONFIG_VARIABLES = Object.freeze([
   'API_PORT',
   'DASHBOARD_PORT',
   'DATA_DIR',
+  'DATABASE_URL',
   'WORKER_IP_RANGE',
   'ALLOWEDIPS',
   'PERSISTENTKEEPALIVE',

@@ -132,7 +132,7 @@ export class Hub {
   /** Opens the registry and the device, and puts the registry's nodes on it. All synchronous. */
   private open(): Core {
     const { config, releases } = this;
-    const store = Store.open(config.dataDir);
+    const store = Store.open(config.dataDir, { databaseUrl: config.databaseUrl });
     releases.add(() => store.close());
     store.purgeInstallTokens(); // (also done whenever a token is made)
     const identity = hubIdentity(store);

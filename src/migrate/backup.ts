@@ -6,7 +6,7 @@ import type { Config } from '../config/index.js';
 import { ipToInt } from '../domain/ipam.js';
 import { RegistryError } from '../domain/errors.js';
 import { keyFingerprint } from '../domain/node-checks.js';
-import { BackupFormatError, DATABASE_FILE, parseBackup, Store, type RegistryBackup, type RestoreResult } from '../store/index.js';
+import { BackupFormatError, DATABASE_FILE, parseBackup, registryLocation, Store, type RegistryBackup, type RestoreResult } from '../store/index.js';
 import { CommandError, CommandUsageError, loadToolConfig, type CommandIo } from './io.js';
 
 export const EXPORT_USAGE = 'usage: wgvm export [--include-secrets] [-o FILE]';
@@ -51,8 +51,8 @@ export function runExport(args: string[], io: CommandIo): number {
   const opts = parseExportArgs(args);
   const config = loadToolConfig(io);
   const dbFile = join(config.dataDir, DATABASE_FILE);
-  if (!existsSync(dbFile)) throw new CommandError(`export: there is no registry at ${dbFile} (check DATA_DIR)`);
-  const store = Store.open(config.dataDir);
+  if (config.databaseUrl === null && !existsSync(dbFile)) throw new CommandError(`export: there is no registry at ${dbFile} (check DATA_DIR)`);
+  const store = Store.open(config.dataDir, { databaseUrl: config.databaseUrl });
   let backup: RegistryBackup;
   try {
     backup = store.exportAll({ includeSecrets: opts.includeSecrets });
@@ -145,8 +145,8 @@ export function runRestore(args: string[], io: CommandIo): number {
   }
 
   const config = loadToolConfig(io);
-  const dbFile = join(config.dataDir, DATABASE_FILE);
-  const store = Store.open(config.dataDir);
+  const dbFile = registryLocation(config.dataDir, config.databaseUrl);
+  const store = Store.open(config.dataDir, { databaseUrl: config.databaseUrl });
   try {
     let result: RestoreResult;
     try {

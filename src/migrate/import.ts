@@ -14,6 +14,7 @@ import {
   DATABASE_FILE,
   HUB_PRIVATE_KEY_SETTING,
   NO_PRESHARED_KEY,
+  registryLocation,
   Store,
   type ImportConflict,
   type ImportNodeInput,
@@ -212,10 +213,11 @@ export function runImport(args: string[], io: CommandIo): number {
   const warn = (line: string) => io.stderr(`wgvm import: warning: ${line}\n`);
 
   // A dry run against a DATA_DIR that has no registry yet must not create one: an empty registry
-  // in a temporary directory answers the same.
-  const dbFile = join(config.dataDir, DATABASE_FILE);
-  const scratch = opts.dryRun && !existsSync(dbFile) ? mkdtempSync(join(tmpdir(), 'wgvm-import-dry-run-')) : null;
-  const store = Store.open(scratch ?? config.dataDir);
+  // in a temporary directory answers the same. (On PostgreSQL the dry run rolls back.)
+  const dbFile = registryLocation(config.dataDir, config.databaseUrl);
+  const sqliteMissing = config.databaseUrl === null && !existsSync(join(config.dataDir, DATABASE_FILE));
+  const scratch = opts.dryRun && sqliteMissing ? mkdtempSync(join(tmpdir(), 'wgvm-import-dry-run-')) : null;
+  const store = scratch ? Store.open(scratch) : Store.open(config.dataDir, { databaseUrl: config.databaseUrl });
   try {
     const registered = store.nodeIds();
     assignGeneratedIds(source.peers, registered);

@@ -31,10 +31,10 @@ export class AgentCredentials {
   /** A new credential for the node, replacing the one it had. The node must exist (foreign key). */
   issue(nodeId: string, actor: string): string {
     const credential = randomBytes(32).toString('base64url');
-    this.db.transaction(() => {
+    this.db.write(() => {
       this.#upsert.run(nodeId, hashCredential(credential), this.clock().toISOString());
       this.auditLog.record('agent.credential', nodeId, 'issued', actor);
-    }).immediate();
+    });
     return credential;
   }
 
@@ -51,10 +51,10 @@ export class AgentCredentials {
 
   /** Returns whether the node had a credential. */
   revoke(nodeId: string, actor: string): boolean {
-    return this.db.transaction((): boolean => {
+    return this.db.write((): boolean => {
       const had = this.#revoke.run(nodeId).changes > 0;
       if (had) this.auditLog.record('agent.credential', nodeId, 'revoked', actor);
       return had;
-    }).immediate();
+    });
   }
 }

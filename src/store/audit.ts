@@ -12,7 +12,7 @@ export interface AuditEntry {
 }
 
 // Rows come back as AuditEntry objects as they are.
-const ENTRY_COLUMNS = 'id, at, actor, action, node_id AS nodeId, detail';
+const ENTRY_COLUMNS = 'id, at, actor, action, node_id AS "nodeId", detail';
 
 export class AuditLog {
   readonly #insert: Statement;

@@ -1,32 +1,69 @@
-// Opening the SQLite file and bringing its schema up to date.
-import { chmodSync, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
-import Database from 'better-sqlite3';
-import { LATEST_VERSION, MIGRATIONS, type Migration } from './migrations.js';
+// The database under the registry, engine-neutral: exactly what the repositories use. SQLite (one
+// file in DATA_DIR, the default) or PostgreSQL (DATABASE_URL, for hubs that share a registry).
+// One SQL text serves both (see sql-params.ts); the schema is per engine (migrations.ts, pg-migrations.ts).
+import { MIGRATIONS, type Migration } from './migrations.js';
+import { PG_MIGRATIONS } from './pg-migrations.js';
 
-export type Db = Database.Database;
-export type Statement = Database.Statement;
+export type Engine = 'sqlite' | 'postgres';
 
-export const DATABASE_FILE = 'wgvm.db';
+/** A prepared statement, called as better-sqlite3's are: `?` values in order, or one object for `@name`. */
+export interface Statement {
+  /** The first row, or undefined. */
+  get(...params: unknown[]): unknown;
+  all(...params: unknown[]): unknown[];
+  run(...params: unknown[]): { changes: number };
+  iterate(...params: unknown[]): IterableIterator<unknown>;
+  /** The statement answering the first column's value instead of rows (prepare(…).pluck()). */
+  pluck(): Statement;
+}
 
-/** Creates `dataDir` (0700) if needed and opens `dataDir/wgvm.db` with the pragmas the store relies on. */
-export function openDatabase(dataDir: string): Db {
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  const file = join(dataDir, DATABASE_FILE);
-  const db = new Database(file);
-  try {
-    // SQLite gives the -wal and -shm files the main file's mode, so this covers all three.
-    chmodSync(file, 0o600);
-    db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = NORMAL'); // durable across application crashes; WAL keeps it consistent
-    db.pragma('foreign_keys = ON');
-    db.pragma('busy_timeout = 5000'); // another process (wgvm CLI) may hold the write lock briefly
-    migrate(db, MIGRATIONS);
-    return db;
-  } catch (err) {
-    db.close();
-    throw err;
-  }
+export interface Db {
+  readonly engine: Engine;
+  /** For messages: the file, or the URL without its password. */
+  readonly name: string;
+  readonly open: boolean;
+  prepare(sql: string): Statement;
+  /** Runs statements without parameters (a migration). */
+  exec(sql: string): void;
+  /**
+   * Runs `fn` as one write transaction that holds the registry's write lock from its first
+   * statement (SQLite's IMMEDIATE), so a read in it cannot be invalidated by another connection
+   * before the write. Nested: a savepoint.
+   */
+  write<T>(fn: () => T): T;
+  /** Runs `fn` as one read transaction: a consistent snapshot. */
+  read<T>(fn: () => T): T;
+  /** Moves whenever another connection (another process, another hub) commits a change to the registry. */
+  dataVersion(): number;
+  /** SQLite: moves the WAL into the main file. PostgreSQL: nothing to do. */
+  checkpoint(): void;
+  close(): void;
+}
+
+/** What a violated constraint was, whichever engine raised it; null for any other error. */
+export function constraintViolation(err: unknown): 'unique' | 'foreign_key' | null {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === '23505') return 'unique';
+  if (code === 'SQLITE_CONSTRAINT_FOREIGNKEY' || code === '23503') return 'foreign_key';
+  return null;
+}
+
+const SCHEMA_MIGRATIONS: Record<Engine, string> = {
+  sqlite: `CREATE TABLE IF NOT EXISTS schema_migrations (
+    version    INTEGER PRIMARY KEY,
+    name       TEXT NOT NULL,
+    applied_at TEXT NOT NULL
+  ) STRICT`,
+  postgres: `CREATE TABLE IF NOT EXISTS schema_migrations (
+    version    INTEGER PRIMARY KEY,
+    name       TEXT NOT NULL,
+    applied_at TEXT NOT NULL
+  )`,
+};
+
+/** The schema of each engine: the same versions and names. */
+export function migrationsFor(engine: Engine): readonly Migration[] {
+  return engine === 'sqlite' ? MIGRATIONS : PG_MIGRATIONS;
 }
 
 function appliedVersion(db: Db): number {
@@ -35,32 +72,26 @@ function appliedVersion(db: Db): number {
 }
 
 /**
- * Applies the migrations newer than the database, each in its own IMMEDIATE transaction (the write
+ * Applies the migrations newer than the database, each in its own write transaction (the write
  * lock is taken before the version is read, so two processes starting together migrate once).
  * Refuses a database written by a newer wgvm rather than guess at a schema it does not know.
  */
-export function migrate(db: Db, migrations: readonly Migration[]): void {
-  db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
-    version    INTEGER PRIMARY KEY,
-    name       TEXT NOT NULL,
-    applied_at TEXT NOT NULL
-  ) STRICT`);
+export function migrate(db: Db, migrations: readonly Migration[] = migrationsFor(db.engine)): void {
+  db.write(() => db.exec(SCHEMA_MIGRATIONS[db.engine]));
   const latest = migrations.length ? migrations[migrations.length - 1]!.version : 0;
-  const current = appliedVersion(db);
+  const current = db.write(() => appliedVersion(db));
   if (current > latest) {
     throw new Error(
       `the database ${db.name} has schema version ${current}, newer than this wgvm supports (${latest}): ` +
-        'upgrade wgvm, or point DATA_DIR elsewhere',
+        `upgrade wgvm, or point ${db.engine === 'sqlite' ? 'DATA_DIR' : 'DATABASE_URL'} elsewhere`,
     );
   }
   const record = db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)');
   for (const migration of migrations) {
-    db.transaction(() => {
+    db.write(() => {
       if (appliedVersion(db) >= migration.version) return;
       db.exec(migration.sql);
       record.run(migration.version, migration.name, new Date().toISOString());
-    }).immediate();
+    });
   }
 }
-
-export { LATEST_VERSION };

@@ -1,9 +1,11 @@
-// The registry's storage: one SQLite file (WAL) in DATA_DIR plus the sealing key beside it.
+// The registry's storage: one SQLite file (WAL) in DATA_DIR, or a PostgreSQL database shared by
+// several hubs (DATABASE_URL); the sealing key is in DATA_DIR either way.
 //
-// Synchronous API (better-sqlite3). Every mutating method runs in one IMMEDIATE transaction that
-// also writes its audit row; `actor` (last argument, default 'system') names who asked.
+// Synchronous API on either engine. Every mutating method runs in one write transaction (holding
+// the write lock from its start) that also writes its audit row; `actor` (last argument, default
+// 'system') names who asked.
 //
-//   Store.open(dataDir, { clock? }): Store              close(): void   checkpoint(): void
+//   Store.open(dataDir, { databaseUrl?, clock? }): Store   close(): void   checkpoint(): void
 //   registerNode(input: RegisterNodeInput, actor?): Node  throws RegistryError duplicate | invalid | range_full
 //   getNode(nodeId): Node | null                         listNodes(): Node[]   (in VPN address order)
 //   nodeAtAddress(address: uint32): Node | null
@@ -32,9 +34,14 @@
 //   agentCredentialIssuedAt(nodeId): string | null    revokeAgentCredential(nodeId, actor?): boolean
 //   listPairs(): StoredPair[]                          applyPairs(added, changed, removed): void
 //   deletePairsOf(nodeId): number
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { maskDatabaseUrl } from '../domain/database-url.js';
 import type { Node } from '../domain/node.js';
 import { AuditLog, type AuditEntry } from './audit.js';
-import { openDatabase, type Db } from './db.js';
+import type { Db } from './db.js';
+import { openPostgres } from './pg-db.js';
+import { DATABASE_FILE, openSqlite } from './sqlite-db.js';
 import { NodeQueries, type NodePage, type NodePageQuery, type NodeTotals } from './node-queries.js';
 import { AgentCredentials } from './agents.js';
 import { PairRepository, type StoredPair } from './pairs.js';
@@ -54,7 +61,12 @@ export type { NodePage, NodePageQuery, NodeTotals } from './node-queries.js';
 export type { SetSettingOptions } from './settings.js';
 export type { CreatedToken, CreateTokenOptions, TokenCheck, TokenLimits, TokenRejection } from './tokens.js';
 export { TOKEN_LIMITS, TOKEN_PURGE_AFTER_MS } from './tokens.js';
-export { DATABASE_FILE } from './db.js';
+export { DATABASE_FILE } from './sqlite-db.js';
+
+/** Where the registry is, for messages: the SQLite file, or the PostgreSQL URL without its password. */
+export function registryLocation(dataDir: string, databaseUrl: string | null | undefined): string {
+  return databaseUrl ? maskDatabaseUrl(databaseUrl) : join(dataDir, DATABASE_FILE);
+}
 export { LATEST_VERSION } from './migrations.js';
 export { SECRET_KEY_FILE } from './sealing.js';
 export { HUB_PRIVATE_KEY_SETTING } from './settings.js';
@@ -64,6 +76,8 @@ export { NO_PRESHARED_KEY } from './transfer.js';
 export type { ImportConflict, ImportConflictKind, ImportNodeInput, ImportNodesOptions, ImportNodesResult, RestoreResult } from './transfer.js';
 
 export interface StoreOptions {
+  /** A postgres:// or postgresql:// URL: the registry on that PostgreSQL database. Absent or empty: SQLite in dataDir. */
+  databaseUrl?: string | null | undefined;
   /** The time written into rows; tests pass a fixed clock. */
   clock?: () => Date;
   /** Bounds on outstanding install tokens (TOKEN_LIMITS unless given). */
@@ -95,12 +109,16 @@ export class Store {
     this.#pairs = new PairRepository(db, sealer);
   }
 
-  /** Creates `dataDir` (0700), `wgvm.db` and `secret.key` (0600) as needed and migrates the schema. */
+  /**
+   * Creates `dataDir` (0700), `wgvm.db` (SQLite) and `secret.key` (0600) as needed and migrates
+   * the schema (PostgreSQL: the database at `databaseUrl`).
+   */
   static open(dataDir: string, options: StoreOptions = {}): Store {
-    const db = openDatabase(dataDir);
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    const db = options.databaseUrl ? openPostgres(options.databaseUrl) : openSqlite(dataDir);
     try {
       const table = new SettingsTable(db);
-      const sealer = openSealer(table, dataDir);
+      const sealer = openSealer(db, table, dataDir);
       return new Store(db, table, sealer, options.clock ?? (() => new Date()), options.tokenLimits ?? TOKEN_LIMITS);
     } catch (err) {
       db.close();
@@ -117,12 +135,12 @@ export class Store {
    * in between leaves none of them).
    */
   atomically<T>(fn: () => T): T {
-    return this.#db.transaction(fn).immediate();
+    return this.#db.write(fn);
   }
 
-  /** Moves the WAL into the main file and truncates it (tests read the file bytes after this). */
+  /** SQLite: moves the WAL into the main file and truncates it (tests read the file bytes after this). */
   checkpoint(): void {
-    this.#db.pragma('wal_checkpoint(TRUNCATE)');
+    this.#db.checkpoint();
   }
 
   // Nodes

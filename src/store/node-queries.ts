@@ -1,7 +1,7 @@
 // Reading the nodes table a page at a time, filtered by status and text, and its totals: what the
-// API's paged list and the hub summaries ask for, answered by SQLite without loading every node.
+// API's paged list and the hub summaries ask for, answered by the database without loading every node.
 import { ONLINE_WINDOW_MS, type Node, type NodeStatus } from '../domain/node.js';
-import type { Db, Statement } from './db.js';
+import type { Db, Engine, Statement } from './db.js';
 import { NODE_COLUMNS, toNode, type NodeRow } from './node-rows.js';
 
 export interface NodePageQuery {
@@ -33,8 +33,11 @@ export interface NodeTotals {
 const TEXT_COLUMNS = ['node_id', 'description', 'public_key', "COALESCE(endpoint, '')", "COALESCE(central_server_url, '')"];
 const VPN_IP_TEXT = `((vpn_ip >> 24) & 255) || '.' || ((vpn_ip >> 16) & 255) || '.' || ((vpn_ip >> 8) & 255) || '.' || (vpn_ip & 255)`;
 const couldBeAddress = (text: string) => /^[0-9.]+$/.test(text);
-const textWhere = (withAddress: boolean) =>
-  `(${[...TEXT_COLUMNS, ...(withAddress ? [VPN_IP_TEXT] : [])].map((c) => `instr(lower(${c}), @text) > 0`).join(' OR ')})`;
+// The position of a substring: SQLite's instr is PostgreSQL's strpos. lower() folds A-Z only in both
+// (PostgreSQL's text columns are COLLATE "C").
+const POSITION: Record<Engine, string> = { sqlite: 'instr', postgres: 'strpos' };
+const textWhere = (engine: Engine, withAddress: boolean) =>
+  `(${[...TEXT_COLUMNS, ...(withAddress ? [VPN_IP_TEXT] : [])].map((c) => `${POSITION[engine]}(lower(${c}), @text) > 0`).join(' OR ')})`;
 
 // statusOf (domain/node.ts) in SQL: ISO 8601 UTC times of one format compare as text.
 const STATUS_WHERE: Record<NodeStatus, string> = {
@@ -48,17 +51,15 @@ export class NodeQueries {
   /** One prepared pair (page, count) per combination of filters. */
   readonly #prepared = new Map<string, { page: Statement; count: Statement }>();
   readonly #totals: Statement;
-  readonly #dataVersion: Statement;
 
   constructor(private readonly db: Db) {
-    this.#totals = db.prepare(`SELECT COUNT(*) AS total, COALESCE(SUM(${STATUS_WHERE.online}), 0) AS online,
-      COALESCE(SUM(rx_bytes), 0) AS rxBytes, COALESCE(SUM(tx_bytes), 0) AS txBytes FROM nodes`);
-    this.#dataVersion = db.prepare('PRAGMA data_version').pluck();
+    this.#totals = db.prepare(`SELECT COUNT(*) AS total, COALESCE(SUM(CASE WHEN ${STATUS_WHERE.online} THEN 1 ELSE 0 END), 0) AS online,
+      COALESCE(SUM(rx_bytes), 0) AS "rxBytes", COALESCE(SUM(tx_bytes), 0) AS "txBytes" FROM nodes`);
   }
 
   page(q: NodePageQuery): NodePage {
     const text = q.text ? asciiLower(q.text) : '';
-    const filters = [q.status ? STATUS_WHERE[q.status] : null, text ? textWhere(couldBeAddress(text)) : null].filter((f) => f !== null);
+    const filters = [q.status ? STATUS_WHERE[q.status] : null, text ? textWhere(this.db.engine, couldBeAddress(text)) : null].filter((f) => f !== null);
     const key = filters.join(' AND ');
     let statements = this.#prepared.get(key);
     if (!statements) {
@@ -85,7 +86,7 @@ export class NodeQueries {
 
   /** Changes when another connection (another process) commits to the database, not with our own. */
   dataVersion(): number {
-    return this.#dataVersion.get() as number;
+    return this.db.dataVersion();
   }
 }
 

@@ -13,10 +13,11 @@ export type NodeRow = Omit<Node, 'vpnIp' | 'enabled' | 'isolated' | 'directPaths
   presharedKeySealed: string;
 };
 
-export const NODE_COLUMNS = `node_id AS nodeId, description, central_server_url AS centralServerUrl, vpn_ip AS vpnIp,
-  public_key AS publicKey, private_key_sealed AS privateKeySealed, preshared_key_sealed AS presharedKeySealed,
-  enabled, isolated, direct_paths AS directPaths, created_at AS createdAt, updated_at AS updatedAt, last_handshake_at AS lastHandshakeAt,
-  rx_bytes AS rxBytes, tx_bytes AS txBytes, endpoint, answered_from AS answeredFrom`;
+// Aliases are quoted: PostgreSQL folds unquoted names to lower case.
+export const NODE_COLUMNS = `node_id AS "nodeId", description, central_server_url AS "centralServerUrl", vpn_ip AS "vpnIp",
+  public_key AS "publicKey", private_key_sealed AS "privateKeySealed", preshared_key_sealed AS "presharedKeySealed",
+  enabled, isolated, direct_paths AS "directPaths", created_at AS "createdAt", updated_at AS "updatedAt", last_handshake_at AS "lastHandshakeAt",
+  rx_bytes AS "rxBytes", tx_bytes AS "txBytes", endpoint, answered_from AS "answeredFrom"`;
 
 export function toNode({ vpnIp, enabled, isolated, directPaths, privateKeySealed, presharedKeySealed: _, ...row }: NodeRow): Node {
   return {

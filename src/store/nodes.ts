@@ -5,7 +5,7 @@ import { RegistryError } from '../domain/errors.js';
 import { keyProblems, nodeProblems, type NodeKeys, type NodeProblem } from '../domain/node-checks.js';
 import type { Node } from '../domain/node.js';
 import type { AuditLog } from './audit.js';
-import type { Db, Statement } from './db.js';
+import { constraintViolation, type Db, type Statement } from './db.js';
 import { NODE_COLUMNS, toNode, type NodeRow } from './node-rows.js';
 import type { Sealer } from './sealing.js';
 
@@ -88,6 +88,8 @@ export class NodeRepository {
   readonly #setDirectPaths: Statement;
   readonly #replaceKeys: Statement;
   readonly #updateStatus: Statement;
+  /** PostgreSQL: every row of an updateStatus in one statement (a round trip per row would not keep up). */
+  readonly #updateStatusAll: Statement | null;
 
   constructor(
     private readonly db: Db,
@@ -101,8 +103,8 @@ export class NodeRepository {
     this.#exists = db.prepare('SELECT 1 FROM nodes WHERE node_id = ?').pluck();
     this.#ids = db.prepare('SELECT node_id FROM nodes').pluck();
     this.#count = db.prepare('SELECT COUNT(*) FROM nodes').pluck();
-    // IS NOT: a NULL node ID excludes no node.
-    this.#keyOwner = db.prepare('SELECT node_id FROM nodes WHERE public_key = ? AND node_id IS NOT ?').pluck();
+    // IS DISTINCT FROM: a NULL node ID excludes no node.
+    this.#keyOwner = db.prepare('SELECT node_id FROM nodes WHERE public_key = ? AND node_id IS DISTINCT FROM ?').pluck();
     this.#addressOwner = db.prepare('SELECT node_id FROM nodes WHERE vpn_ip = ?').pluck();
     // The UNIQUE index on vpn_ip makes this an index range scan, already in address order; it is
     // read only up to the first gap.
@@ -129,6 +131,18 @@ export class NodeRepository {
       endpoint = COALESCE(@endpoint, endpoint),
       answered_from = CASE WHEN @endpoint IS NULL THEN answered_from ELSE @answeredFrom END
       WHERE node_id = @nodeId`);
+    // The same, for all rows at once: they travel as one JSON array.
+    this.#updateStatusAll =
+      db.engine === 'postgres'
+        ? db.prepare(`UPDATE nodes AS n SET
+      last_handshake_at = COALESCE(v."lastHandshakeAt", n.last_handshake_at),
+      rx_bytes = v."rxBytes", tx_bytes = v."txBytes",
+      endpoint = COALESCE(v.endpoint, n.endpoint),
+      answered_from = CASE WHEN v.endpoint IS NULL THEN n.answered_from ELSE v."answeredFrom" END
+      FROM jsonb_to_recordset(CAST(? AS jsonb))
+        AS v("nodeId" text, "lastHandshakeAt" text, "rxBytes" bigint, "txBytes" bigint, endpoint text, "answeredFrom" text)
+      WHERE n.node_id = v."nodeId" COLLATE "C"`)
+        : null;
   }
 
   get(nodeId: string): Node | null {
@@ -181,9 +195,10 @@ export class NodeRepository {
 
   register(input: RegisterNodeInput, actor: string): Node {
     refuseFirst(nodeProblems(input));
-    // IMMEDIATE: the write lock is held from the first read, so no other connection can take the
-    // address between our choosing it and inserting it. UNIQUE (vpn_ip) stays as the backstop.
-    return this.db.transaction((): Node => {
+    // A write transaction holds the write lock from the first read (SQLite's IMMEDIATE, PostgreSQL's
+    // advisory lock), so no other connection or hub can take the address between our choosing it and
+    // inserting it. UNIQUE (vpn_ip) stays as the backstop (#insertRecord).
+    return this.db.write((): Node => {
       if (this.exists(input.nodeId)) {
         throw new RegistryError('duplicate', `node ${input.nodeId} is already registered`, 'node_id');
       }
@@ -196,7 +211,7 @@ export class NodeRepository {
       this.#insertRecord(newNodeRecord({ ...input, vpnIp, endpoint: null }, this.clock().toISOString()));
       this.auditLog.record('node.register', input.nodeId, `vpn_ip=${vpnIp} key=${input.privateKey === null ? 'worker-held' : 'hub-generated'}`, actor);
       return this.get(input.nodeId)!;
-    }).immediate();
+    });
   }
 
   /**
@@ -205,34 +220,34 @@ export class NodeRepository {
    * addresses and keys are free (the UNIQUE constraints stay as the backstop).
    */
   insertAll(records: readonly NodeRecord[]): void {
-    this.db.transaction(() => {
+    this.db.write(() => {
       for (const record of records) this.#insertRecord(record);
-    }).immediate();
+    });
   }
 
   /** Frees the address; the node's install tokens go with it (ON DELETE CASCADE). */
   delete(nodeId: string, actor: string): boolean {
-    return this.db.transaction((): boolean => {
+    return this.db.write((): boolean => {
       const address = this.#delete.get(nodeId) as number | undefined;
       if (address === undefined) return false;
       this.#freed(address);
       this.auditLog.record('node.delete', nodeId, `vpn_ip=${intToIp(address)}`, actor);
       return true;
-    }).immediate();
+    });
   }
 
   setEnabled(nodeId: string, enabled: boolean, actor: string): Node | null {
-    return this.db.transaction((): Node | null => {
+    return this.db.write((): Node | null => {
       const flag = enabled ? 1 : 0;
       const changed = this.#setEnabled.run(flag, this.clock().toISOString(), nodeId, flag).changes > 0;
       if (changed) this.auditLog.record(enabled ? 'node.enable' : 'node.disable', nodeId, '', actor);
       return this.get(nodeId);
-    }).immediate();
+    });
   }
 
   /** Sets what the admin decides about a node's paths; each change is audited. Null: no such node. */
   setPathFlags(nodeId: string, flags: PathFlags, actor: string): Node | null {
-    return this.db.transaction((): Node | null => {
+    return this.db.write((): Node | null => {
       if (!this.exists(nodeId)) return null;
       const now = this.clock().toISOString();
       if (flags.isolated !== undefined) {
@@ -244,18 +259,18 @@ export class NodeRepository {
         if (this.#setDirectPaths.run(flag, now, nodeId, flag).changes > 0) this.auditLog.record('node.direct_paths', nodeId, flags.directPaths ? 'on' : 'off', actor);
       }
       return this.get(nodeId);
-    }).immediate();
+    });
   }
 
   replaceKeys(nodeId: string, keys: NodeKeys, actor: string): Node | null {
     refuseFirst(keyProblems(keys));
-    return this.db.transaction((): Node | null => {
+    return this.db.write((): Node | null => {
       if (!this.exists(nodeId)) return null;
       this.#checkKeyNotTaken(keys.publicKey, nodeId);
       this.#replaceKeys.run({ nodeId, publicKey: keys.publicKey, ...this.#sealed(keys), now: this.clock().toISOString() });
       this.auditLog.record('node.replace_keys', nodeId, `key=${keys.privateKey === null ? 'worker-held' : 'hub-generated'}`, actor);
       return this.get(nodeId);
-    }).immediate();
+    });
   }
 
   /**
@@ -268,7 +283,13 @@ export class NodeRepository {
       checkCounter('rxBytes', row.rxBytes);
       checkCounter('txBytes', row.txBytes);
     }
-    return this.db.transaction((): number => {
+    if (this.#updateStatusAll !== null) {
+      if (rows.length === 0) return 0;
+      // One statement is atomic by itself, and nothing read decides it: no write lock needed.
+      const values = rows.map((r) => ({ ...r, answeredFrom: r.answeredFrom ?? null }));
+      return this.#updateStatusAll.run(JSON.stringify(values)).changes;
+    }
+    return this.db.write((): number => {
       let updated = 0;
       for (const row of rows) {
         updated += this.#updateStatus.run({
@@ -281,7 +302,7 @@ export class NodeRepository {
         }).changes;
       }
       return updated;
-    }).immediate();
+    });
   }
 
   /** The lowest free address of the range, searched from #freeFrom up. */
@@ -301,10 +322,16 @@ export class NodeRepository {
     if (this.#freeFrom && address < this.#freeFrom.address) this.#freeFrom = { ...this.#freeFrom, address: Math.max(address, this.#freeFrom.range.first) };
   }
 
+  /** A UNIQUE constraint that still fails (it cannot under the write lock) is a client's conflict, not a crash. */
   #insertRecord(record: NodeRecord): void {
     const { vpnIp, enabled, isolated, directPaths, privateKey, presharedKey, ...columns } = record;
     const flags = { enabled: enabled ? 1 : 0, isolated: isolated ? 1 : 0, directPaths: directPaths ? 1 : 0 };
-    this.#insert.run({ ...columns, vpnIp: ipToInt(vpnIp), ...flags, ...this.#sealed({ privateKey, presharedKey }) });
+    try {
+      this.#insert.run({ ...columns, vpnIp: ipToInt(vpnIp), ...flags, ...this.#sealed({ privateKey, presharedKey }) });
+    } catch (err) {
+      if (constraintViolation(err) !== 'unique') throw err;
+      throw new RegistryError('duplicate', `node ${record.nodeId}, its address ${vpnIp} or its public key was registered meanwhile: try again`);
+    }
   }
 
   #sealed(secrets: NodeSecrets): { privateKeySealed: string | null; presharedKeySealed: string } {

@@ -15,7 +15,7 @@ interface PairRow extends Omit<PairState, 'via'> {
   presharedKeySealed: string;
 }
 
-const COLUMNS = `node_a AS a, node_b AS b, preshared_key_sealed AS presharedKeySealed, state, via, since, attempt, candidate, deadline`;
+const COLUMNS = `node_a AS a, node_b AS b, preshared_key_sealed AS "presharedKeySealed", state, via, since, attempt, candidate, deadline`;
 
 export class PairRepository {
   readonly #all: Statement;
@@ -23,6 +23,7 @@ export class PairRepository {
   readonly #update: Statement;
   readonly #delete: Statement;
   readonly #deleteOf: Statement;
+  readonly #bothExist: Statement;
 
   constructor(
     private readonly db: Db,
@@ -35,6 +36,7 @@ export class PairRepository {
       candidate = @candidate, deadline = @deadline WHERE node_a = @a AND node_b = @b`);
     this.#delete = db.prepare('DELETE FROM node_pairs WHERE node_a = ? AND node_b = ?');
     this.#deleteOf = db.prepare('DELETE FROM node_pairs WHERE node_a = ? OR node_b = ?');
+    this.#bothExist = db.prepare('SELECT COUNT(*) FROM nodes WHERE node_id IN (?, ?)').pluck();
   }
 
   list(): StoredPair[] {
@@ -44,20 +46,18 @@ export class PairRepository {
   /**
    * In one transaction: new pairs are inserted with their key, known ones get their new state, gone
    * ones are deleted. A pair whose node was deleted meanwhile is skipped (the foreign key would
-   * refuse it; the next plan drops it anyway).
+   * refuse it; the next plan drops it anyway). It is looked for first rather than caught: a failed
+   * statement ends a PostgreSQL transaction, and the write lock keeps the node from going in between.
    */
   apply(added: readonly StoredPair[], changed: readonly PairState[], removed: readonly Pick<PairState, 'a' | 'b'>[]): void {
-    this.db.transaction(() => {
+    this.db.write(() => {
       for (const { presharedKey, ...pair } of added) {
-        try {
-          this.#insert.run({ ...pair, presharedKeySealed: this.sealer.seal(presharedKey) });
-        } catch (err) {
-          if ((err as { code?: string }).code !== 'SQLITE_CONSTRAINT_FOREIGNKEY') throw err;
-        }
+        if (this.#bothExist.get(pair.a, pair.b) !== 2) continue;
+        this.#insert.run({ ...pair, presharedKeySealed: this.sealer.seal(presharedKey) });
       }
       for (const pair of changed) this.#update.run(pair);
       for (const { a, b } of removed) this.#delete.run(a, b);
-    }).immediate();
+    });
   }
 
   /** Drops every pair of the node (its keys changed: its pairs start again with new keys). */

@@ -1,9 +1,10 @@
-// Secrets at rest: XSalsa20-Poly1305 (tweetnacl secretbox) under a 32-byte key kept beside the
-// database in `secret.key`. A copy of wgvm.db alone (a backup, a stray scp) reveals no key.
+// Secrets at rest: XSalsa20-Poly1305 (tweetnacl secretbox) under a 32-byte key kept in DATA_DIR
+// as `secret.key`. A copy of the database alone (a backup, a stray scp, a dump) reveals no key.
+// Hubs that share a registry on PostgreSQL each have their own DATA_DIR with the same secret.key.
 import { closeSync, existsSync, fstatSync, openSync, readSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import nacl from 'tweetnacl';
-import { DATABASE_FILE } from './db.js';
+import type { Db } from './db.js';
 import type { SettingsTable } from './settings.js';
 
 export const SECRET_KEY_FILE = 'secret.key';
@@ -43,11 +44,11 @@ export class Sealer {
  * Refuses a key file that group or others can access: the key is worth as much as every secret
  * in the database.
  */
-export function loadSecretKey(dataDir: string, mayCreate: boolean): Uint8Array {
+export function loadSecretKey(dataDir: string, mayCreate: boolean, whereFrom = 'restore the file that belongs to it'): Uint8Array {
   const path = join(dataDir, SECRET_KEY_FILE);
   if (!existsSync(path)) {
     if (!mayCreate) {
-      throw new Error(`${path} is missing but the database holds sealed secrets: restore the file that belongs to it`);
+      throw new Error(`${path} is missing but the database holds sealed secrets: ${whereFrom}`);
     }
     const key = nacl.randomBytes(KEY_BYTES);
     // 'wx': never overwrite a key another process created a moment ago.
@@ -82,25 +83,31 @@ export const SEALING_CHECK_KEY = 'store.sealing_check';
 const SEALING_CHECK_VALUE = 'wgvm sealing key check';
 
 /**
- * The sealer of the database whose settings are `settings`: its key from `dataDir/secret.key`,
+ * The sealer of the database `db` whose settings are `settings`: its key from `dataDir/secret.key`,
  * checked against the value sealed at first start (or created, with that value, for a database
- * that has never sealed anything).
+ * that has never sealed anything). In one write transaction: of two hubs starting on a new shared
+ * registry, one writes the check and the other is then held to its key.
  */
-export function openSealer(settings: SettingsTable, dataDir: string): Sealer {
-  const check = settings.get(SEALING_CHECK_KEY);
-  const sealer = new Sealer(loadSecretKey(dataDir, check === null));
-  if (check === null) {
-    settings.put(SEALING_CHECK_KEY, sealer.seal(SEALING_CHECK_VALUE), true);
+export function openSealer(db: Db, settings: SettingsTable, dataDir: string): Sealer {
+  // On PostgreSQL the key lives in each hub's DATA_DIR, the database elsewhere: the fix is a copy.
+  const fix =
+    db.engine === 'sqlite'
+      ? 'restore the key file it was created with'
+      : `hubs that share a registry share one ${SECRET_KEY_FILE}: copy it from the DATA_DIR of the hub that first used this database`;
+  return db.write(() => {
+    const check = settings.get(SEALING_CHECK_KEY);
+    const sealer = new Sealer(loadSecretKey(dataDir, check === null, db.engine === 'sqlite' ? undefined : fix));
+    if (check === null) {
+      settings.put(SEALING_CHECK_KEY, sealer.seal(SEALING_CHECK_VALUE), true);
+      return sealer;
+    }
+    let opened: string | null = null;
+    try {
+      opened = sealer.unseal(check.value);
+    } catch {
+      // reported below, with the names
+    }
+    if (opened !== SEALING_CHECK_VALUE) throw new Error(`${join(dataDir, SECRET_KEY_FILE)} does not belong to ${db.name}: ${fix}`);
     return sealer;
-  }
-  let opened: string | null = null;
-  try {
-    opened = sealer.unseal(check.value);
-  } catch {
-    // reported below, with the file names
-  }
-  if (opened !== SEALING_CHECK_VALUE) {
-    throw new Error(`${join(dataDir, SECRET_KEY_FILE)} does not belong to ${join(dataDir, DATABASE_FILE)}: restore the key file it was created with`);
-  }
-  return sealer;
+  });
 }

@@ -73,11 +73,11 @@ export class Settings {
   set(key: string, value: string, options: SetSettingOptions, actor: string): void {
     if (this.reserved.has(key)) throw new Error(`the setting ${key} belongs to the store itself`);
     const sealed = options.sealed ?? false;
-    this.db.transaction(() => {
+    this.db.write(() => {
       this.#put({ key, value, sealed });
       // The key only: a setting's value may be a secret.
       this.auditLog.record('setting.set', null, `key=${key}${sealed ? ' (sealed)' : ''}`, actor);
-    }).immediate();
+    });
   }
 
   /** Every setting but the reserved ones, in key order; sealed ones (in clear text) only when asked for. */

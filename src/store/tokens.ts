@@ -113,7 +113,7 @@ export class TokenRepository {
     const expiresAt = new Date(now.getTime() + ttlSeconds * 1000).toISOString();
     const token = randomBytes(32).toString('base64url');
     const at = now.toISOString();
-    this.db.transaction(() => {
+    this.db.write(() => {
       if (!this.nodes.exists(nodeId)) throw new RegistryError('not_found', `no node ${nodeId}`);
       this.purge(now);
       // The node's dead tokens go now: a node never holds more than `perNode` rows.
@@ -130,7 +130,7 @@ export class TokenRepository {
       }
       this.#insert.run(hashToken(token), nodeId, now.toISOString(), expiresAt, uses);
       this.auditLog.record('token.create', nodeId, `expires_at=${expiresAt} uses=${uses}`, actor);
-    }).immediate();
+    });
     return { token, expiresAt };
   }
 
@@ -138,13 +138,13 @@ export class TokenRepository {
   redeem(token: string, now: Date | undefined, actor: string): TokenCheck {
     const at = (now ?? this.clock()).toISOString();
     const hash = hashToken(token);
-    return this.db.transaction((): TokenCheck => {
+    return this.db.write((): TokenCheck => {
       const row = this.#consume.get(hash, at) as TokenRow | undefined;
       // Not consumable: the row, if any, says why (the transaction keeps it from changing meanwhile).
       if (!row) return classify(this.#find.get(hash) as TokenRow | undefined, at);
       this.auditLog.record('token.redeem', row.node_id, `uses_left=${row.uses_left}`, actor);
       return { nodeId: row.node_id, usesLeft: row.uses_left, expiresAt: row.expires_at };
-    }).immediate();
+    });
   }
 
   /** What redeem would answer, without taking a use (for an install page that only shows links). */
@@ -155,10 +155,10 @@ export class TokenRepository {
 
   /** Deletes every install token of the node; returns how many there were. */
   revoke(nodeId: string, actor: string): number {
-    return this.db.transaction((): number => {
+    return this.db.write((): number => {
       const count = this.#revoke.run(nodeId).changes;
       if (count > 0) this.auditLog.record('token.revoke', nodeId, `count=${count}`, actor);
       return count;
-    }).immediate();
+    });
   }
 }

@@ -130,7 +130,7 @@ export class RegistryTransfer {
       return result;
     };
     try {
-      return this.db.transaction(run).immediate();
+      return this.db.write(run);
     } catch (err) {
       if (err instanceof Rollback) return err.result;
       throw err;
@@ -155,7 +155,7 @@ export class RegistryTransfer {
   exportAll(options: { includeSecrets: boolean }): RegistryBackup {
     const secrets = options.includeSecrets;
     // One read transaction: a consistent snapshot even while `wgvm serve` writes status updates.
-    return this.db.transaction((): RegistryBackup => {
+    return this.db.read((): RegistryBackup => {
       const nodes = secrets
         ? this.nodes.listWithSecrets().map((n) => toBackupNode(n.node, n.secrets))
         : this.nodes.list().map((node) => toBackupNode(node));
@@ -171,7 +171,7 @@ export class RegistryTransfer {
         settings: this.settings.entries({ includeSealed: secrets }),
         audit_log: this.auditLog.all().map(toBackupAuditEntry),
       };
-    }).deferred();
+    });
   }
 
   // ─────────────────────────────────────────── restore ──────────────────────────────────────────
@@ -189,7 +189,7 @@ export class RegistryTransfer {
         `the backup comes from a registry with schema version ${backup.schema_version}, newer than this wgvm supports (${LATEST_VERSION}): upgrade wgvm`,
       );
     }
-    return this.db.transaction((): RestoreResult => {
+    return this.db.write((): RestoreResult => {
       const existing = this.nodes.count();
       if (existing > 0) {
         throw new RegistryError(
@@ -205,7 +205,7 @@ export class RegistryTransfer {
       this.auditLog.record('registry.restore', null, `nodes=${backup.nodes.length} exported_at=${backup.exported_at} secrets=${secrets}`, actor);
       const { settings: written, hubKeyRestored, replacedHubPublicKey } = settings;
       return { nodes: records.length, withoutPrivateKey, newPresharedKeys, settings: written, auditEntries: backup.audit_log.length, hubKeyRestored, replacedHubPublicKey };
-    }).immediate();
+    });
   }
 
   /** The hub key, if the backup has one, must be a key and match the backup's hub_public_key. */

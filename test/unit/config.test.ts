@@ -78,6 +78,7 @@ describe('loadConfig defaults', () => {
       apiPort: 8090,
       dashboardPort: 5000,
       dataDir: join(dir, 'data'),
+      databaseUrl: null,
       workerRange: { first: 0x0a640102, last: 0x0a6401fe, size: 253, text: '10.100.1.2-10.100.1.254' },
       allowedIps: ['10.100.0.0/16'],
       persistentKeepalive: 25,
@@ -110,6 +111,20 @@ describe('loadConfig defaults', () => {
     const c = load({ DATA_DIR: 'state/db' });
     expect(c.dataDir).toBe(join(c.dir, 'state', 'db'));
     expect(load({ DATA_DIR: '/var/lib/wgvm' }).dataDir).toBe('/var/lib/wgvm');
+  });
+
+  it('DATABASE_URL: unset or blank is SQLite; postgres:// and postgresql:// are PostgreSQL; anything else is refused without its password', () => {
+    expect(load({}).databaseUrl).toBeNull();
+    expect(load({ DATABASE_URL: '  ' }).databaseUrl).toBeNull();
+    expect(load({ DATABASE_URL: 'postgres://wgvm:s3cret@db:5432/wgvm' }).databaseUrl).toBe('postgres://wgvm:s3cret@db:5432/wgvm');
+    expect(load({}, 'DATABASE_URL=postgresql://wgvm@db/wgvm\n').databaseUrl).toBe('postgresql://wgvm@db/wgvm');
+    for (const bad of ['mysql://root:s3cret@db/wgvm', 'sqlite:./wgvm.db', 'db.example.com:5432', 'postgres://wgvm:s3cret@db:notaport/wgvm']) {
+      const e = errorOf({ DATABASE_URL: bad });
+      expect(e.variable).toBe('DATABASE_URL');
+      expect(e.message).toMatch(/DATABASE_URL/);
+      expect(e.message).not.toContain('s3cret');
+    }
+    expect(errorOf({ DATABASE_URL: 'mysql://root:s3cret@db/wgvm' }).message).toContain('mysql://root:***@db/wgvm');
   });
 
   it('takes every variable when all are set', () => {

@@ -606,12 +606,14 @@ describe('.env.example', () => {
     const plain = load({ SERVERURL: 'vpn.example.com' }).config;
     const { config } = load({ SERVERURL: 'vpn.example.com' }, uncommented);
     expect(config.warnings).toEqual([]);
-    // Everything but the example (PEERDNS) stays as it was; ADMIN_PASSWORD_HASH is only described
-    // (a working example hash would be a known password).
-    const { peerDns, adminPasswordHash, dataDir, ...rest } = config;
-    const { peerDns: _p, adminPasswordHash: _a, dataDir: _d, ...plainRest } = plain;
+    // Everything but the examples (PEERDNS, DATABASE_URL) stays as it was; ADMIN_PASSWORD_HASH is
+    // only described (a working example hash would be a known password).
+    const { peerDns, adminPasswordHash, dataDir, databaseUrl, ...rest } = config;
+    const { peerDns: _p, adminPasswordHash: _a, dataDir: _d, databaseUrl: _u, ...plainRest } = plain;
     expect(rest).toEqual(plainRest);
     expect(peerDns.length).toBeGreaterThan(0);
+    expect(databaseUrl).toMatch(/^postgres:\/\//);
+    expect(plain.databaseUrl).toBeNull();
     expect(adminPasswordHash).toBeNull();
     expect(text).toMatch(/^#\s+ADMIN_PASSWORD_HASH='\$scrypt\$/m);
     expect(dataDir.endsWith('/data')).toBe(true);
