@@ -20,6 +20,8 @@ constexpr auto kCallerSpin = std::chrono::microseconds(20);
 // judge(): batches looked at together, and how many batches the caller then works alone, doubling
 // while the workers keep not helping.
 constexpr size_t kWindow = 16, kMinSolo = 64, kMaxSolo = 4096;
+// The most jobs one claim takes (see run_parallel).
+constexpr size_t kMaxChunk = 16;
 
 inline void cpu_relax() {
 #if defined(__x86_64__) || defined(__i386__)
@@ -70,6 +72,9 @@ size_t CryptoPool::available_cores() {
 
 size_t CryptoPool::run_parallel(size_t count, Call call, void* work) {
   const uint32_t generation = generation_.load(std::memory_order_relaxed) + 1;
+  // A few jobs per claim: a claim and a finished count each move a cache line between the cores, which
+  // costs about as much as a small job; four claims per thread still share the batch out evenly.
+  chunk_.store(std::clamp<size_t>(count / (threads() * 4), 1, kMaxChunk), std::memory_order_relaxed);
   call_.store(call, std::memory_order_relaxed);
   work_.store(work, std::memory_order_relaxed);
   done_.store(0, std::memory_order_relaxed);
@@ -95,18 +100,22 @@ size_t CryptoPool::take_jobs(uint32_t generation) {
   for (;;) {
     const uint64_t count = (cursor >> kCountShift) & kFieldMask, next = cursor & kFieldMask;
     if ((cursor >> kGenerationShift) != batch || next >= count) return taken;
-    if (!cursor_.compare_exchange_weak(cursor, cursor + 1, std::memory_order_acq_rel)) continue;
+    // chunk_ is read after the generation matched: run_parallel wrote it before publishing the batch.
+    const uint64_t n = std::min<uint64_t>(chunk_.load(std::memory_order_relaxed), count - next);
+    if (!cursor_.compare_exchange_weak(cursor, cursor + n, std::memory_order_acq_rel)) continue;
     // Read after the claim: a claim of this batch means its call and work are the current ones.
     const Call call = call_.load(std::memory_order_relaxed);
     void* const work = work_.load(std::memory_order_relaxed);
-    try {
-      call(work, next);
-    } catch (...) {  // not out of a worker's thread (that would end the process): the caller throws it
-      std::lock_guard lock(failure_mu_);
-      if (!failure_) failure_ = std::current_exception();
+    for (uint64_t i = next; i < next + n; ++i) {
+      try {
+        call(work, i);
+      } catch (...) {  // not out of a worker's thread (that would end the process): the caller throws it
+        std::lock_guard lock(failure_mu_);
+        if (!failure_) failure_ = std::current_exception();
+      }
     }
-    ++taken;
-    if (done_.fetch_add(1, std::memory_order_acq_rel) + 1 == count) done_.notify_all();
+    taken += n;
+    if (done_.fetch_add(uint32_t(n), std::memory_order_acq_rel) + n == count) done_.notify_all();
     cursor = cursor_.load(std::memory_order_acquire);
   }
 }

@@ -52,7 +52,7 @@ class CryptoPool {
   // Returns how many of the jobs the workers ran.
   size_t run_parallel(size_t count, Call, void* work);
   void work_loop();
-  // Claims jobs of batch `generation` one at a time and runs them, until none is left; returns how many.
+  // Claims jobs of batch `generation` a few at a time and runs them, until none is left; returns how many.
   size_t take_jobs(uint32_t generation);
   void judge(size_t jobs, size_t by_workers);
 
@@ -61,9 +61,13 @@ class CryptoPool {
   std::atomic<void*> work_{nullptr};
   // Generation (24 bits) ‖ job count (20) ‖ next job (20), in one word: a job can be claimed only
   // while its own batch is the current one, so a worker that wakes late takes nothing stale.
-  std::atomic<uint64_t> cursor_{0};
-  std::atomic<uint32_t> done_{0};        // jobs of the current batch that have returned
-  std::atomic<uint32_t> generation_{0};  // what sleeping workers wait on
+  // Each on a cache line of its own: every claim writes the cursor, every finished chunk the count,
+  // and workers between batches read the generation; sharing a line, each write would pull it away
+  // from the other core.
+  alignas(64) std::atomic<uint64_t> cursor_{0};
+  alignas(64) std::atomic<uint32_t> done_{0};        // jobs of the current batch that have returned
+  alignas(64) std::atomic<uint32_t> generation_{0};  // what sleeping workers wait on
+  alignas(64) std::atomic<size_t> chunk_{1};         // jobs per claim in the current batch
   std::atomic<bool> stopping_{false};
   std::vector<std::thread> workers_;
   std::mutex failure_mu_;
