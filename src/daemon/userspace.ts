@@ -1,7 +1,6 @@
 // `wgvm up <iface>` / `wgvm-userspace <iface>`: a userspace WireGuard interface configured through
 // its UAPI socket, the same shape as `wireguard-go <iface>` (what wg-quick expects).
 import { spawn } from 'node:child_process';
-import os from 'node:os';
 import { closeSync, existsSync, writeSync } from 'node:fs';
 import type { Server } from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -12,8 +11,6 @@ import { dataPlaneEnv } from '../dataplane/openssl-env.js';
 import { threadsOption } from '../domain/threads.js';
 
 const READY_FD = 3;
-/** The nice value of the thread that answers control calls (the packet threads keep 0). */
-const CONTROL_NICE = -5;
 
 function log(iface: string, message: string): void {
   process.stderr.write(`wgvm (${iface}): ${message}\n`);
@@ -53,7 +50,6 @@ export async function runForeground(iface: string, threads: number | 'auto' = 'a
   try {
     device = openDevice(iface, { threads: threadsOption(threads), onEvent: (e) => e.type === 'stopped' && stop(e.reason) });
     server = await startUapiServer(iface, device, { writable: true, onError: (m) => log(iface, m) });
-    answerFirst(iface);
   } catch (err) {
     device?.close();
     signals.dispose();
@@ -67,21 +63,6 @@ export async function runForeground(iface: string, threads: number | 'auto' = 'a
   if (stopReason !== undefined) finish();
   else signalReady();
   return done;
-}
-
-/**
- * Control calls (`wg show`, `wg set`) are answered by this thread, the data plane's threads move the
- * packets: raising this thread's priority above theirs (they keep theirs: Linux sets it per thread,
- * and they were started before) lets a control call have a core at once while the packet threads
- * fill both. This thread sleeps unless asked, so it takes nothing from them otherwise. Needs root or
- * CAP_SYS_NICE; without, everything works as before.
- */
-function answerFirst(iface: string): void {
-  try {
-    os.setPriority(CONTROL_NICE);
-  } catch (err) {
-    log(iface, `control calls keep the default priority (${err instanceof Error ? err.message : String(err)})`);
-  }
 }
 
 // A daemon started by runDaemon reports "ready" or "error <message>" to its parent on this pipe.

@@ -1,7 +1,7 @@
 // The life of `wgvm up` / `wgvm-userspace`: ready when it returns, and gone — interface and socket —
 // on a signal, on removal of the interface, and on deletion of its socket.
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isRoot, stderrOf, waitFor, World, type Namespace } from '../helpers/netns.js';
 import { inCI, skipWithout } from '../helpers/tools.js';
@@ -69,21 +69,6 @@ describe.skipIf(skip)('wgvm up: daemon lifecycle', () => {
       expect(workers(pid!), `${args.join(' ')} ${JSON.stringify(env)}`).toBe(expected);
       await stopDaemons(iface);
     }
-  });
-
-  it('answers control calls from a thread above the packet threads: the main thread at nice -5, the data plane at 0', async () => {
-    const iface = name();
-    expect(upInBackground(iface).status).toBe(0);
-    const [pid] = daemonPids(iface);
-    // Field 19 of /proc/<pid>/task/<tid>/stat is the nice value; the name (comm) may hold spaces.
-    const niceOf = (tid: string) => Number(readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ')[16]);
-    const commOf = (tid: string) => readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
-    const tasks = readdirSync(`/proc/${pid}/task`);
-    expect(niceOf(String(pid))).toBe(-5);
-    const crypto = tasks.filter((t) => commOf(t) === 'wgvm-crypto');
-    expect(crypto.length).toBeGreaterThan(0);
-    for (const t of crypto) expect(niceOf(t), `thread ${t}`).toBe(0);
-    await stopDaemons(iface);
   });
 
   it('stops when its interface is deleted', async () => {
