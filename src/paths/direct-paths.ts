@@ -73,7 +73,7 @@ export class DirectPaths {
     if (!node) return;
     checkReport(body, node.publicKey);
     const now = this.now();
-    const agent = this.#agents.get(nodeId) ?? this.#fromNode(node, null);
+    const agent = this.#agents.get(nodeId) ?? this.#fromNode(node);
     this.#agents.set(nodeId, {
       ...agent,
       ...this.#nodeFields(node),
@@ -236,15 +236,15 @@ export class DirectPaths {
     };
   }
 
-  #fromNode(node: Node, version: string | null): Agent {
-    return { nodeId: node.nodeId, ...this.#nodeFields(node), report: null, lastSeen: this.#startedAt, version };
+  #fromNode(node: Node): Agent {
+    return { nodeId: node.nodeId, ...this.#nodeFields(node), report: null, lastSeen: this.#startedAt, version: null };
   }
 
   /** Loads a node named by a stored pair; false when it is gone. */
   #load(nodeId: string): boolean {
     if (this.#agents.has(nodeId)) return true;
     const node = this.registry.getNode(nodeId);
-    if (node) this.#agents.set(nodeId, this.#fromNode(node, null));
+    if (node) this.#agents.set(nodeId, this.#fromNode(node));
     return node !== null;
   }
 
