@@ -51,15 +51,26 @@ export interface WgvmResult {
     encryptToOpenssl: number | null;
   };
   /**
-   * The device's batches of seals and opens on its pool (wgvm_bench pool), per wall-clock second with
-   * one thread and with two, alternated run by run; ratios are of the medians.
+   * The device's transport crypto on its pool (wgvm_bench pool), per wall-clock second with one
+   * thread and with two, alternated run by run; ratios are of the medians. seal/open: the crypto
+   * alone; …WithLayout/…WithCopy: a turn as it is, with the work that stays on one thread (absent in
+   * results from before they were measured).
    */
   pool: {
-    oneThread: { sealPps: Summary; openPps: Summary };
-    twoThreads: { sealPps: Summary; openPps: Summary };
+    oneThread: PoolSide;
+    twoThreads: PoolSide;
     sealRatio: number;
     openRatio: number;
+    sealWithLayoutRatio?: number;
+    openWithCopyRatio?: number;
   };
+}
+
+export interface PoolSide {
+  sealPps: Summary;
+  openPps: Summary;
+  sealWithLayoutPps?: Summary;
+  openWithCopyPps?: Summary;
 }
 
 export interface BenchResult {
@@ -136,7 +147,10 @@ export function markdownTable(r: BenchResult): string {
     const p = w.pool;
     lines.push(
       `- Crypto pool, batches of 1,420-byte packets per wall-clock second: seal ${range(p.oneThread.sealPps, 0)} with one thread, ` +
-        `${range(p.twoThreads.sealPps, 0)} with two (${fmt(p.sealRatio)}×); open ${range(p.oneThread.openPps, 0)} and ${range(p.twoThreads.openPps, 0)} (${fmt(p.openRatio)}×)`,
+        `${range(p.twoThreads.sealPps, 0)} with two (${fmt(p.sealRatio)}×); open ${range(p.oneThread.openPps, 0)} and ${range(p.twoThreads.openPps, 0)} (${fmt(p.openRatio)}×)` +
+        (p.sealWithLayoutRatio !== undefined && p.openWithCopyRatio !== undefined
+          ? `; a turn as it is, with the layout and the copy that stay on one thread: seal ${fmt(p.sealWithLayoutRatio)}×, open ${fmt(p.openWithCopyRatio)}×`
+          : ''),
     );
   }
   for (const n of r.notes) lines.push(`- ${n}`);

@@ -143,18 +143,35 @@ async function measureWgvm(o: BenchOptions, step: () => string): Promise<WgvmRes
     `${step()} crypto: encrypt ${encryptGbps.toFixed(2)} Gbit/s, OpenSSL EVP per packet ${evpPacketGbps.toFixed(2)} Gbit/s, one stream ${streamGbps.toFixed(2)} Gbit/s, openssl speed ${openssl?.toFixed(2) ?? 'n/a'} Gbit/s`,
   );
   // One thread and two, alternated, so that a change in the machine's load hits both alike.
-  const pools: Record<'1' | '2', { seal: number[]; open: number[] }> = { '1': { seal: [], open: [] }, '2': { seal: [], open: [] } };
+  const measures = ['seal', 'open', 'seal_with_layout', 'open_with_copy'] as const;
+  const empty = () => Object.fromEntries(measures.map((m) => [m, [] as number[]])) as Record<(typeof measures)[number], number[]>;
+  const pools = { '1': empty(), '2': empty() };
   for (let run = 1; run <= o.runs; run++) {
     for (const threads of ['1', '2'] as const) {
       const pool = native('pool', '--threads', threads).pool;
-      pools[threads].seal.push(pool.seal.packets_per_second);
-      pools[threads].open.push(pool.open.packets_per_second);
+      for (const m of measures) pools[threads][m].push(pool[m].packets_per_second);
     }
   }
-  const one = { sealPps: summarize(pools['1'].seal), openPps: summarize(pools['1'].open) };
-  const two = { sealPps: summarize(pools['2'].seal), openPps: summarize(pools['2'].open) };
-  const pool = { oneThread: one, twoThreads: two, sealRatio: two.sealPps.median / one.sealPps.median, openRatio: two.openPps.median / one.openPps.median };
-  progress(`${step()} crypto pool: two threads seal ${pool.sealRatio.toFixed(2)}×, open ${pool.openRatio.toFixed(2)}× one thread's packets`);
+  const side = (t: '1' | '2') => ({
+    sealPps: summarize(pools[t].seal),
+    openPps: summarize(pools[t].open),
+    sealWithLayoutPps: summarize(pools[t].seal_with_layout),
+    openWithCopyPps: summarize(pools[t].open_with_copy),
+  });
+  const one = side('1');
+  const two = side('2');
+  const pool = {
+    oneThread: one,
+    twoThreads: two,
+    sealRatio: two.sealPps.median / one.sealPps.median,
+    openRatio: two.openPps.median / one.openPps.median,
+    sealWithLayoutRatio: two.sealWithLayoutPps.median / one.sealWithLayoutPps.median,
+    openWithCopyRatio: two.openWithCopyPps.median / one.openWithCopyPps.median,
+  };
+  progress(
+    `${step()} crypto pool: two threads seal ${pool.sealRatio.toFixed(2)}×, open ${pool.openRatio.toFixed(2)}× one thread's packets ` +
+      `(with the layout and the copy a turn does on one thread: ${pool.sealWithLayoutRatio.toFixed(2)}×, ${pool.openWithCopyRatio.toFixed(2)}×)`,
+  );
   return {
     pool,
     handshakesPerSecond: summarize(handshakes),

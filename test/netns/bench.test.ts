@@ -69,6 +69,8 @@ describe.skipIf(skip)('benchmark harness', () => {
     // The pool with one thread and two: both moved packets, and the ratio is of what was measured.
     for (const t of [w.pool.oneThread, w.pool.twoThreads]) expect(Math.min(t.sealPps.min, t.openPps.min)).toBeGreaterThan(0);
     expect(w.pool.sealRatio).toBeCloseTo(w.pool.twoThreads.sealPps.median / w.pool.oneThread.sealPps.median, 6);
+    expect(w.pool.openWithCopyRatio).toBeCloseTo(w.pool.twoThreads.openWithCopyPps!.median / w.pool.oneThread.openWithCopyPps!.median, 6);
+    for (const t of [w.pool.oneThread, w.pool.twoThreads]) expect(Math.min(t.sealWithLayoutPps!.min, t.openWithCopyPps!.min)).toBeGreaterThan(0);
     expect(readFileSync(join(out, json.replace('.json', '.svg')), 'utf8')).toMatch(/^<svg[\s\S]*wgvm ↔ wgvm[\s\S]*<\/svg>\n$/);
 
     // Who ran: versions, and the thread setting passed to wgvm.
