@@ -69,8 +69,6 @@ export class LeaseKeeper {
       return;
     }
     if (claim.held) {
-      // Counted from before the claim was sent: the database's expiry is at least this late.
-      this.events.fence(Math.max(0, LEASE_MS - FENCE_MARGIN_MS - (this.clock.monotonic() - sentAt)));
       if (this.#role !== 'active' && !this.#activating) {
         this.#activating = true;
         try {
@@ -80,6 +78,9 @@ export class LeaseKeeper {
           this.#activating = false;
         }
       }
+      // Counted from before the claim was sent (the database's expiry is at least this late), and
+      // after the device came up: it is the device that must stop in time.
+      this.events.fence(Math.max(0, LEASE_MS - FENCE_MARGIN_MS - (this.clock.monotonic() - sentAt)));
       return;
     }
     if (this.#role === 'active') {

@@ -132,6 +132,11 @@ export class Store {
     }
   }
 
+  /** Which database the registry is in: one SQLite file, or PostgreSQL shared by hubs. */
+  get engine(): 'sqlite' | 'postgres' {
+    return this.#db.engine;
+  }
+
   close(): void {
     if (this.#db.open) this.#db.close();
   }
