@@ -11,6 +11,7 @@ import { configureLink } from '../dataplane/link.js';
 import { keyToHex } from '../domain/keys.js';
 import { DnsServer } from '../dns/server.js';
 import { buildApi, type HubInfo } from '../http/api.js';
+import type { HubRoleView } from '../http/present.js';
 import { buildDashboard, type Dashboard } from '../http/dashboard.js';
 import { API_SERVER_LIMITS } from '../http/hardening.js';
 import type { Node } from '../domain/node.js';
@@ -236,6 +237,17 @@ export class Hub {
     else if (e.type === 'stopped') void this.stop(`the data plane stopped: ${e.reason}`, 1);
   }
 
+  /** This hub among those sharing the registry, and which one runs the device (read from the registry). */
+  private roleView(core: Core): HubRoleView {
+    const { lease, now } = core.store.leaseState();
+    const iso = (ms: number) => new Date(ms).toISOString();
+    return {
+      hubId: hubId(this.config),
+      role: this.lease?.role ?? 'standby',
+      active: lease && lease.expiresAt > now ? { hubId: lease.holder, since: iso(lease.since), leaseExpiresAt: iso(lease.expiresAt) } : null,
+    };
+  }
+
   /** The API and the dashboard, each started only if no stop was asked for meanwhile. */
   private async startServers(core: Core): Promise<void> {
     const hub: HubInfo = {
@@ -244,6 +256,7 @@ export class Hub {
       counters: () => this.device?.counters() ?? null,
       handshakes: () => this.handshakes,
       dnsMessages: () => (this.dns ? { ...this.dns.stats } : null),
+      ...(core.store.engine === 'postgres' ? { role: () => this.roleView(core) } : {}),
     };
     const steps = [() => this.startApi(core, hub), () => this.startDashboard(core, hub)];
     for (const step of steps) {

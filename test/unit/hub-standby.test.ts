@@ -128,6 +128,15 @@ describe.skipIf(postgresMissing)('two hubs on one PostgreSQL registry', () => {
     await b.hub.start();
     expect(b.devices).toHaveLength(0);
     expect(b.log.some((l) => /is a standby: .* is active/.test(JSON.parse(l).msg))).toBe(true);
+    // What admins see, on either hub: which hub runs the device, since when, and this hub's part.
+    const status = async (s: Side) => (await (await fetch(`http://127.0.0.1:${s.apiPort}/api/vpn/status`)).json()) as { ha: Record<string, unknown> };
+    const sa = await status(a);
+    const sb = await status(b);
+    expect(sa.ha).toMatchObject({ role: 'active', active_hub: sa.ha.hub_id });
+    expect(sb.ha).toMatchObject({ role: 'standby', active_hub: sa.ha.hub_id, active_since: sa.ha.active_since });
+    expect(Date.parse(sb.ha.lease_expires_at as string)).toBeGreaterThan(Date.now());
+    const metrics = await (await fetch(`http://127.0.0.1:${b.apiPort}/metrics`, { headers: { 'x-api-key': TOKEN } })).text();
+    expect(metrics).toContain(`wgvm_hub_active{hub_id="${sb.ha.hub_id}"} 0`);
 
     // A registration on the standby is in the shared registry, and reaches the active hub's device.
     const res = await fetch(`http://127.0.0.1:${b.apiPort}/api/nodes/register`, {
@@ -145,5 +154,6 @@ describe.skipIf(postgresMissing)('two hubs on one PostgreSQL registry', () => {
     await until('the standby to take over', () => b.devices.length === 1, 5000);
     expect(b.devices[0]!.bodies.some((body) => body.includes(`public_key=${key}`))).toBe(true);
     expect(b.devices[0]!.fences.length).toBeGreaterThan(0);
+    expect((await status(b)).ha).toMatchObject({ role: 'active', active_hub: sb.ha.hub_id });
   }, 30_000);
 });
