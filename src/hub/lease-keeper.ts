@@ -36,6 +36,8 @@ export class LeaseKeeper {
   #role: Role | null = null;
   #stopTimer: () => void = () => {};
   #activating = false;
+  /** When claims began to fail (monotonic ms), or null while they succeed. */
+  #failingSince: number | null = null;
 
   constructor(
     private readonly claim: (hub: HubRecord, ms: number) => LeaseClaim,
@@ -65,9 +67,17 @@ export class LeaseKeeper {
       claim = this.claim(this.me, LEASE_MS);
     } catch (err) {
       this.events.failed(err); // the fence set after the last renewal still runs out on time
+      this.#failingSince ??= sentAt;
+      if (this.clock.monotonic() - this.#failingSince >= LEASE_MS) {
+        // A connection given up stays broken: a restarted hub opens a new one.
+        this.#stopTimer();
+        this.events.lost(`the registry has not answered for ${LEASE_MS / 1000} s`);
+        return;
+      }
       if (this.#role === null) this.#become('standby');
       return;
     }
+    this.#failingSince = null;
     if (claim.held) {
       if (this.#role !== 'active' && !this.#activating) {
         this.#activating = true;

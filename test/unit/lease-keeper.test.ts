@@ -115,7 +115,19 @@ describe('the lease keeper', () => {
     expect(clock.timers).toHaveLength(0);
   });
 
-  it('a standby that cannot reach the registry keeps waiting', async () => {
+  it("a hub whose registry stays away gives up after a lease's length (a restart opens a new connection)", async () => {
+    const db = new Registry();
+    const clock = new Clock(db);
+    const b = hub('hub-b', db, clock);
+    db.lease = { holder: 'hub-a', since: db.now, expiresAt: db.now + 60_000 };
+    await b.keeper.start();
+    db.down = true;
+    await clock.advance(LEASE_MS + 2 * STANDBY_POLL_MS);
+    expect(b.log.at(-1)).toBe(`lost: the registry has not answered for ${LEASE_MS / 1000} s`);
+    expect(clock.timers).toHaveLength(0);
+  });
+
+  it('a standby that cannot reach the registry for a moment keeps waiting', async () => {
     const db = new Registry();
     db.down = true;
     const clock = new Clock(db);
