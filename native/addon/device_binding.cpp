@@ -28,6 +28,7 @@ class DeviceWrap : public Napi::ObjectWrap<DeviceWrap> {
                        {InstanceMethod("set", &DeviceWrap::Set), InstanceMethod("get", &DeviceWrap::Get),
                         InstanceMethod("peers", &DeviceWrap::Peers), InstanceMethod("counters", &DeviceWrap::Counters),
                         InstanceMethod("setRelay", &DeviceWrap::SetRelay),
+                        InstanceMethod("fenceAfter", &DeviceWrap::FenceAfter),
                         InstanceMethod("setIsolated", &DeviceWrap::SetIsolated),
                         InstanceMethod("initiateHandshake", &DeviceWrap::InitiateHandshake),
                         InstanceMethod("close", &DeviceWrap::Close), InstanceAccessor("name", &DeviceWrap::Name, nullptr),
@@ -164,6 +165,14 @@ class DeviceWrap : public Napi::ObjectWrap<DeviceWrap> {
     obj.Set("handshakesAdmitted", Napi::Number::New(env, double(c.handshakes_admitted)));
     obj.Set("underLoad", Napi::Boolean::New(env, c.under_load));
     return obj;
+  }
+
+  // fenceAfter(ms): the device stops by itself after ms milliseconds unless called again; 0: never.
+  Napi::Value FenceAfter(const Napi::CallbackInfo& info) {
+    const double ms = info[0].As<Napi::Number>().DoubleValue();
+    if (!(ms >= 0 && ms <= 86'400'000)) throw Napi::RangeError::New(info.Env(), "fenceAfter: milliseconds must be 0 to 86400000");
+    device(info.Env()).fence_after(static_cast<protocol::Nanos>(ms * protocol::kMillisecond));
+    return info.Env().Undefined();
   }
 
   Napi::Value SetRelay(const Napi::CallbackInfo& info) {

@@ -131,6 +131,10 @@ DeviceCounters Device::counters() {
   return c;
 }
 
+void Device::fence_after(protocol::Nanos after) {
+  fence_at_.store(after > 0 ? now().mono + after : 0, std::memory_order_relaxed);
+}
+
 void Device::set_relay(bool on) {
   DeviceLock::Control lock(lock_);
   apply_relay(on);

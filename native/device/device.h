@@ -62,6 +62,11 @@ class Device final : public UapiHost, private protocol::Output {
 
   // Relay between peers inside the device (default on); a peer can be isolated from the others.
   void set_relay(bool on);
+  // Self-fencing: the device stops by itself `after` from now unless called again (0: never). A hub
+  // sharing a registry calls it after each renewal of its lease, so that it stops answering as the
+  // hub before the lease can pass to another hub, even when its JavaScript thread is stuck waiting
+  // for the database. Checked at every turn (at least every 250 ms).
+  void fence_after(protocol::Nanos after);
   bool set_isolated(const crypto::Key& peer, bool isolated);
   // Starts a handshake with the peer now (if it has an endpoint), e.g. to reach workers after a restart.
   bool initiate_handshake(const crypto::Key& peer);
@@ -147,6 +152,7 @@ class Device final : public UapiHost, private protocol::Output {
   int epoll_fd_ = -1;
   int wake_fd_ = -1;  // eventfd: wakes the loop for shutdown and socket changes
   std::atomic<bool> stopping_{false};
+  std::atomic<protocol::Nanos> fence_at_{0};  // monotonic; 0: none
   std::thread thread_;
 };
 

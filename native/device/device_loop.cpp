@@ -163,6 +163,10 @@ void Device::loop() {
     if (stopping_) break;
     turn.lock();
     protocol::Now t = now();
+    const Nanos fence = fence_at_.load(std::memory_order_relaxed);
+    if (fence != 0 && t.mono >= fence) {
+      return stop_with("its lease on the shared registry was not renewed in time: it stopped answering, so that another hub can take over");
+    }
     for (int i = 0; i < n; ++i) {
       switch (events[i].data.u64) {
         case kTagWake: {

@@ -55,6 +55,11 @@ export interface NativeDevice {
   peers(): PeerSnapshot[];
   counters(): DeviceCounters;
   setRelay(on: boolean): void;
+  /**
+   * Self-fencing: the device stops by itself (a `stopped` event) `ms` milliseconds from now unless
+   * called again; 0 never. Checked by the data plane's own thread, whatever JavaScript is doing.
+   */
+  fenceAfter(ms: number): void;
   setIsolated(publicKey: Uint8Array, isolated: boolean): boolean;
   /** Starts a handshake now; false when there is no such peer or it has no endpoint. */
   initiateHandshake(publicKey: Uint8Array): boolean;

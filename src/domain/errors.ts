@@ -1,7 +1,8 @@
-// The one error the domain raises for a client's mistake. Callers above map its code to their own
-// answer (the API to a 4xx with `{error, message, field?}`, the CLI to a line and exit status).
+// The one error the domain raises for a client's mistake, or for a registry that cannot be reached
+// now ('unavailable': try again). Callers above map its code to their own answer (the API to a 4xx or
+// a 503 with `{error, message, field?}`, the CLI to a line and exit status).
 
-export type RegistryErrorCode = 'duplicate' | 'not_found' | 'range_full' | 'invalid' | 'gone' | 'rate_limited' | 'limit';
+export type RegistryErrorCode = 'duplicate' | 'not_found' | 'range_full' | 'invalid' | 'gone' | 'rate_limited' | 'limit' | 'unavailable';
 
 export class RegistryError extends Error {
   constructor(

@@ -55,6 +55,11 @@ interface HubRoutesOptions {
   requireToken: Guard;
 }
 
+function haOf(hub: HubInfo): { hubId: string; active: boolean } | null {
+  const r = hub.role?.();
+  return r ? { hubId: r.hubId, active: r.role === 'active' } : null;
+}
+
 /** The hub's state: its summary (public unless PUBLIC_STATUS=false) and the Prometheus metrics. */
 const hubRoutes: FastifyPluginAsync<HubRoutesOptions> = async (app, { config, nodes, hub, requireToken }) => {
   const tokenUnless = (isPublic: boolean) => (isPublic ? { security: OPEN } : {});
@@ -82,7 +87,7 @@ const hubRoutes: FastifyPluginAsync<HubRoutesOptions> = async (app, { config, no
     async (req, reply) => {
       const denied = await refusedUnless(config.publicMetrics, req, reply);
       if (denied) return denied;
-      const metrics = prometheusText({ nodes: nodes.list(), counters: hub.counters(), handshakes: hub.handshakes?.() ?? 0, dnsMessages: hub.dnsMessages?.() ?? null, paths: nodes.paths.totals(), now: Date.now() });
+      const metrics = prometheusText({ nodes: nodes.list(), counters: hub.counters(), handshakes: hub.handshakes?.() ?? 0, dnsMessages: hub.dnsMessages?.() ?? null, paths: nodes.paths.totals(), ha: haOf(hub), now: Date.now() });
       return reply.type(METRICS_CONTENT_TYPE).send(metrics);
     },
   );

@@ -136,6 +136,7 @@ const STATUS_CODES: Record<RegistryError['code'], number> = {
   gone: 410,
   rate_limited: 429,
   limit: 409,
+  unavailable: 503,
 };
 
 /** The HTTP status a registry mistake answers with. */
@@ -149,6 +150,7 @@ export function answerErrors(app: FastifyInstance, label: string): void {
   app.setErrorHandler((err: Error & { statusCode?: number; validation?: unknown; code?: string }, req, reply) => {
     if (err instanceof RegistryError) {
       if (err.code === 'rate_limited') reply.header('retry-after', '60');
+      if (err.code === 'unavailable') reply.header('retry-after', '5');
       return reply.code(STATUS_CODES[err.code]).send({ error: err.code, message: err.message, ...(err.field ? { field: err.field } : {}) });
     }
     if (err.validation) return reply.code(400).send({ error: 'bad_request', message: err.message });

@@ -20,10 +20,12 @@ export interface MetricsInput {
   dnsMessages?: Readonly<Record<string, number>> | null;
   /** Pairs of agent nodes by path state, and the agents heard from since the start; absent: not shown. */
   paths?: { trying: number; direct: number; relayed: number; agents: number };
+  /** With a shared registry: this hub's name and whether it runs the device; absent for the only hub. */
+  ha?: { hubId: string; active: boolean } | null;
   now: number;
 }
 
-export function prometheusText({ nodes, counters, handshakes, dnsMessages, paths, now }: MetricsInput): string {
+export function prometheusText({ nodes, counters, handshakes, dnsMessages, paths, ha, now }: MetricsInput): string {
   const out: string[] = [];
   const metric = (name: string, help: string, type: 'counter' | 'gauge', rows: Array<[labels: string, value: number]>) => {
     out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
@@ -39,6 +41,7 @@ export function prometheusText({ nodes, counters, handshakes, dnsMessages, paths
     byNode((n) => (n.lastHandshakeAt ? Math.floor(Date.parse(n.lastHandshakeAt) / 1000) : 0)));
   metric('wgvm_node_online', '1 when the last handshake is under 180 s old.', 'gauge', byNode((n) => (statusOf(n, now) === 'online' ? 1 : 0)));
   metric('wgvm_handshakes_total', 'Handshakes completed since the hub started.', 'counter', one(handshakes));
+  if (ha) metric('wgvm_hub_active', '1 while this hub holds the shared registry\'s lease and runs the device, 0 as a standby.', 'gauge', [[`{hub_id="${label(ha.hubId)}"}`, ha.active ? 1 : 0]]);
   if (paths) {
     metric('wgvm_agents', 'Worker agents that reported since the hub started.', 'gauge', one(paths.agents));
     metric('wgvm_paths', 'Pairs of agent nodes by path: direct, trying, or relayed through the hub.', 'gauge',

@@ -4,7 +4,7 @@ import { namedCounters, type DeviceCounters } from '../dataplane/counters.js';
 import { statusOf, type Node } from '../domain/node.js';
 import type { DirectPaths } from '../paths/direct-paths.js';
 import type { NodeTotals } from '../store/index.js';
-import type { DashboardHub, HubSummary, NodeView } from './views.js';
+import type { DashboardHub, HaView, HubSummary, NodeView } from './views.js';
 
 /** What the HTTP apps need of the running hub. */
 export interface HubInfo {
@@ -15,6 +15,16 @@ export interface HubInfo {
   handshakes?(): number;
   /** The DNS server's message counts by outcome; null while VPN_DNS is off. */
   dnsMessages?(): Readonly<Record<string, number>> | null;
+  /** This hub among the hubs sharing the registry; absent: the only hub (SQLite). */
+  role?(): HubRoleView;
+}
+
+/** This hub, and which hub runs the device, as the status answer tells it. */
+export interface HubRoleView {
+  hubId: string;
+  role: 'active' | 'standby';
+  /** The hub that holds the lease, since when, until when (ISO); null when none does. */
+  active: { hubId: string; since: string; leaseExpiresAt: string } | null;
 }
 
 /** Where a node's DNS name and its paths come from (the NodesService). */
@@ -66,6 +76,19 @@ export function hubSummary(config: Config, hub: HubInfo, totals: NodeTotals, now
     rx_bytes: totals.rxBytes,
     tx_bytes: totals.txBytes,
     uptime_seconds: Math.round((now - hub.startedAt) / 1000),
+    ha: roleView(hub),
+  };
+}
+
+function roleView(hub: HubInfo): HaView | null {
+  const r = hub.role?.();
+  if (!r) return null;
+  return {
+    hub_id: r.hubId,
+    role: r.role,
+    active_hub: r.active?.hubId ?? null,
+    active_since: r.active?.since ?? null,
+    lease_expires_at: r.active?.leaseExpiresAt ?? null,
   };
 }
 

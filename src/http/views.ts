@@ -71,10 +71,30 @@ export const hubSchema = allRequired({
     rx_bytes: { type: 'number' },
     tx_bytes: { type: 'number' },
     uptime_seconds: { type: 'integer' },
+    ha: {
+      type: ['object', 'null'],
+      description: 'with a shared (PostgreSQL) registry: this hub and the one that runs the device; null for the only hub',
+      required: ['hub_id', 'role', 'active_hub', 'active_since', 'lease_expires_at'],
+      properties: {
+        hub_id: { type: 'string' },
+        role: { type: 'string', enum: ['active', 'standby'] },
+        active_hub: { type: ['string', 'null'] },
+        active_since: { type: ['string', 'null'] },
+        lease_expires_at: { type: ['string', 'null'] },
+      },
+    },
   },
 });
 
-export type HubSummary = FromSchema<typeof hubSchema>;
+/** This hub and the active one (hubSchema's `ha`), typed by hand: FromSchema reads a nullable object as null. */
+export interface HaView {
+  hub_id: string;
+  role: 'active' | 'standby';
+  active_hub: string | null;
+  active_since: string | null;
+  lease_expires_at: string | null;
+}
+export type HubSummary = Omit<FromSchema<typeof hubSchema>, 'ha'> & { ha: HaView | null };
 
 /**
  * The dashboard's hub panel: the summary, the data plane's counters by name (drop_replay, relayed,

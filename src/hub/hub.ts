@@ -1,6 +1,8 @@
-// The hub: the registry, the userspace device and its link, the device sync, the UAPI socket, the
-// DNS server (with VPN_DNS), the management API and the dashboard. Started in that order, released in the reverse order, whether
-// the stop comes from a signal, from the data plane failing or from a start-up step failing.
+// The hub: the registry, the management API and the dashboard, and — while this hub holds the
+// registry's lease (always, on SQLite) — the userspace device and its link, the device sync, the UAPI
+// socket and the DNS server (with VPN_DNS). Started in that order, released in the reverse order,
+// whether the stop comes from a signal, from the data plane failing or from a start-up step failing.
+// A hub sharing a PostgreSQL registry with others waits as a standby until the lease lapses.
 import type { FastifyInstance } from 'fastify';
 import type { Config } from '../config/index.js';
 import { configureDevice, openDevice, type DeviceEvent, type NativeDevice } from '../dataplane/device.js';
@@ -9,6 +11,7 @@ import { configureLink } from '../dataplane/link.js';
 import { keyToHex } from '../domain/keys.js';
 import { DnsServer } from '../dns/server.js';
 import { buildApi, type HubInfo } from '../http/api.js';
+import type { HubRoleView } from '../http/present.js';
 import { buildDashboard, type Dashboard } from '../http/dashboard.js';
 import { API_SERVER_LIMITS } from '../http/hardening.js';
 import type { Node } from '../domain/node.js';
@@ -20,6 +23,8 @@ import { startUapiServer, stopUapiServer } from '../uapi/server.js';
 import { apiToken, hubIdentity } from './credentials.js';
 import { DeviceSync, systemClock, type SyncClock } from './device-sync.js';
 import { PLAN_INTERVAL_MS } from '../paths/direct-paths.js';
+import { hubId } from './hub-id.js';
+import { LeaseKeeper, type Role } from './lease-keeper.js';
 import { Releases } from './releases.js';
 
 /** What the hub reaches outside the process with. Tests give a fake device and no link. */
@@ -36,11 +41,11 @@ export interface HubSystem {
 const REAL_SYSTEM: HubSystem = { openDevice, configureLink };
 const DNS_PORT = 53;
 
-/** The registry and the device, open and in step: what the servers are started on. */
+/** The registry, open: what the servers are started on, on an active hub and on a standby. */
 interface Core {
+  store: Store;
   identity: HubIdentity;
   token: string;
-  device: NativeDevice;
   nodes: NodesService;
   history: NodeHistory;
   startedAt: number;
@@ -59,8 +64,12 @@ export class Hub {
   private dns: DnsServer | undefined;
   /** Set once built: the sync publishes every change to its live stream. */
   private dashboard: Dashboard | undefined;
-  /** Set once the registry and the device are open: device events tell it when to read the device. */
+  /** Set while active: device events tell it when to read the device. */
   private sync: DeviceSync | undefined;
+  /** Set while active. */
+  private device: NativeDevice | undefined;
+  /** Set with a shared (PostgreSQL) registry: whether this hub holds its lease. */
+  private lease: LeaseKeeper | undefined;
 
   constructor(
     private readonly config: Config,
@@ -82,6 +91,8 @@ export class Hub {
     let core: Core;
     try {
       core = this.open();
+      // The only hub of its registry brings its device up before anything serves, as it always did.
+      if (core.store.engine === 'sqlite') this.openDataPlane(core);
     } catch (err) {
       // Nothing serves yet: the error alone says what happened, without a "shutting down" line.
       this.phase = 'stopping';
@@ -89,8 +100,11 @@ export class Hub {
       this.finish(1);
       throw err;
     }
+    let role: Role = 'active';
     try {
+      if (core.store.engine === 'sqlite') await this.startDataPlaneServers(core);
       await this.startServers(core);
+      if (core.store.engine === 'postgres' && !this.stopRequest) role = await this.takeLease(core);
     } catch (err) {
       this.requestStop(err instanceof Error ? err.message : String(err), 1);
       await this.shutDown();
@@ -101,7 +115,35 @@ export class Hub {
       return;
     }
     this.phase = 'running';
-    this.logStarted(core.identity.publicKey);
+    this.logStarted(core.identity.publicKey, role);
+  }
+
+  /**
+   * With a shared (PostgreSQL) registry: active if this hub gets the registry's lease, else a standby
+   * (the API and the dashboard serve; the device waits) until the lease lapses.
+   */
+  private async takeLease(core: Core): Promise<Role> {
+    const me = { hubId: hubId(this.config), apiUrl: `http://${this.config.serverHost}:${this.config.apiPort}`, endpoint: this.config.endpoint };
+    const clock = this.system.clock ?? systemClock;
+    const keeper = new LeaseKeeper((hub, ms) => core.store.claimLease(hub, ms), me, { every: clock.every, monotonic: () => performance.now() }, {
+      activate: async () => {
+        if (this.stopRequest) return;
+        if (this.phase === 'running') this.logger.info({ hub: me.hubId }, `hub ${me.hubId}: the lease is ours, bringing the device up`);
+        this.openDataPlane(core);
+        await this.startDataPlaneServers(core);
+      },
+      fence: (ms) => this.device?.fenceAfter(ms),
+      standby: (holder) => this.logger.info({ hub: me.hubId, active: holder }, `hub ${me.hubId} is a standby: ${holder} is active`),
+      lost: (reason) => void this.stop(`hub ${me.hubId} lost the lease: ${reason}`, 1),
+      failed: (err) => this.logger.warn({ err, hub: me.hubId }, 'the registry did not answer a lease claim (the device stops by itself if it stays so)'),
+    });
+    this.lease = keeper;
+    this.releases.add(() => {
+      keeper.stop();
+      // A clean stop hands the device on at once instead of when the lease would lapse.
+      if (keeper.role === 'active') core.store.releaseLease(me.hubId);
+    });
+    return keeper.start();
   }
 
   /**
@@ -129,7 +171,7 @@ export class Hub {
     this.finish(code);
   }
 
-  /** Opens the registry and the device, and puts the registry's nodes on it. All synchronous. */
+  /** Opens the registry. All synchronous. */
   private open(): Core {
     const { config, releases } = this;
     const store = Store.open(config.dataDir, { databaseUrl: config.databaseUrl });
@@ -137,29 +179,40 @@ export class Hub {
     store.purgeInstallTokens(); // (also done whenever a token is made)
     const identity = hubIdentity(store);
     const token = apiToken(config);
+    // Every change reaches the device while this hub runs it, and the dashboards (changes made
+    // through the API too).
+    const nodes = new NodesService(store, config, identity, (nodeId) => this.sync?.changed(nodeId));
+    return { store, identity, token, nodes, history: new NodeHistory(), startedAt: Date.now() };
+  }
+
+  /**
+   * Brings up the device with the hub's key and subnet from the registry and puts the registry's
+   * nodes on it, reaching out to each at its last endpoint. All synchronous.
+   */
+  private openDataPlane(core: Core): void {
+    const { config, releases } = this;
     const device = this.system.openDevice(config.wgInterface, {
       mtu: config.mtu,
       threads: threadsOption(config.threads),
       onEvent: (e) => this.onDeviceEvent(e),
     });
+    this.device = device;
     releases.add(() => device.close()); // the kernel removes the interface with it
-    configureDevice(device, `private_key=${keyToHex(identity.privateKey)}\nlisten_port=${config.serverPort}\n`);
+    configureDevice(device, `private_key=${keyToHex(core.identity.privateKey)}\nlisten_port=${config.serverPort}\n`);
     this.system.configureLink(config.wgInterface, config.hubAddress, config.internalSubnet.prefix, config.mtu);
-    const history = new NodeHistory();
     const sync = new DeviceSync({
       device,
-      registry: store,
-      history,
+      registry: core.store,
+      history: core.history,
       published: (changes) => this.dashboard?.live.publish(changes),
       failed: (err, message) => this.logger.error({ err }, message),
       ...(this.system.clock ? { clock: this.system.clock } : {}),
     });
-    // Every change reaches the device, and the dashboards (changes made through the API too).
-    const nodes = new NodesService(store, config, identity, (nodeId) => sync.changed(nodeId));
     this.sync = sync;
     sync.start();
     releases.add(() => sync.stop()); // before the device and the registry close: it keeps the last figures
     // The pairs of direct paths move on their deadlines and on the agents' reports.
+    const nodes = core.nodes;
     const stopPlanning = (this.system.clock ?? systemClock).every(PLAN_INTERVAL_MS, () => {
       try {
         nodes.paths.step();
@@ -168,7 +221,14 @@ export class Hub {
       }
     });
     releases.add(stopPlanning);
-    return { identity, token, device, nodes, history, startedAt: Date.now() };
+  }
+
+  /** The UAPI socket and the DNS server of the device, each started only if no stop was asked for meanwhile. */
+  private async startDataPlaneServers(core: Core): Promise<void> {
+    for (const step of [() => this.startUapi(this.device!), () => this.startDns(core.nodes)]) {
+      if (this.stopRequest) return;
+      await step();
+    }
   }
 
   private onDeviceEvent(e: DeviceEvent): void {
@@ -177,21 +237,28 @@ export class Hub {
     else if (e.type === 'stopped') void this.stop(`the data plane stopped: ${e.reason}`, 1);
   }
 
-  /** The UAPI socket, the API and the dashboard, each started only if no stop was asked for meanwhile. */
+  /** This hub among those sharing the registry, and which one runs the device (read from the registry). */
+  private roleView(core: Core): HubRoleView {
+    const { lease, now } = core.store.leaseState();
+    const iso = (ms: number) => new Date(ms).toISOString();
+    return {
+      hubId: hubId(this.config),
+      role: this.lease?.role ?? 'standby',
+      active: lease && lease.expiresAt > now ? { hubId: lease.holder, since: iso(lease.since), leaseExpiresAt: iso(lease.expiresAt) } : null,
+    };
+  }
+
+  /** The API and the dashboard, each started only if no stop was asked for meanwhile. */
   private async startServers(core: Core): Promise<void> {
     const hub: HubInfo = {
       publicKey: core.identity.publicKey,
       startedAt: core.startedAt,
-      counters: () => core.device.counters(),
+      counters: () => this.device?.counters() ?? null,
       handshakes: () => this.handshakes,
       dnsMessages: () => (this.dns ? { ...this.dns.stats } : null),
+      ...(core.store.engine === 'postgres' ? { role: () => this.roleView(core) } : {}),
     };
-    const steps = [
-      () => this.startUapi(core.device),
-      () => this.startDns(core.nodes),
-      () => this.startApi(core, hub),
-      () => this.startDashboard(core, hub),
-    ];
+    const steps = [() => this.startApi(core, hub), () => this.startDashboard(core, hub)];
     for (const step of steps) {
       if (this.stopRequest) return;
       await step();
@@ -252,12 +319,13 @@ export class Hub {
     await listen(dashboard.app, config.dashboardPort, 'DASHBOARD_PORT');
   }
 
-  private logStarted(publicKey: string): void {
+  private logStarted(publicKey: string, role: Role): void {
     const c = this.config;
+    const standby = role === 'standby' ? ' (standby: the device comes up when this hub gets the lease)' : '';
     this.logger.info(
-      { publicKey, udpPort: c.serverPort, interface: c.wgInterface, apiPort: c.apiPort, dashboardPort: c.dashboardPort },
-      `hub ${publicKey} on UDP ${c.serverPort}, ${c.wgInterface} ${c.hubAddress}/${c.internalSubnet.prefix}; API on :${c.apiPort}, dashboard on :${c.dashboardPort}` +
-        (c.vpnDns ? `; DNS for ${c.vpnDomain} on ${c.hubAddress}:${this.system.dnsPort ?? DNS_PORT}` : ''),
+      { publicKey, udpPort: c.serverPort, interface: c.wgInterface, apiPort: c.apiPort, dashboardPort: c.dashboardPort, role },
+      `hub ${publicKey} on UDP ${c.serverPort}, ${c.wgInterface} ${c.hubAddress}/${c.internalSubnet.prefix}${standby}; API on :${c.apiPort}, dashboard on :${c.dashboardPort}` +
+        (c.vpnDns && role === 'active' ? `; DNS for ${c.vpnDomain} on ${c.hubAddress}:${this.system.dnsPort ?? DNS_PORT}` : ''),
     );
   }
 }

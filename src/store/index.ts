@@ -34,6 +34,8 @@
 //   agentCredentialIssuedAt(nodeId): string | null    revokeAgentCredential(nodeId, actor?): boolean
 //   listPairs(): StoredPair[]                          applyPairs(added, changed, removed): void
 //   deletePairsOf(nodeId): number
+//   claimLease(hub, ms, actor?): LeaseClaim              releaseLease(hubId, actor?): void
+//   leaseState(): { lease, now }                         listHubs(): HubRecord[]
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { maskDatabaseUrl } from '../domain/database-url.js';
@@ -44,6 +46,7 @@ import { openPostgres } from './pg-db.js';
 import { DATABASE_FILE, openSqlite } from './sqlite-db.js';
 import { NodeQueries, type NodePage, type NodePageQuery, type NodeTotals } from './node-queries.js';
 import { AgentCredentials } from './agents.js';
+import { LeaseRepository, type HubRecord, type Lease, type LeaseClaim } from './lease.js';
 import { PairRepository, type StoredPair } from './pairs.js';
 import type { PairState } from '../domain/paths.js';
 import { NodeRepository, type PathFlags, type NodeKeys, type NodeSecrets, type RegisterNodeInput, type StatusUpdate } from './nodes.js';
@@ -55,6 +58,7 @@ import { RegistryTransfer, type ImportNodeInput, type ImportNodesOptions, type I
 
 export type { AuditEntry } from './audit.js';
 export type { StoredPair } from './pairs.js';
+export type { HubRecord, Lease, LeaseClaim } from './lease.js';
 export type { PathFlags } from './nodes.js';
 export type { NodeKeys, NodeSecrets, RegisterNodeInput, StatusUpdate } from './nodes.js';
 export type { NodePage, NodePageQuery, NodeTotals } from './node-queries.js';
@@ -96,6 +100,7 @@ export class Store {
   readonly #transfer: RegistryTransfer;
   readonly #agents: AgentCredentials;
   readonly #pairs: PairRepository;
+  readonly #lease: LeaseRepository;
 
   private constructor(db: Db, table: SettingsTable, sealer: Sealer, clock: () => Date, tokenLimits: TokenLimits) {
     this.#db = db;
@@ -107,6 +112,7 @@ export class Store {
     this.#transfer = new RegistryTransfer(db, this.#nodes, this.#settings, this.#auditLog, clock);
     this.#agents = new AgentCredentials(db, this.#auditLog, clock);
     this.#pairs = new PairRepository(db, sealer);
+    this.#lease = new LeaseRepository(db, this.#auditLog);
   }
 
   /**
@@ -124,6 +130,11 @@ export class Store {
       db.close();
       throw err;
     }
+  }
+
+  /** Which database the registry is in: one SQLite file, or PostgreSQL shared by hubs. */
+  get engine(): 'sqlite' | 'postgres' {
+    return this.#db.engine;
   }
 
   close(): void {
@@ -302,5 +313,23 @@ export class Store {
 
   deletePairsOf(nodeId: string): number {
     return this.#pairs.deleteOf(nodeId);
+  }
+
+  // The hub lease (which hub runs the device)
+
+  claimLease(hub: HubRecord, ms: number, actor = DEFAULT_ACTOR): LeaseClaim {
+    return this.#lease.claim(hub, ms, actor);
+  }
+
+  releaseLease(hubId: string, actor = DEFAULT_ACTOR): void {
+    this.#lease.release(hubId, actor);
+  }
+
+  leaseState(): { lease: Lease | null; now: number } {
+    return this.#lease.current();
+  }
+
+  listHubs(): HubRecord[] {
+    return this.#lease.hubs();
   }
 }

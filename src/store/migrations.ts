@@ -122,6 +122,27 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX node_pairs_by_b ON node_pairs (node_b);
     `,
   },
+  {
+    version: 6,
+    name: 'the hub lease',
+    // One row: which hub runs the WireGuard device, and until when (ms, by the database's clock). With
+    // SQLite one hub holds it; on PostgreSQL hubs sharing the registry take turns (src/store/lease.ts).
+    // hubs: every hub that shares the registry, as agents and admins see them.
+    sql: `
+      CREATE TABLE hub_lease (
+        id         INTEGER PRIMARY KEY CHECK (id = 1),
+        holder     TEXT NOT NULL,
+        since      INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL
+      ) STRICT;
+      CREATE TABLE hubs (
+        hub_id   TEXT PRIMARY KEY,
+        api_url  TEXT NOT NULL,
+        endpoint TEXT NOT NULL,
+        seen_at  INTEGER NOT NULL
+      ) STRICT;
+    `,
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

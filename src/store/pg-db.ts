@@ -4,6 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { maskDatabaseUrl } from '../domain/database-url.js';
+import { RegistryError } from '../domain/errors.js';
 import { migrate, type Db, type Statement } from './db.js';
 import { PG_WORKER_SOURCE } from './pg-worker.js';
 import { bindValues, toPositional, type PositionalSql } from './sql-params.js';
@@ -125,8 +126,14 @@ class PgDb implements Db {
     }
   }
 
+  /** A lost connection or a timeout is the registry being away (503, try again), not a client's mistake. */
   #call(request: object): unknown {
-    return this.worker.call({ ...request, tx: this.#depth > 0 });
+    try {
+      return this.worker.call({ ...request, tx: this.#depth > 0 });
+    } catch (err) {
+      if (unreachable(err)) throw new RegistryError('unavailable', `the registry database ${this.name} does not answer: ${(err as Error).message}`);
+      throw err;
+    }
   }
 
   #transaction<T>(fn: () => T, begin: string): T {
@@ -170,11 +177,24 @@ class PgDb implements Db {
   }
 }
 
+// Connection exceptions (SQLSTATE class 08), a server shutting down or a statement cancelled by its
+// timeout, the socket's own errors, and a worker that gave up.
+const UNREACHABLE_CODES = /^(08...|57P0[1-3]|57014|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|EHOSTUNREACH|ENETUNREACH)$/;
+
+function unreachable(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === 'string') return UNREACHABLE_CODES.test(code);
+  return /database worker|Connection terminated|connection is closed/i.test(err.message);
+}
+
 /** Connects to the PostgreSQL database at `url` and brings its schema up to date. */
 export function openPostgres(url: string, options: PgOptions = {}): Db {
   const writer = randomUUID(); // this connection, in registry_writes
-  const statementTimeoutMs = options.statementTimeoutMs ?? 30_000;
-  const connectTimeoutMs = options.connectTimeoutMs ?? 10_000;
+  // Short: the hub's thread waits for every statement, and a registry that does not answer in 10 s is
+  // away (503s, a lease not renewed) rather than slow.
+  const statementTimeoutMs = options.statementTimeoutMs ?? 10_000;
+  const connectTimeoutMs = options.connectTimeoutMs ?? 5_000;
   const data = {
     pgPath: createRequire(import.meta.url).resolve('pg'),
     url,

@@ -157,4 +157,22 @@ export const PG_MIGRATIONS: readonly Migration[] = [
       ${writtenTrigger('node_pairs')}
     `,
   },
+  {
+    version: 6,
+    name: 'the hub lease',
+    sql: `
+      CREATE TABLE hub_lease (
+        id         INTEGER PRIMARY KEY CHECK (id = 1),
+        holder     TEXT COLLATE "C" NOT NULL,
+        since      BIGINT NOT NULL,
+        expires_at BIGINT NOT NULL
+      );
+      CREATE TABLE hubs (
+        hub_id   TEXT COLLATE "C" PRIMARY KEY,
+        api_url  TEXT NOT NULL,
+        endpoint TEXT NOT NULL,
+        seen_at  BIGINT NOT NULL
+      );
+    `,
+  },
 ];

@@ -76,6 +76,41 @@ describe.skipIf(!isRoot && !inCI)('native Device', () => {
     expect(ns.ip('-o', 'link', 'show').split('\n').filter(Boolean)).toHaveLength(1);
   });
 
+  it('fences itself: stops by its own thread when fenceAfter is not called again in time, even while JavaScript is stuck', () => {
+    const result = inNamespace(ns, `
+      const stopped = [];
+      const d = new Device('wgfence${world.id}'.slice(0, 15), { onEvent: (e) => e.type === 'stopped' && stopped.push({ at: Date.now(), reason: e.reason }) });
+      let bad = '';
+      try { d.fenceAfter(-1); } catch (e) { bad = e.message; }
+      // Renewed twice in time: still up after 900 ms.
+      const t0 = Date.now();
+      d.fenceAfter(500);
+      await new Promise((r) => setTimeout(r, 300));
+      d.fenceAfter(500);
+      await new Promise((r) => setTimeout(r, 300));
+      d.fenceAfter(500);
+      await new Promise((r) => setTimeout(r, 300));
+      const upAfterRenewals = stopped.length === 0;
+      // Not renewed, and this thread blocked the whole time: the device stops on its own.
+      const last = Date.now();
+      d.fenceAfter(300);
+      const blockedUntil = last + 1200;
+      while (Date.now() < blockedUntil) {} // a synchronous database call that does not come back
+      await new Promise((r) => setTimeout(r, 100)); // the event is delivered once this thread is free
+      // Cancelled: a second device with 0 never stops.
+      const e = new Device('wgfenc2${world.id}'.slice(0, 15), { onEvent: (ev) => ev.type === 'stopped' && stopped.push({ at: 0, reason: 'second' }) });
+      e.fenceAfter(200);
+      e.fenceAfter(0);
+      await new Promise((r) => setTimeout(r, 600));
+      d.close(); e.close();
+      return { bad, upAfterRenewals, stopped, t0 };
+    `) as any;
+    expect(result.bad).toMatch(/fenceAfter: milliseconds must be 0 to/);
+    expect(result.upAfterRenewals).toBe(true);
+    expect(result.stopped).toHaveLength(1); // the first device only: the cancelled one keeps running
+    expect(result.stopped[0].reason).toMatch(/lease on the shared registry was not renewed in time/);
+  });
+
   it('holds 10,000 peers and snapshots them all', () => {
     const result = inNamespace(ns, `
       const d = new Device('wgbig${world.id}'.slice(0, 15));

@@ -723,7 +723,7 @@ describe('docs/deployment.md', () => {
   const doc = read('docs/deployment.md');
 
   it('covers Docker, Compose, systemd, upgrades, backups and migration, with the commands', () => {
-    for (const heading of ['## Docker Compose', '## Docker without Compose', '## systemd', '## Upgrading', '## Backups', '## Migrating from an existing WireGuard server']) {
+    for (const heading of ['## Docker Compose', '## Docker without Compose', '## systemd', '## Upgrading', '## Backups', '## Migrating from an existing WireGuard server', '## Two hubs on PostgreSQL']) {
       expect(doc).toContain(heading);
     }
     for (const command of [
@@ -739,6 +739,8 @@ describe('docs/deployment.md', () => {
       'wgvm export',
       '--include-secrets',
       'wgvm restore',
+      'DATABASE_URL=postgres://',
+      'vrrp_script',
     ]) {
       expect(doc, command).toContain(command);
     }

@@ -58,6 +58,7 @@ class FakeDevice implements NativeDevice {
     return { drops: {}, tunWriteErrors: 0, tunMalformed: 0, udpSendErrors: 0, relayed: 0, relayedBytes: 0, handshakesAdmitted: 0, underLoad: false };
   }
   setRelay() {}
+  fenceAfter() {}
   setIsolated() {
     return false;
   }

@@ -209,6 +209,31 @@ describe.skipIf(postgresMissing)('export and restore between the engines', () =>
   });
 });
 
+describe.skipIf(postgresMissing)('a registry that goes away', () => {
+  it('a write fails as unavailable (the API: 503 with Retry-After), never as a 500', async () => {
+    const own = await startPostgres(); // its own server: this test stops it
+    const dir = mkdtempSync(join(tmpdir(), 'wgvm-pg-away-'));
+    let store: Store | undefined;
+    try {
+      store = Store.open(join(dir, 'data'), { databaseUrl: own.createDatabase() });
+      const config = loadConfig({ SERVERURL: '203.0.113.1', API_TOKEN, DATABASE_URL: 'postgres://x@127.0.0.1/x' }, dir, { envFile: false, networkInterfaces: () => ({}) });
+      const priv = generatePrivateKey();
+      const nodes = new NodesService(store, config, { privateKey: encodeKey(priv), publicKey: encodeKey(publicKeyOf(priv)) }, () => {});
+      const app = await buildApi(config, nodes, { publicKey: 'k', startedAt: Date.now(), counters: () => null }, API_TOKEN);
+      own.stop();
+      const res = await app.inject({ method: 'POST', url: '/api/nodes/register', headers: { 'x-api-key': API_TOKEN }, payload: { node_id: 'worker-01' } });
+      expect(res.statusCode).toBe(503);
+      expect(res.headers['retry-after']).toBe('5');
+      expect(res.json()).toMatchObject({ error: 'unavailable', message: expect.stringMatching(/^the registry database .* does not answer/) });
+      await app.close();
+    } finally {
+      store?.close();
+      own.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+});
+
 async function waitUntil(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!condition()) {

@@ -1,7 +1,7 @@
 // The registry on real SQLite files in a temporary directory: allocation, sealing, tokens,
 // migrations and the audit log, checked down to the bytes on disk.
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -750,6 +750,50 @@ describe.each(ENGINES)('the registry on %s', (e) => {
     it("does not let a caller overwrite the store's own key check", () => {
       const store = open();
       expect(() => store.setSetting('store.sealing_check', 'x')).toThrow(/belongs to the store/);
+    });
+  });
+
+  describe('the hub lease', () => {
+    const hub = (hubId: string) => ({ hubId, apiUrl: `http://${hubId}.example:8090`, endpoint: `${hubId}.example:41820` });
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+    it('one hub holds it until it expires; renewing keeps its start; another takes it only once it has lapsed', async () => {
+      const a = open();
+      // A second hub: its own DATA_DIR (with the first one's secret.key) and connection; on SQLite, one file.
+      const other = join(dataDir, '..', 'b');
+      if (engine === 'postgres') {
+        mkdirSync(other, { mode: 0o700 });
+        copyFileSync(join(dataDir, 'secret.key'), join(other, 'secret.key'));
+      }
+      const b = open({}, engine === 'postgres' ? other : dataDir);
+      const first = a.claimLease(hub('hub-a'), 400);
+      expect(first).toMatchObject({ held: true, lease: { holder: 'hub-a' } });
+      expect(first.lease.expiresAt - first.now).toBe(400);
+      expect(b.claimLease(hub('hub-b'), 400)).toMatchObject({ held: false, lease: { holder: 'hub-a' } });
+      await sleep(150);
+      const renewed = a.claimLease(hub('hub-a'), 400);
+      expect(renewed.held).toBe(true);
+      expect(renewed.lease.since).toBe(first.lease.since);
+      expect(renewed.lease.expiresAt).toBeGreaterThan(first.lease.expiresAt);
+      await sleep(450); // hub-a stops renewing: it lapses
+      const taken = b.claimLease(hub('hub-b'), 400);
+      expect(taken).toMatchObject({ held: true, lease: { holder: 'hub-b' } });
+      expect(taken.lease.since).toBe(taken.now);
+      expect(a.claimLease(hub('hub-a'), 400).held).toBe(false); // the old holder cannot renew past it
+      expect(a.listHubs().map((h) => h.hubId)).toEqual(['hub-a', 'hub-b']);
+      expect(a.listAudit(10).filter((e) => e.action === 'hub.lease').map((e) => e.detail)).toEqual(['taken by hub-b (was hub-a)', 'taken by hub-a']);
+    });
+
+    it('a hub stopping cleanly lets it go at once', () => {
+      const store = open();
+      store.claimLease(hub('hub-a'), 60_000);
+      expect(store.claimLease(hub('hub-b'), 60_000).held).toBe(false);
+      store.releaseLease('hub-b'); // not the holder: nothing happens
+      expect(store.claimLease(hub('hub-b'), 60_000).held).toBe(false);
+      store.releaseLease('hub-a');
+      expect(store.claimLease(hub('hub-b'), 60_000)).toMatchObject({ held: true, lease: { holder: 'hub-b' } });
+      expect(store.leaseState().lease).toMatchObject({ holder: 'hub-b' });
+      expect(() => store.claimLease(hub('hub-b'), 0)).toThrow(RangeError);
     });
   });
 });

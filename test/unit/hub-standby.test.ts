@@ -1,0 +1,159 @@
+// Two hubs on one PostgreSQL registry (src/hub/hub.ts, lease-keeper.ts), in-process with fake devices:
+// one active (its device up and fenced), one standby (API and dashboard, no device); a registration
+// made on the standby reaches the active hub's device; the active one stopping hands the device on.
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config/index.js';
+import type { DeviceEvent, NativeDevice, PeerSnapshot } from '../../src/dataplane/device.js';
+import { keyToHex } from '../../src/domain/keys.js';
+import { Hub, type HubSystem } from '../../src/hub/hub.js';
+import { FENCE_MARGIN_MS, LEASE_MS } from '../../src/hub/lease-keeper.js';
+import { createLogger } from '../../src/runtime/log.js';
+import { postgresMissing, startPostgres, type PostgresServer } from '../helpers/postgres.js';
+
+const TOKEN = 'standby-test-token-0123456789';
+
+class FakeDevice implements NativeDevice {
+  bodies: string[] = [];
+  fences: number[] = [];
+  closed = false;
+  readonly threads = 1;
+  constructor(readonly name: string, readonly onEvent: (e: DeviceEvent) => void) {}
+  set(body: string) {
+    this.bodies.push(body);
+    return { errno: 0, message: '' };
+  }
+  get() {
+    return 'listen_port=41820\n';
+  }
+  peers(): PeerSnapshot[] {
+    return [];
+  }
+  counters() {
+    return { drops: {}, tunWriteErrors: 0, tunMalformed: 0, udpSendErrors: 0, relayed: 0, relayedBytes: 0, handshakesAdmitted: 0, underLoad: false };
+  }
+  setRelay() {}
+  fenceAfter(ms: number) {
+    this.fences.push(ms);
+  }
+  setIsolated() {
+    return false;
+  }
+  initiateHandshake() {
+    return false;
+  }
+  close() {
+    this.closed = true;
+  }
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, '::', () => r()));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((r) => server.close(r));
+  return port;
+}
+
+interface Side {
+  hub: Hub;
+  devices: FakeDevice[];
+  log: string[];
+  apiPort: number;
+}
+
+let pg: PostgresServer;
+let root: string;
+const hubs: Side[] = [];
+
+beforeAll(async () => {
+  if (postgresMissing) return;
+  pg = await startPostgres();
+  root = mkdtempSync(join(tmpdir(), 'wgvm-standby-'));
+});
+afterAll(() => {
+  pg?.stop();
+  if (root) rmSync(root, { recursive: true, force: true });
+});
+afterEach(async () => {
+  for (const s of hubs.splice(0)) await s.hub.stop('end of test', 0);
+});
+
+async function side(name: string, databaseUrl: string): Promise<Side> {
+  const dir = join(root, name);
+  mkdirSync(join(dir, 'data'), { recursive: true, mode: 0o700 });
+  if (name !== 'a') copyFileSync(join(root, 'a', 'data', 'secret.key'), join(dir, 'data', 'secret.key')); // hubs share one
+  const apiPort = await freePort();
+  const env = { SERVERURL: `${name}.example.com`, API_TOKEN: TOKEN, WG_INTERFACE: `wgsb${name}`, DATA_DIR: join(dir, 'data'), DATABASE_URL: databaseUrl, API_PORT: String(apiPort), DASHBOARD_PORT: String(await freePort()) };
+  const config = loadConfig(env, dir, { envFile: false, networkInterfaces: () => ({}) });
+  const s: Side = { hub: undefined as unknown as Hub, devices: [], log: [], apiPort };
+  const system: HubSystem = {
+    openDevice: (iface, options) => {
+      const d = new FakeDevice(iface, options!.onEvent!);
+      s.devices.push(d);
+      return d;
+    },
+    configureLink: () => {},
+    socketDir: join(dir, 'run'),
+  };
+  const sink = new Writable({ write: (chunk: Buffer, _enc, done) => (s.log.push(...chunk.toString().split('\n').filter(Boolean)), done()) });
+  s.hub = new Hub(config, createLogger('info', sink), system);
+  hubs.push(s);
+  return s;
+}
+
+async function until(what: string, check: () => boolean, ms = 8000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe.skipIf(postgresMissing)('two hubs on one PostgreSQL registry', () => {
+  it('one runs the device (fenced), the other stands by and serves the API; a clean stop hands the device on', async () => {
+    const url = pg.emptyDatabase();
+    const a = await side('a', url);
+    await a.hub.start();
+    expect(a.devices).toHaveLength(1);
+    const fence = a.devices[0]!.fences[0]!;
+    expect(fence).toBeGreaterThan(0);
+    expect(fence).toBeLessThanOrEqual(LEASE_MS - FENCE_MARGIN_MS);
+
+    const b = await side('b', url);
+    await b.hub.start();
+    expect(b.devices).toHaveLength(0);
+    expect(b.log.some((l) => /is a standby: .* is active/.test(JSON.parse(l).msg))).toBe(true);
+    // What admins see, on either hub: which hub runs the device, since when, and this hub's part.
+    const status = async (s: Side) => (await (await fetch(`http://127.0.0.1:${s.apiPort}/api/vpn/status`)).json()) as { ha: Record<string, unknown> };
+    const sa = await status(a);
+    const sb = await status(b);
+    expect(sa.ha).toMatchObject({ role: 'active', active_hub: sa.ha.hub_id });
+    expect(sb.ha).toMatchObject({ role: 'standby', active_hub: sa.ha.hub_id, active_since: sa.ha.active_since });
+    expect(Date.parse(sb.ha.lease_expires_at as string)).toBeGreaterThan(Date.now());
+    const metrics = await (await fetch(`http://127.0.0.1:${b.apiPort}/metrics`, { headers: { 'x-api-key': TOKEN } })).text();
+    expect(metrics).toContain(`wgvm_hub_active{hub_id="${sb.ha.hub_id}"} 0`);
+
+    // A registration on the standby is in the shared registry, and reaches the active hub's device.
+    const res = await fetch(`http://127.0.0.1:${b.apiPort}/api/nodes/register`, {
+      method: 'POST',
+      headers: { 'x-api-key': TOKEN, 'content-type': 'application/json' },
+      body: JSON.stringify({ node_id: 'worker-01' }),
+    });
+    expect(res.status).toBe(201);
+    const key = keyToHex(((await res.json()) as { node: { public_key: string } }).node.public_key);
+    await until("the registration on the active hub's device", () => a.devices[0]!.bodies.some((body) => body.includes(`public_key=${key}`)));
+
+    // The active hub stops cleanly: it lets the lease go, and the standby brings its device up with the node on it.
+    await a.hub.stop('SIGTERM', 0);
+    expect(a.devices[0]!.closed).toBe(true);
+    await until('the standby to take over', () => b.devices.length === 1, 5000);
+    expect(b.devices[0]!.bodies.some((body) => body.includes(`public_key=${key}`))).toBe(true);
+    expect(b.devices[0]!.fences.length).toBeGreaterThan(0);
+    expect((await status(b)).ha).toMatchObject({ role: 'active', active_hub: sb.ha.hub_id });
+  }, 30_000);
+});
