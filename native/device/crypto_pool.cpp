@@ -20,7 +20,7 @@ constexpr auto kCallerSpin = std::chrono::microseconds(20);
 // judge(): batches looked at together, and how many batches the caller then works alone, doubling
 // while the workers keep not helping.
 constexpr size_t kWindow = 16, kMinSolo = 64, kMaxSolo = 4096;
-// The most jobs one claim takes (see run_parallel).
+// The most jobs one claim takes (see take_jobs).
 constexpr size_t kMaxChunk = 16;
 
 inline void cpu_relax() {
@@ -72,9 +72,6 @@ size_t CryptoPool::available_cores() {
 
 size_t CryptoPool::run_parallel(size_t count, Call call, void* work) {
   const uint32_t generation = generation_.load(std::memory_order_relaxed) + 1;
-  // A few jobs per claim: a claim and a finished count each move a cache line between the cores, which
-  // costs about as much as a small job; four claims per thread still share the batch out evenly.
-  chunk_.store(std::clamp<size_t>(count / (threads() * 4), 1, kMaxChunk), std::memory_order_relaxed);
   call_.store(call, std::memory_order_relaxed);
   work_.store(work, std::memory_order_relaxed);
   done_.store(0, std::memory_order_relaxed);
@@ -100,8 +97,10 @@ size_t CryptoPool::take_jobs(uint32_t generation) {
   for (;;) {
     const uint64_t count = (cursor >> kCountShift) & kFieldMask, next = cursor & kFieldMask;
     if ((cursor >> kGenerationShift) != batch || next >= count) return taken;
-    // chunk_ is read after the generation matched: run_parallel wrote it before publishing the batch.
-    const uint64_t n = std::min<uint64_t>(chunk_.load(std::memory_order_relaxed), count - next);
+    // Several jobs per claim: a claim and a finished count each move a cache line between the cores,
+    // which costs about as much as a small job. Claims shrink with what is left (guided scheduling),
+    // so that the threads finish together: one last large claim would keep the caller waiting.
+    const uint64_t n = std::clamp<uint64_t>((count - next) / (2 * threads()), 1, kMaxChunk);
     if (!cursor_.compare_exchange_weak(cursor, cursor + n, std::memory_order_acq_rel)) continue;
     // Read after the claim: a claim of this batch means its call and work are the current ones.
     const Call call = call_.load(std::memory_order_relaxed);

@@ -67,7 +67,6 @@ class CryptoPool {
   alignas(64) std::atomic<uint64_t> cursor_{0};
   alignas(64) std::atomic<uint32_t> done_{0};        // jobs of the current batch that have returned
   alignas(64) std::atomic<uint32_t> generation_{0};  // what sleeping workers wait on
-  alignas(64) std::atomic<size_t> chunk_{1};         // jobs per claim in the current batch
   std::atomic<bool> stopping_{false};
   std::vector<std::thread> workers_;
   std::mutex failure_mu_;
