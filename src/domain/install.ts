@@ -46,7 +46,10 @@ export interface WorkerInstall {
 }
 
 export interface AgentInstall {
-  /** The API's origin as workers reach it: http(s)://host[:port], no path. */
+  /**
+   * The API's origin as workers reach it: http(s)://host[:port], no path; with hubs sharing a
+   * registry, up to MAX_AGENT_HUB_URLS of them, comma-separated, the agent asking them in order.
+   */
   hubUrl: string;
   /** The node's agent credential: 32 random bytes, base64url without padding (43 characters). */
   credential: string;
@@ -63,12 +66,16 @@ export function isAgentHubUrl(url: string): boolean {
   return AGENT_HUB_URL.test(url) && (!port || (Number(port[1]) >= 1 && Number(port[1]) <= 65535));
 }
 
+/** How many hub origins an agent's configuration holds at most. */
+export const MAX_AGENT_HUB_URLS = 8;
+
 /** Throws InstallInputError naming the first agent field the installer cannot carry. */
 export function checkAgentInstall(a: AgentInstall): void {
-  if (typeof a.hubUrl !== 'string' || !isAgentHubUrl(a.hubUrl)) {
-    throw new InstallInputError('agent.hubUrl', 'must be http(s)://host[:port] (port 1 to 65535) with no path, quotes or spaces');
+  const urls = typeof a.hubUrl === 'string' ? a.hubUrl.split(',') : [];
+  if (urls.length === 0 || urls.length > MAX_AGENT_HUB_URLS || !urls.every(isAgentHubUrl)) {
+    throw new InstallInputError('agent.hubUrl', `must be 1 to ${MAX_AGENT_HUB_URLS} comma-separated http(s)://host[:port] (port 1 to 65535) with no path, quotes or spaces`);
   }
-  checkHttpUrl('agent.hubUrl', a.hubUrl);
+  for (const url of urls) checkHttpUrl('agent.hubUrl', url);
   if (typeof a.credential !== 'string' || !AGENT_CREDENTIAL_PATTERN.test(a.credential)) {
     throw new InstallInputError('agent.credential', 'must be 43 characters of A-Z a-z 0-9 _ - (32 bytes, base64url)');
   }

@@ -4,6 +4,7 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { RegistryError } from '../domain/errors.js';
 import type { NodesService } from '../nodes/service.js';
+import type { HubLines } from '../paths/answer.js';
 import { MAX_LOCAL_ADDRESSES, MAX_REPORTED_PEERS, ReportError, type AgentReportBody } from '../paths/report.js';
 import { ERROR_BODY } from './api-docs.js';
 import { FailureLimiter } from './auth.js';
@@ -20,7 +21,10 @@ const peersQuery = {
   type: 'object',
   additionalProperties: false,
   // Query values are text (never coerced): the number is declared by pattern.
-  properties: { wait: { type: 'string', pattern: '^(?:[0-9]|1[0-9]|2[0-5])$', description: `seconds to hold the request while nothing changed (0–${MAX_WAIT_S})` } },
+  properties: {
+    wait: { type: 'string', pattern: '^(?:[0-9]|1[0-9]|2[0-5])$', description: `seconds to hold the request while nothing changed (0–${MAX_WAIT_S})` },
+    hubs: { type: 'string', enum: ['0', '1'], description: '1: the answer names the active hub and every hub (hubs sharing a registry)' },
+  },
 } as const;
 type PeersQuery = FromSchema<typeof peersQuery>;
 
@@ -72,13 +76,36 @@ const PEERS_JSON = {
         },
       },
     },
+    hub: { type: 'object', properties: { endpoint: { type: 'string' }, session: { type: 'string', enum: ['up', 'none'] } } },
+    apis: { type: 'array', items: { type: 'string' } },
   },
 } as const;
 
 const AGENT_SECURITY = [{ agent: [] }];
+const STANDBY_503 = { ...ERROR_BODY, description: 'this hub is a standby (hubs sharing a registry): ask the next hub' };
 
 export interface AgentRoutesOptions {
   nodes: NodesService;
+  /** Hubs sharing a registry; absent: this hub is the only one. */
+  hubs?: AgentHubs;
+}
+
+/** What the agent routes need of hubs sharing a registry (docs/agent-protocol.md, "Two hubs"). */
+export interface AgentHubs {
+  /** Null while this hub runs the device; else it is a standby, and which hub is active (if any). */
+  standby(): { active: string | null } | null;
+  /** The hub and api lines of the node's answer. */
+  lines(nodeId: string): HubLines;
+}
+
+/** Only the active hub plans pairs and answers agents: a standby sends them on to the next hub. */
+function standbyGuard(hubs: AgentHubs) {
+  return async function agentStandbyGuard(_req: FastifyRequest, reply: FastifyReply) {
+    const standby = hubs.standby();
+    if (standby === null) return undefined;
+    const active = standby.active ? `hub ${standby.active} is active` : 'no hub is active right now';
+    return reply.code(503).header('retry-after', '1').send({ error: 'standby', message: `this hub is a standby: ${active}` });
+  };
 }
 
 /**
@@ -104,8 +131,9 @@ function agentGuard(nodes: NodesService, agentOf: WeakMap<FastifyRequest, string
   };
 }
 
-export const agentRoutes: FastifyPluginAsync<AgentRoutesOptions> = async (app, { nodes }) => {
+export const agentRoutes: FastifyPluginAsync<AgentRoutesOptions> = async (app, { nodes, hubs }) => {
   const agentOf = new WeakMap<FastifyRequest, string>();
+  if (hubs) app.addHook('onRequest', standbyGuard(hubs));
   app.addHook('onRequest', agentGuard(nodes, agentOf));
 
   app.get<{ Querystring: PeersQuery }>(
@@ -123,22 +151,24 @@ export const agentRoutes: FastifyPluginAsync<AgentRoutesOptions> = async (app, {
           200: { description: 'the peers', content: { 'application/json': { schema: PEERS_JSON }, 'text/plain': { schema: { type: 'string' } } } },
           304: { description: 'no change within `wait` seconds', type: 'null' },
           '4xx': ERROR_BODY,
+          503: STANDBY_503,
         },
       },
     },
     async (req, reply) => {
       const nodeId = agentOf.get(req)!;
+      const lines = () => (hubs && req.query.hubs === '1' ? hubs.lines(nodeId) : null);
       const known = req.headers['if-none-match'];
       const deadline = Date.now() + Number(req.query.wait ?? 0) * 1000;
       const gone = new AbortController();
       req.raw.once('close', () => gone.abort());
-      let answer = nodes.paths.peersOf(nodeId);
+      let answer = nodes.paths.peersOf(nodeId, lines());
       while (answer.etag === known && Date.now() < deadline && !gone.signal.aborted && !nodes.paths.closed) {
         await nodes.paths.changed(nodeId, deadline - Date.now(), gone.signal);
         if (nodes.agentNodeOf(agentCredential(req)) !== nodeId) {
           return reply.code(401).send({ error: 'unauthorized', message: 'the agent credential was revoked' });
         }
-        answer = nodes.paths.peersOf(nodeId);
+        answer = nodes.paths.peersOf(nodeId, lines());
       }
       reply.header('etag', answer.etag);
       if (answer.etag === known) return reply.code(304).send();
@@ -155,7 +185,7 @@ export const agentRoutes: FastifyPluginAsync<AgentRoutesOptions> = async (app, {
         tags: AGENT_TAG,
         security: AGENT_SECURITY,
         body: reportBody,
-        response: { 204: { description: 'accepted', type: 'null' }, '4xx': ERROR_BODY },
+        response: { 204: { description: 'accepted', type: 'null' }, '4xx': ERROR_BODY, 503: STANDBY_503 },
       },
     },
     async (req, reply) => {
@@ -178,7 +208,7 @@ export const agentRoutes: FastifyPluginAsync<AgentRoutesOptions> = async (app, {
         tags: AGENT_TAG,
         security: AGENT_SECURITY,
         body: { type: 'object', additionalProperties: false, required: ['stopping'], properties: { stopping: { type: 'boolean', const: true } } },
-        response: { 204: { description: 'the node has no direct paths until its agent reports again', type: 'null' }, '4xx': ERROR_BODY },
+        response: { 204: { description: 'the node has no direct paths until its agent reports again', type: 'null' }, '4xx': ERROR_BODY, 503: STANDBY_503 },
       },
     },
     async (req, reply) => {

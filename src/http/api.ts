@@ -43,7 +43,7 @@ export async function buildApi(
   );
   await app.register(nodeRoutes, { nodes, guard: requireToken, app: 'api', dialect: apiNodeDialect(config, nodes) });
   await app.register(workerRoutes, { config, nodes, requireToken });
-  await app.register(agentRoutes, { nodes });
+  await app.register(agentRoutes, { nodes, ...(hub.agentHubs ? { hubs: hub.agentHubs } : {}) });
   await app.register(hubRoutes, { config, nodes, hub, requireToken });
   return app;
 }
@@ -55,9 +55,9 @@ interface HubRoutesOptions {
   requireToken: Guard;
 }
 
-function haOf(hub: HubInfo): { hubId: string; active: boolean } | null {
+function haOf(hub: HubInfo): { hubId: string; active: boolean; standbys: number } | null {
   const r = hub.role?.();
-  return r ? { hubId: r.hubId, active: r.role === 'active' } : null;
+  return r ? { hubId: r.hubId, active: r.role === 'active', standbys: r.hubs.filter((h) => h.state === 'standby').length } : null;
 }
 
 /** The hub's state: its summary (public unless PUBLIC_STATUS=false) and the Prometheus metrics. */

@@ -2,7 +2,7 @@
 // the two installers). Every route that hands them out, in either app, builds them here.
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Config } from '../config/index.js';
-import { isAgentHubUrl, type WorkerInstall } from '../domain/install.js';
+import { isAgentHubUrl, MAX_AGENT_HUB_URLS, type WorkerInstall } from '../domain/install.js';
 import type { NodesService } from '../nodes/service.js';
 import { qrSvg, renderLinuxInstaller, renderWgQuick, renderWindowsInstaller } from '../render/index.js';
 import type { FromSchema } from './from-schema.js';
@@ -39,6 +39,15 @@ function agentHubUrl(config: Config, apiRequest?: FastifyRequest): string {
   return isAgentHubUrl(origin) ? origin : apiOrigin(config);
 }
 
+/**
+ * Every origin the worker's agent may ask, this hub's first: with hubs sharing a registry, each
+ * one's (the agent moves to the next when one is a standby or away).
+ */
+function agentHubUrls(config: Config, nodes: NodesService, apiRequest?: FastifyRequest): string {
+  const origins = [agentHubUrl(config, apiRequest), ...nodes.hubApis().filter(isAgentHubUrl)];
+  return [...new Set(origins)].slice(0, MAX_AGENT_HUB_URLS).join(',');
+}
+
 /** The files a worker downloads, by the name they are served and saved under. */
 export const DOWNLOAD_NAMES = ['wg0.conf', 'windows.bat', 'linux.sh'] as const;
 export type DownloadName = (typeof DOWNLOAD_NAMES)[number];
@@ -72,7 +81,7 @@ export function sendDownload(
 ): FastifyReply {
   const d = DOWNLOADS[name];
   const install = nodes.workerInstall(nodeId); // first: an unknown node is a 404 before any header names it
-  const agent = name === 'linux.sh' ? { hubUrl: agentHubUrl(config, apiRequest), credential: nodes.issueAgentCredential(nodeId, 'install') } : null;
+  const agent = name === 'linux.sh' ? { hubUrl: agentHubUrls(config, nodes, apiRequest), credential: nodes.issueAgentCredential(nodeId, 'install') } : null;
   const body = d.render({ ...install, agent });
   return reply.type(d.type).header('content-disposition', `attachment; filename="${saveAs}"`).send(body);
 }

@@ -21,7 +21,7 @@ export interface MetricsInput {
   /** Pairs of agent nodes by path state, and the agents heard from since the start; absent: not shown. */
   paths?: { trying: number; direct: number; relayed: number; agents: number };
   /** With a shared registry: this hub's name and whether it runs the device; absent for the only hub. */
-  ha?: { hubId: string; active: boolean } | null;
+  ha?: { hubId: string; active: boolean; standbys: number } | null;
   now: number;
 }
 
@@ -42,6 +42,7 @@ export function prometheusText({ nodes, counters, handshakes, dnsMessages, paths
   metric('wgvm_node_online', '1 when the last handshake is under 180 s old.', 'gauge', byNode((n) => (statusOf(n, now) === 'online' ? 1 : 0)));
   metric('wgvm_handshakes_total', 'Handshakes completed since the hub started.', 'counter', one(handshakes));
   if (ha) metric('wgvm_hub_active', '1 while this hub holds the shared registry\'s lease and runs the device, 0 as a standby.', 'gauge', [[`{hub_id="${label(ha.hubId)}"}`, ha.active ? 1 : 0]]);
+  if (ha) metric('wgvm_hub_standbys', 'Standby hubs that claimed the lease within its length (10 s): ready to take over.', 'gauge', one(ha.standbys));
   if (paths) {
     metric('wgvm_agents', 'Worker agents that reported since the hub started.', 'gauge', one(paths.agents));
     metric('wgvm_paths', 'Pairs of agent nodes by path: direct, trying, or relayed through the hub.', 'gauge',

@@ -1,4 +1,5 @@
 // The registry's nodes and the running hub as views.ts shapes them: one way, for both apps.
+import type { AgentHubs } from './api-agent.js';
 import type { Config } from '../config/index.js';
 import { namedCounters, type DeviceCounters } from '../dataplane/counters.js';
 import { statusOf, type Node } from '../domain/node.js';
@@ -17,6 +18,8 @@ export interface HubInfo {
   dnsMessages?(): Readonly<Record<string, number>> | null;
   /** This hub among the hubs sharing the registry; absent: the only hub (SQLite). */
   role?(): HubRoleView;
+  /** With hubs sharing the registry: what the agent routes tell agents of them. */
+  agentHubs?: AgentHubs;
 }
 
 /** This hub, and which hub runs the device, as the status answer tells it. */
@@ -25,6 +28,18 @@ export interface HubRoleView {
   role: 'active' | 'standby';
   /** The hub that holds the lease, since when, until when (ISO); null when none does. */
   active: { hubId: string; since: string; leaseExpiresAt: string } | null;
+  /** Every hub the registry has seen lately, and what it is doing. */
+  hubs: HubStateView[];
+}
+
+/** One of the hubs sharing the registry: `away` when it has not claimed the lease within a lease's length. */
+export interface HubStateView {
+  hubId: string;
+  apiUrl: string;
+  endpoint: string;
+  state: 'active' | 'standby' | 'away';
+  /** When it last claimed or renewed the lease (ISO). */
+  seenAt: string;
 }
 
 /** Where a node's DNS name and its paths come from (the NodesService). */
@@ -89,6 +104,7 @@ function roleView(hub: HubInfo): HaView | null {
     active_hub: r.active?.hubId ?? null,
     active_since: r.active?.since ?? null,
     lease_expires_at: r.active?.leaseExpiresAt ?? null,
+    hubs: r.hubs.map((h) => ({ hub_id: h.hubId, api_url: h.apiUrl, endpoint: h.endpoint, state: h.state, seen_at: h.seenAt })),
   };
 }
 

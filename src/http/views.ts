@@ -74,13 +74,28 @@ export const hubSchema = allRequired({
     ha: {
       type: ['object', 'null'],
       description: 'with a shared (PostgreSQL) registry: this hub and the one that runs the device; null for the only hub',
-      required: ['hub_id', 'role', 'active_hub', 'active_since', 'lease_expires_at'],
+      required: ['hub_id', 'role', 'active_hub', 'active_since', 'lease_expires_at', 'hubs'],
       properties: {
         hub_id: { type: 'string' },
         role: { type: 'string', enum: ['active', 'standby'] },
         active_hub: { type: ['string', 'null'] },
         active_since: { type: ['string', 'null'] },
         lease_expires_at: { type: ['string', 'null'] },
+        hubs: {
+          type: 'array',
+          description: 'every hub seen in the last hour; away: it has not claimed the lease for a lease’s length (10 s)',
+          items: {
+            type: 'object',
+            required: ['hub_id', 'api_url', 'endpoint', 'state', 'seen_at'],
+            properties: {
+              hub_id: { type: 'string' },
+              api_url: { type: 'string' },
+              endpoint: { type: 'string' },
+              state: { type: 'string', enum: ['active', 'standby', 'away'] },
+              seen_at: { type: 'string' },
+            },
+          },
+        },
       },
     },
   },
@@ -93,6 +108,7 @@ export interface HaView {
   active_hub: string | null;
   active_since: string | null;
   lease_expires_at: string | null;
+  hubs: Array<{ hub_id: string; api_url: string; endpoint: string; state: 'active' | 'standby' | 'away'; seen_at: string }>;
 }
 export type HubSummary = Omit<FromSchema<typeof hubSchema>, 'ha'> & { ha: HaView | null };
 

@@ -50,6 +50,8 @@ export interface DeviceSyncOptions {
   published: (changes: NodeChanges) => void;
   /** A failure of the loop, which keeps running; `message` says what failed. */
   failed: (err: unknown, message: string) => void;
+  /** Another hand wrote to the registry (a standby hub's API, an import): called after the device caught up. */
+  registryChanged?: () => void;
   clock?: SyncClock;
 }
 
@@ -112,6 +114,11 @@ export class DeviceSync {
     });
   }
 
+  /** When the device last completed a handshake with the peer (ms), as of the last reading; null: not since it came up. */
+  lastHandshakeAt(publicKey: string): number | null {
+    return this.readings.lastHandshakeAt(publicKey);
+  }
+
   /** The device told of a handshake or an endpoint: its peers are read every second for a while. */
   deviceActivity(): void {
     this.readings.activity(this.clock.now());
@@ -163,8 +170,9 @@ export class DeviceSync {
     // Runs from a timer: nothing may be thrown out of it (that would end the hub).
     try {
       const version = this.o.registry.dataVersion();
-      if (version !== this.dataVersion) {
-        // Another process wrote to the registry (an import while the hub runs): take it all in.
+      const foreign = version !== this.dataVersion;
+      if (foreign) {
+        // Another process wrote to the registry (a standby hub's API, an import): take it all in.
         this.dataVersion = version;
         this.pendingAll = true;
         this.behind = true;
@@ -173,6 +181,7 @@ export class DeviceSync {
         const changes = this.catchUp();
         if (changes === 'all') this.o.published('all');
       }
+      if (foreign) this.o.registryChanged?.();
     } catch (err) {
       this.o.failed(err, 'catching up with the registry failed');
     }

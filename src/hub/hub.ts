@@ -24,7 +24,10 @@ import { apiToken, hubIdentity } from './credentials.js';
 import { DeviceSync, systemClock, type SyncClock } from './device-sync.js';
 import { PLAN_INTERVAL_MS } from '../paths/direct-paths.js';
 import { hubId } from './hub-id.js';
-import { LeaseKeeper, type Role } from './lease-keeper.js';
+import { LEASE_MS, LeaseKeeper, type Role } from './lease-keeper.js';
+import { AgentHubView } from './agent-hubs.js';
+import { apiOrigin } from '../http/installs.js';
+import type { HubRecord } from '../store/index.js';
 import { Releases } from './releases.js';
 
 /** What the hub reaches outside the process with. Tests give a fake device and no link. */
@@ -123,12 +126,13 @@ export class Hub {
    * (the API and the dashboard serve; the device waits) until the lease lapses.
    */
   private async takeLease(core: Core): Promise<Role> {
-    const me = { hubId: hubId(this.config), apiUrl: `http://${this.config.serverHost}:${this.config.apiPort}`, endpoint: this.config.endpoint };
+    const me = this.hubRecord();
     const clock = this.system.clock ?? systemClock;
     const keeper = new LeaseKeeper((hub, ms) => core.store.claimLease(hub, ms), me, { every: clock.every, monotonic: () => performance.now() }, {
       activate: async () => {
         if (this.stopRequest) return;
         if (this.phase === 'running') this.logger.info({ hub: me.hubId }, `hub ${me.hubId}: the lease is ours, bringing the device up`);
+        core.nodes.paths.activate(); // the pairs as the last active hub left them
         this.openDataPlane(core);
         await this.startDataPlaneServers(core);
       },
@@ -144,6 +148,24 @@ export class Hub {
       if (keeper.role === 'active') core.store.releaseLease(me.hubId);
     });
     return keeper.start();
+  }
+
+  /** This hub as the others sharing the registry, and the agents, know it. */
+  private hubRecord(): HubRecord {
+    return { hubId: hubId(this.config), apiUrl: apiOrigin(this.config), endpoint: this.config.endpoint };
+  }
+
+  /** What the agent routes tell agents of the hubs sharing the registry. */
+  private agentHubView(core: Core): AgentHubView {
+    const me = this.hubRecord();
+    return new AgentHubView({
+      endpoint: me.endpoint,
+      apiUrl: me.apiUrl,
+      lease: () => ({ active: this.lease?.role === 'active' && this.device !== undefined, holder: this.lease?.holder ?? null }),
+      hubApis: () => core.nodes.hubApis(),
+      publicKeyOf: (nodeId) => core.nodes.find(nodeId)?.publicKey ?? null,
+      lastHandshakeAt: (publicKey) => this.sync?.lastHandshakeAt(publicKey) ?? null,
+    });
   }
 
   /**
@@ -182,6 +204,8 @@ export class Hub {
     // Every change reaches the device while this hub runs it, and the dashboards (changes made
     // through the API too).
     const nodes = new NodesService(store, config, identity, (nodeId) => this.sync?.changed(nodeId));
+    // With a shared registry the hub holding the lease plans the pairs; this one does once it holds it.
+    if (store.engine === 'postgres') nodes.paths.standby();
     return { store, identity, token, nodes, history: new NodeHistory(), startedAt: Date.now() };
   }
 
@@ -206,6 +230,7 @@ export class Hub {
       history: core.history,
       published: (changes) => this.dashboard?.live.publish(changes),
       failed: (err, message) => this.logger.error({ err }, message),
+      registryChanged: () => core.nodes.paths.registryChanged(),
       ...(this.system.clock ? { clock: this.system.clock } : {}),
     });
     this.sync = sync;
@@ -241,10 +266,18 @@ export class Hub {
   private roleView(core: Core): HubRoleView {
     const { lease, now } = core.store.leaseState();
     const iso = (ms: number) => new Date(ms).toISOString();
+    const holder = lease && lease.expiresAt > now ? lease.holder : null;
     return {
       hubId: hubId(this.config),
       role: this.lease?.role ?? 'standby',
-      active: lease && lease.expiresAt > now ? { hubId: lease.holder, since: iso(lease.since), leaseExpiresAt: iso(lease.expiresAt) } : null,
+      active: lease && holder ? { hubId: holder, since: iso(lease.since), leaseExpiresAt: iso(lease.expiresAt) } : null,
+      hubs: core.nodes.recentHubs().map((h) => ({
+        hubId: h.hubId,
+        apiUrl: h.apiUrl,
+        endpoint: h.endpoint,
+        state: h.hubId === holder ? 'active' : now - (h.seenAt ?? 0) <= LEASE_MS ? 'standby' : 'away',
+        seenAt: iso(h.seenAt ?? 0),
+      })),
     };
   }
 
@@ -256,7 +289,7 @@ export class Hub {
       counters: () => this.device?.counters() ?? null,
       handshakes: () => this.handshakes,
       dnsMessages: () => (this.dns ? { ...this.dns.stats } : null),
-      ...(core.store.engine === 'postgres' ? { role: () => this.roleView(core) } : {}),
+      ...(core.store.engine === 'postgres' ? { role: () => this.roleView(core), agentHubs: this.agentHubView(core) } : {}),
     };
     const steps = [() => this.startApi(core, hub), () => this.startDashboard(core, hub)];
     for (const step of steps) {

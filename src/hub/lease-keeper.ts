@@ -34,6 +34,8 @@ export interface LeaseEvents {
 
 export class LeaseKeeper {
   #role: Role | null = null;
+  /** Who held the lease at the last claim that got an answer (null: none yet). */
+  #holder: string | null = null;
   #stopTimer: () => void = () => {};
   #activating = false;
   /** When claims began to fail (monotonic ms), or null while they succeed. */
@@ -48,6 +50,11 @@ export class LeaseKeeper {
 
   get role(): Role | null {
     return this.#role;
+  }
+
+  /** The hub that held the lease at the last answered claim (this one's name while active). */
+  get holder(): string | null {
+    return this.#holder;
   }
 
   /** Claims once; active or standby from then on, until stop(). */
@@ -78,6 +85,7 @@ export class LeaseKeeper {
       return;
     }
     this.#failingSince = null;
+    this.#holder = claim.lease.holder;
     if (claim.held) {
       if (this.#role !== 'active' && !this.#activating) {
         this.#activating = true;

@@ -68,6 +68,12 @@ export class StatusReadings {
     return moved;
   }
 
+  /** When the device last completed a handshake with the peer (ms since the epoch), as of the last reading; null: never. */
+  lastHandshakeAt(publicKey: string): number | null {
+    const ns = this.seen.get(publicKey)?.lastHandshakeNs ?? 0n;
+    return ns > 0n ? Number(ns / 1_000_000n) : null;
+  }
+
   /** The peer left the device: if it comes back, its first figures are news again. */
   forget(publicKey: string): void {
     this.seen.delete(publicKey);

@@ -8,7 +8,7 @@ import { isNodeId, NODE_ID_RULE, nodeDnsName } from '../domain/names.js';
 import type { Node } from '../domain/node.js';
 import { DirectPaths } from '../paths/direct-paths.js';
 import { checkFreeText, checkHttpUrl } from '../domain/text.js';
-import type { NodePage, NodePageQuery, NodeTotals, PathFlags, Store } from '../store/index.js';
+import type { HubRecord, NodePage, NodePageQuery, NodeTotals, PathFlags, Store } from '../store/index.js';
 
 export interface RegisterInput {
   nodeId: string;
@@ -29,6 +29,8 @@ export interface HubIdentity {
 }
 
 const MAX_DESCRIPTION = 200;
+/** A hub not seen for this long is no longer offered to agents and installers. */
+export const HUB_SEEN_MS = 3_600_000;
 
 export class NodesService {
   /** The agents' direct paths: follows every change made here. */
@@ -42,6 +44,21 @@ export class NodesService {
     private readonly onChange: (nodeId: string) => void,
   ) {
     this.paths = new DirectPaths(store, config.directPaths);
+  }
+
+  /**
+   * The hubs sharing the registry that claimed its lease within HUB_SEEN_MS of the latest claim,
+   * most recent first (none on SQLite).
+   */
+  recentHubs(): HubRecord[] {
+    const hubs = this.store.listHubs();
+    const latest = Math.max(0, ...hubs.map((h) => h.seenAt ?? 0));
+    return hubs.filter((h) => (h.seenAt ?? 0) >= latest - HUB_SEEN_MS).sort((x, y) => (y.seenAt ?? 0) - (x.seenAt ?? 0));
+  }
+
+  /** Every recent hub's API origin (recentHubs), each once. */
+  hubApis(): string[] {
+    return [...new Set(this.recentHubs().map((h) => h.apiUrl))];
   }
 
   private changed(nodeId: string): void {

@@ -10,16 +10,27 @@ export interface AnsweredPeer extends AgentPeer {
   presharedKey: string;
 }
 
+/**
+ * With hubs sharing a registry, and asked for (`hubs=1`): the answering (active) hub's endpoint,
+ * whether its device has a session with the node, and every hub's API origin (this one first).
+ */
+export interface HubLines {
+  endpoint: string;
+  session: 'up' | 'none';
+  apis: readonly string[];
+}
+
 export interface PeersAnswer {
   text: string;
-  json: { version: 1; poll: number; peers: object[] };
+  json: { version: 1; poll: number; peers: object[]; hub?: { endpoint: string; session: 'up' | 'none' }; apis?: readonly string[] };
   /** A strong ETag of the content, quoted. */
   etag: string;
 }
 
-export function peersAnswer(peers: readonly AnsweredPeer[], poll: number): PeersAnswer {
+export function peersAnswer(peers: readonly AnsweredPeer[], poll: number, hubs: HubLines | null = null): PeersAnswer {
   const sorted = [...peers].sort((x, y) => (x.publicKey < y.publicKey ? -1 : x.publicKey > y.publicKey ? 1 : 0));
   const lines = [PEERS_FORMAT_LINE, `poll ${poll}`];
+  if (hubs) lines.push(`hub ${hubs.endpoint} ${hubs.session}`, ...hubs.apis.map((origin) => `api ${origin}`));
   for (const p of sorted) {
     const endpoints = p.endpoints.length > 0 ? p.endpoints.join(',') : '-';
     lines.push(`peer ${p.publicKey} ${p.allowedIp} ${p.presharedKey} ${p.keepalive} ${p.mode} ${endpoints}`);
@@ -37,6 +48,7 @@ export function peersAnswer(peers: readonly AnsweredPeer[], poll: number): Peers
       mode: p.mode,
       endpoints: p.endpoints,
     })),
+    ...(hubs ? { hub: { endpoint: hubs.endpoint, session: hubs.session }, apis: hubs.apis } : {}),
   };
   return { text, json, etag: `"${createHash('sha256').update(text).digest('base64url').slice(0, 27)}"` };
 }

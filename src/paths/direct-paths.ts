@@ -4,7 +4,7 @@
 import { generatePresharedKey, encodeKey } from '../domain/keys.js';
 import type { Node } from '../domain/node.js';
 import { otherOf, pairKey, type PairState, type PathState, type PathVia } from '../domain/paths.js';
-import { peersAnswer, type AnsweredPeer, type PeersAnswer } from './answer.js';
+import { peersAnswer, type AnsweredPeer, type HubLines, type PeersAnswer } from './answer.js';
 import { activeNodes, agentPeer, plan, type PathNode } from './manager.js';
 import { checkReport, readReport, type AgentReportBody } from './report.js';
 import type { Store, StoredPair } from '../store/index.js';
@@ -43,8 +43,10 @@ export class DirectPaths {
   /** Pair keys by node. */
   readonly #pairsOf = new Map<string, Set<string>>();
   readonly #waiters = new Map<string, Set<() => void>>();
-  readonly #startedAt: number;
+  #startedAt: number;
   #closed = false;
+  /** Another hub of a shared registry runs the device and plans the pairs: nothing is planned or written here. */
+  #standby = false;
   /** Keys of the pairs not direct: the only ones a deadline moves. */
   readonly #timed = new Set<string>();
   /** Nodes that reported or changed since the last step: their pairs are looked at. */
@@ -59,9 +61,33 @@ export class DirectPaths {
     private readonly now: () => number = Date.now,
   ) {
     this.#startedAt = now();
-    // Pairs outlive a restart: their nodes count as heard from at the start, so that agents have
-    // AGENT_FRESH_MS to report before their pairs are judged.
-    for (const pair of registry.listPairs()) {
+    this.#loadPairs();
+  }
+
+  /**
+   * A standby of hubs sharing a registry: the active hub plans the pairs and answers the agents,
+   * so this one neither plans nor writes until activate().
+   */
+  standby(): void {
+    this.#standby = true;
+  }
+
+  /** This hub runs the device now: the pairs are taken as the registry holds them (the last active hub left them there). */
+  activate(): void {
+    this.#standby = false;
+    this.#agents.clear();
+    this.#pairs.clear();
+    this.#pairsOf.clear();
+    this.#timed.clear();
+    this.#dirty.clear();
+    this.#wasActive = new Set();
+    this.#startedAt = this.now();
+    this.#loadPairs();
+  }
+
+  /** Pairs outlive a restart: their nodes count as heard from now, so that agents have AGENT_FRESH_MS to report before their pairs are judged. */
+  #loadPairs(): void {
+    for (const pair of this.registry.listPairs()) {
       if (!this.#load(pair.a) || !this.#load(pair.b)) continue;
       this.#remember(pair);
     }
@@ -69,6 +95,7 @@ export class DirectPaths {
 
   /** Takes an agent's report; throws ReportError (nothing changed) for a bad one. */
   report(nodeId: string, body: AgentReportBody): void {
+    if (this.#standby) return;
     const node = this.registry.getNode(nodeId);
     if (!node) return;
     checkReport(body, node.publicKey);
@@ -88,27 +115,45 @@ export class DirectPaths {
 
   /** The node's agent stopped (and removed its direct peers): its pairs end now at the other ends. */
   agentStopped(nodeId: string): void {
+    if (this.#standby) return;
     this.#dropAgent(nodeId);
     this.step();
   }
 
   /** A node changed in the registry (or was deleted): its pairs follow at once. */
   nodeChanged(nodeId: string): void {
-    const node = this.registry.getNode(nodeId);
-    const agent = this.#agents.get(nodeId);
-    if (agent) {
-      // Deleted, new keys (rotateKeys deletes the pairs' rows) or its credential revoked: what its
-      // agent reported is about an install that is no more. It takes part again once it reports.
-      const gone = !node || agent.publicKey !== node.publicKey || this.registry.agentCredentialIssuedAt(nodeId) === null;
-      if (gone) this.#dropAgent(nodeId);
-      else {
-        this.#agents.set(nodeId, { ...agent, ...this.#nodeFields(node!) });
-        this.#dirty.add(nodeId);
-      }
-    }
+    if (this.#standby) return;
+    this.#recheck(nodeId);
     this.#wake([nodeId]);
     this.step();
   }
+
+  /**
+   * The registry changed by another hand (a standby's API, an import): every agent node is looked
+   * at again, as after a change made here.
+   */
+  registryChanged(): void {
+    if (this.#standby) return;
+    const ids = [...this.#agents.keys()];
+    for (const id of ids) this.#recheck(id);
+    this.#wake(ids);
+    this.step();
+  }
+
+  #recheck(nodeId: string): void {
+    const agent = this.#agents.get(nodeId);
+    if (!agent) return;
+    const node = this.registry.getNode(nodeId);
+    // Deleted, new keys (rotateKeys deletes the pairs' rows) or its credential revoked: what its
+    // agent reported is about an install that is no more. It takes part again once it reports.
+    const gone = !node || agent.publicKey !== node.publicKey || this.registry.agentCredentialIssuedAt(nodeId) === null;
+    if (gone) this.#dropAgent(nodeId);
+    else {
+      this.#agents.set(nodeId, { ...agent, ...this.#nodeFields(node) });
+      this.#dirty.add(nodeId);
+    }
+  }
+
 
   /**
    * Re-reads what the hub's device saw of each agent node, then plans the pairs that may have moved:
@@ -116,6 +161,7 @@ export class DirectPaths {
    * what happened since the last one, not the number of pairs.
    */
   step(): void {
+    if (this.#standby) return;
     const now = this.now();
     const active = new Set(activeNodes(this.#agents.values(), now).keys());
     const nodes = new Set(this.#dirty);
@@ -147,8 +193,8 @@ export class DirectPaths {
     this.#wake([...touched]);
   }
 
-  /** The peers the node's agent is to hold, as both answers and their ETag. */
-  peersOf(nodeId: string): PeersAnswer {
+  /** The peers the node's agent is to hold, as both answers and their ETag (with the hub lines, when given). */
+  peersOf(nodeId: string, hubs: HubLines | null = null): PeersAnswer {
     const self = this.#agents.get(nodeId);
     const peers: AnsweredPeer[] = [];
     let trying = false;
@@ -160,7 +206,7 @@ export class DirectPaths {
       if (peer) peers.push({ ...peer, presharedKey: pair.presharedKey });
       trying ||= pair.state === 'trying';
     }
-    return peersAnswer(peers, trying ? POLL_TRYING_S : POLL_IDLE_S);
+    return peersAnswer(peers, trying ? POLL_TRYING_S : POLL_IDLE_S, hubs);
   }
 
   /**

@@ -25,6 +25,9 @@ async function connected(inTransaction) {
     types,
     application_name: 'wgvm',
     statement_timeout: data.statementTimeoutMs,
+    // The server's timeout cannot help when the server is out of reach (a cut link): the client's
+    // own, a second later, frees the blocked caller instead of the worker's last-resort deadline.
+    query_timeout: data.statementTimeoutMs + 1000,
     connectionTimeoutMillis: data.connectTimeoutMs,
   });
   // An idle connection that breaks must not end the worker: the next request opens a new one.
@@ -40,6 +43,23 @@ async function connected(inTransaction) {
 // Parameters crossed the thread as Uint8Array; pg sends a Buffer as BYTEA.
 const value = (v) => (v instanceof Uint8Array && !Buffer.isBuffer(v) ? Buffer.from(v.buffer, v.byteOffset, v.byteLength) : v);
 
+// A query the client's timeout gave up on leaves the connection waiting for its answer: it is
+// closed, so that the next request opens a new one instead of queueing behind it.
+async function run(c, query) {
+  try {
+    return await c.query(query);
+  } catch (err) {
+    if (/Query read timeout/.test(err.message)) {
+      if (client === c) client = null;
+      c.connection.stream.destroy();
+      const gone = new Error('no answer in ' + (data.statementTimeoutMs + 1000) / 1000 + ' s; the connection is closed');
+      gone.code = 'ETIMEDOUT';
+      throw gone;
+    }
+    throw err;
+  }
+}
+
 return async (request) => {
   switch (request.op) {
     case 'connect':
@@ -52,14 +72,14 @@ return async (request) => {
       return null;
     }
     case 'exec':
-      await (await connected(request.tx)).query(request.sql);
+      await run(await connected(request.tx), request.sql);
       return null;
     case 'query': {
       const c = await connected(request.tx);
       // Named statements are parsed once per connection.
       let name = names.get(request.sql);
       if (name === undefined) names.set(request.sql, (name = 'wgvm' + names.size));
-      const result = await c.query({ name, text: request.sql, values: request.params.map(value), rowMode: request.array ? 'array' : undefined });
+      const result = await run(c, { name, text: request.sql, values: request.params.map(value), rowMode: request.array ? 'array' : undefined });
       return { rows: result.rows, count: result.rowCount ?? 0 };
     }
     default:

@@ -8,6 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/index.js';
 import { encodeKey, generatePrivateKey, publicKeyOf } from '../../src/domain/keys.js';
 import { buildApi } from '../../src/http/api.js';
+import { AgentHubView } from '../../src/hub/agent-hubs.js';
 import { NodesService } from '../../src/nodes/service.js';
 import { Store } from '../../src/store/index.js';
 
@@ -245,5 +246,110 @@ describe('the agent protocol', () => {
       store.close();
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('two hubs (docs/agent-protocol.md, "Two hubs: following the active one")', () => {
+  /** The API of a hub sharing its registry, as the hub builds it: active or not, with a device that saw `handshakes`. */
+  async function hubApi(lease: { active: boolean; holder: string | null }, handshakes: Map<string, number>) {
+    const config = loadConfig({ SERVERURL: '203.0.113.1', API_TOKEN }, w.dir, { envFile: false, networkInterfaces: () => ({}) });
+    const agentHubs = new AgentHubView({
+      endpoint: '203.0.113.1:51820',
+      apiUrl: 'http://203.0.113.1:8000',
+      lease: () => lease,
+      hubApis: () => ['http://203.0.113.2:8000', 'http://203.0.113.1:8000'],
+      publicKeyOf: (id) => w.nodes.find(id)?.publicKey ?? null,
+      lastHandshakeAt: (key) => handshakes.get(key) ?? null,
+    });
+    const app = await buildApi(config, w.nodes, { publicKey: 'x', startedAt: Date.now(), counters: () => null, agentHubs }, API_TOKEN);
+    await app.ready();
+    return app;
+  }
+
+  it('a standby sends every agent route on with 503 and Retry-After, naming the active hub, and changes nothing', async () => {
+    const app = await hubApi({ active: false, holder: 'hub-b' }, new Map());
+    try {
+      for (const [method, url, payload] of [
+        ['GET', '/api/agent/v1/peers?wait=0&hubs=1', undefined],
+        ['POST', '/api/agent/v1/report', reportOf('w1')],
+        ['POST', '/api/agent/v1/stopping', { stopping: true }],
+      ] as const) {
+        const res = await app.inject({ method, url, headers: bearer('w1'), ...(payload ? { payload } : {}) });
+        expect(res.statusCode, url).toBe(503);
+        expect(res.headers['retry-after']).toBe('1');
+        expect(res.json().message).toBe('this hub is a standby: hub hub-b is active');
+      }
+      expect(w.nodes.paths.hasAgent('w1')).toBe(false); // the report went nowhere
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('the active hub names its endpoint, its session with the node and every hub, only to agents that ask (hubs=1)', async () => {
+    const handshakes = new Map([[w.store.getNode('w2')!.publicKey, Date.now() - 5_000]]);
+    const app = await hubApi({ active: true, holder: 'hub-a' }, handshakes);
+    try {
+      const ask = (nodeId: string, query: string) =>
+        app.inject({ method: 'GET', url: `/api/agent/v1/peers${query}`, headers: { ...bearer(nodeId), accept: 'text/plain' } });
+      const w1 = (await ask('w1', '?hubs=1')).body.split('\n');
+      expect(w1.slice(0, 5)).toEqual(['wgvm-agent-peers 1', 'poll 25', 'hub 203.0.113.1:51820 none', 'api http://203.0.113.1:8000', 'api http://203.0.113.2:8000']);
+      expect((await ask('w2', '?hubs=1')).body).toContain('\nhub 203.0.113.1:51820 up\n');
+      // An agent from before two hubs refuses lines it does not know: it gets none.
+      expect((await ask('w1', '')).body).not.toMatch(/^(hub|api) /m);
+      const json = await app.inject({ method: 'GET', url: '/api/agent/v1/peers?hubs=1', headers: bearer('w2') });
+      expect(json.json()).toMatchObject({ hub: { endpoint: '203.0.113.1:51820', session: 'up' }, apis: ['http://203.0.113.1:8000', 'http://203.0.113.2:8000'] });
+      expect((await app.inject({ method: 'GET', url: '/api/agent/v1/peers?hubs=2', headers: bearer('w2') })).statusCode).toBe(400);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('a session counts as up for 180 s after the last handshake, and the ETag follows it', async () => {
+    const key = w.store.getNode('w1')!.publicKey;
+    const handshakes = new Map([[key, Date.now() - 179_000]]);
+    const app = await hubApi({ active: true, holder: 'hub-a' }, handshakes);
+    try {
+      const ask = () => app.inject({ method: 'GET', url: '/api/agent/v1/peers?hubs=1', headers: { ...bearer('w1'), accept: 'text/plain' } });
+      const up = await ask();
+      expect(up.body).toContain('hub 203.0.113.1:51820 up');
+      handshakes.set(key, Date.now() - 181_000);
+      const none = await ask();
+      expect(none.body).toContain('hub 203.0.113.1:51820 none');
+      expect(none.headers.etag).not.toBe(up.headers.etag);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('a standby plans nothing and writes no pair; once active it takes the pairs the registry holds', async () => {
+    await report('w1');
+    await report('w2');
+    w.nodes.paths.step();
+    expect(w.store.listPairs()).toHaveLength(1);
+    // Another hub's service on the same registry, a standby: an admin's change there writes no pair.
+    const config = loadConfig({ SERVERURL: '203.0.113.1', API_TOKEN }, w.dir, { envFile: false, networkInterfaces: () => ({}) });
+    const priv = generatePrivateKey();
+    const standby = new NodesService(w.store, config, { privateKey: encodeKey(priv), publicKey: encodeKey(publicKeyOf(priv)) }, () => {});
+    standby.paths.standby();
+    standby.setPathFlags('w1', { isolated: true }, 'test'); // on the active hub this would end the pair
+    standby.paths.step();
+    expect(w.store.listPairs()).toHaveLength(1);
+    expect(standby.paths.totals()).toMatchObject({ trying: 1 });
+    // The active hub of the registry made the pair direct meanwhile; the standby takes over.
+    w.store.applyPairs([], [{ ...w.store.listPairs()[0]!, state: 'direct', since: Date.now() }], []);
+    standby.paths.activate();
+    expect(standby.paths.totals()).toEqual({ trying: 0, direct: 1, relayed: 0, agents: 0 });
+  });
+
+  it("another hub's deletion reaches the active hub's pairs and agents when the registry is seen to change", async () => {
+    await report('w1');
+    await report('w2');
+    w.nodes.paths.step();
+    expect(peerLines((await peersText('w1')).body).size).toBe(1);
+    w.store.deleteNode('w2'); // as a standby's API would: nothing told this hub's service
+    expect(peerLines((await peersText('w1')).body).size).toBe(1);
+    w.nodes.paths.registryChanged(); // what the device sync calls when the registry's data version moves
+    expect(peerLines((await peersText('w1')).body).size).toBe(0);
+    expect(w.store.listPairs()).toHaveLength(0);
   });
 });

@@ -135,8 +135,17 @@ describe.skipIf(postgresMissing)('two hubs on one PostgreSQL registry', () => {
     expect(sa.ha).toMatchObject({ role: 'active', active_hub: sa.ha.hub_id });
     expect(sb.ha).toMatchObject({ role: 'standby', active_hub: sa.ha.hub_id, active_since: sa.ha.active_since });
     expect(Date.parse(sb.ha.lease_expires_at as string)).toBeGreaterThan(Date.now());
+    // Each hub, and whether the standby is ready: it asks for the lease every second.
+    const listed = ((await status(a)).ha.hubs as Array<Record<string, string>>).map((h) => [h.hub_id, h.state, h.endpoint, h.api_url]);
+    expect(listed.sort()).toEqual(
+      [
+        [sa.ha.hub_id, 'active', 'a.example.com:41820', `http://a.example.com:${a.apiPort}`],
+        [sb.ha.hub_id, 'standby', 'b.example.com:41820', `http://b.example.com:${b.apiPort}`],
+      ].sort(),
+    );
     const metrics = await (await fetch(`http://127.0.0.1:${b.apiPort}/metrics`, { headers: { 'x-api-key': TOKEN } })).text();
     expect(metrics).toContain(`wgvm_hub_active{hub_id="${sb.ha.hub_id}"} 0`);
+    expect(await (await fetch(`http://127.0.0.1:${a.apiPort}/metrics`, { headers: { 'x-api-key': TOKEN } })).text()).toContain('wgvm_hub_standbys 1');
 
     // A registration on the standby is in the shared registry, and reaches the active hub's device.
     const res = await fetch(`http://127.0.0.1:${b.apiPort}/api/nodes/register`, {
@@ -145,8 +154,28 @@ describe.skipIf(postgresMissing)('two hubs on one PostgreSQL registry', () => {
       body: JSON.stringify({ node_id: 'worker-01' }),
     });
     expect(res.status).toBe(201);
-    const key = keyToHex(((await res.json()) as { node: { public_key: string } }).node.public_key);
+    const registered = (await res.json()) as { node: { public_key: string }; install_url: string };
+    const key = keyToHex(registered.node.public_key);
     await until("the registration on the active hub's device", () => a.devices[0]!.bodies.some((body) => body.includes(`public_key=${key}`)));
+
+    // The worker's installer, fetched from the standby, names both hubs for its agent…
+    const installer = await (await fetch(`http://127.0.0.1:${b.apiPort}${new URL(registered.install_url).pathname}/linux.sh`)).text();
+    const hubUrl = /^WGVM_HUB_URL=(.*)$/m.exec(installer)?.[1];
+    // (first the origin this worker reached, then every hub the registry knows)
+    const [reached, ...known] = hubUrl!.split(',');
+    expect(reached).toBe(`http://127.0.0.1:${b.apiPort}`);
+    expect(known.sort()).toEqual([`http://a.example.com:${a.apiPort}`, `http://b.example.com:${b.apiPort}`].sort());
+    const credential = /^WGVM_AGENT_TOKEN=(.*)$/m.exec(installer)![1]!;
+    const peers = (s: Side) =>
+      fetch(`http://127.0.0.1:${s.apiPort}/api/agent/v1/peers?hubs=1`, { headers: { authorization: `Bearer ${credential}`, accept: 'text/plain' } });
+    // …and only the active hub answers the agent: the standby sends it on.
+    const refused = await peers(b);
+    expect(refused.status).toBe(503);
+    expect(refused.headers.get('retry-after')).toBe('1');
+    expect(((await refused.json()) as { message: string }).message).toBe(`this hub is a standby: hub ${sa.ha.hub_id} is active`);
+    const answered = await peers(a);
+    expect(answered.status).toBe(200);
+    expect(await answered.text()).toMatch(/^hub a\.example\.com:41820 none$/m); // the fake device saw no handshake
 
     // The active hub stops cleanly: it lets the lease go, and the standby brings its device up with the node on it.
     await a.hub.stop('SIGTERM', 0);
@@ -155,5 +184,9 @@ describe.skipIf(postgresMissing)('two hubs on one PostgreSQL registry', () => {
     expect(b.devices[0]!.bodies.some((body) => body.includes(`public_key=${key}`))).toBe(true);
     expect(b.devices[0]!.fences.length).toBeGreaterThan(0);
     expect((await status(b)).ha).toMatchObject({ role: 'active', active_hub: sb.ha.hub_id });
+    // The agent, finding the old hub gone, gets its answer from the new one, which names itself.
+    const followed = await peers(b);
+    expect(followed.status).toBe(200);
+    expect(await followed.text()).toMatch(/^hub b\.example\.com:41820 none$/m);
   }, 30_000);
 });

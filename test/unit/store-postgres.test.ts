@@ -13,7 +13,9 @@ import { ipToInt, parseRange } from '../../src/domain/ipam.js';
 import { encodeKey, generateKeyPair, generatePresharedKey, generatePrivateKey, publicKeyOf } from '../../src/domain/keys.js';
 import { buildApi, type HubInfo } from '../../src/http/api.js';
 import { NodesService } from '../../src/nodes/service.js';
-import { WRITE_LOCK_KEY } from '../../src/store/pg-db.js';
+import { openPostgres, WRITE_LOCK_KEY } from '../../src/store/pg-db.js';
+import { RegistryError } from '../../src/domain/errors.js';
+import { spawn } from 'node:child_process';
 import { Store, type RegisterNodeInput, type RegistryBackup, type StoreOptions } from '../../src/store/index.js';
 import { postgresMissing, startPostgres, type PostgresServer } from '../helpers/postgres.js';
 
@@ -241,3 +243,72 @@ async function waitUntil(condition: () => boolean, timeoutMs = 10_000): Promise<
     await new Promise((r) => setTimeout(r, 20));
   }
 }
+
+describe.skipIf(postgresMissing)('a registry out of reach', () => {
+  /**
+   * A TCP relay to the server in a child process (the test's own thread blocks while a query waits):
+   * `hole` makes it swallow everything both ways, as a cut link does, `open` forwards again.
+   */
+  async function relayTo(target: URL) {
+    const source = `
+      const net = require('node:net');
+      let hole = false;
+      const server = net.createServer((inbound) => {
+        const outbound = net.connect(${Number(target.port)}, '${target.hostname}');
+        for (const [from, to] of [[inbound, outbound], [outbound, inbound]]) {
+          from.on('data', (d) => { if (!hole) to.write(d); });
+          from.on('error', () => to.destroy());
+          from.on('close', () => to.destroy());
+        }
+      });
+      server.listen(0, '127.0.0.1', () => process.stdout.write(server.address().port + '\\n'));
+      process.stdin.on('data', (d) => { hole = String(d).trim() === 'hole'; process.stdout.write('ok\\n'); });`;
+    const child = spawn(process.execPath, ['-e', source], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const lines: string[] = [];
+    const waiters: Array<() => void> = [];
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => {
+      lines.push(...d.trim().split('\n'));
+      waiters.splice(0).forEach((w) => w());
+    });
+    const next = async () => {
+      while (lines.length === 0) await new Promise<void>((r) => waiters.push(r));
+      return lines.shift()!;
+    };
+    const port = Number(await next());
+    return {
+      url: Object.assign(new URL(target.href), { port: String(port) }).href,
+      set: async (mode: 'hole' | 'open') => {
+        child.stdin!.write(`${mode}\n`);
+        expect(await next()).toBe('ok');
+      },
+      stop: () => child.kill(),
+    };
+  }
+
+  it('a query into a cut link is "unavailable" after the statement timeout and a second, not hung, and the next one after the link is back works', async () => {
+    const relay = await relayTo(new URL(url));
+    const db = openPostgres(relay.url, { statementTimeoutMs: 500 });
+    try {
+      const one = db.prepare('SELECT 1').pluck();
+      expect(Number(one.get())).toBe(1);
+      await relay.set('hole');
+      const started = performance.now();
+      let error: unknown;
+      try {
+        one.get();
+      } catch (err) {
+        error = err;
+      }
+      const waited = performance.now() - started;
+      expect(error).toBeInstanceOf(RegistryError);
+      expect((error as RegistryError).code).toBe('unavailable');
+      expect(waited).toBeGreaterThanOrEqual(1400);
+      expect(waited).toBeLessThan(4000); // not the worker's last-resort deadline (10.5 s here)
+      await relay.set('open');
+      expect(Number(one.get())).toBe(1); // a new connection: the one that timed out was closed
+    } finally {
+      db.close();
+      relay.stop();
+    }
+  });
+});

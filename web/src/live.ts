@@ -92,7 +92,11 @@ export class LiveNodes {
 
   private onHub(data: unknown): void {
     const h = parse<DashboardHub>(data);
-    if (!h) return;
+    if (h) this.updateHub(h);
+  }
+
+  /** The hub as read outside the stream (the hubs' roles move without a node changing). */
+  updateHub(h: DashboardHub): void {
     this.hub = h;
     this.emit({ reset: false, changed: [], removed: [], hub: true });
   }
