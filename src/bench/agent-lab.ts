@@ -2,8 +2,9 @@
 // public address, and workers installed the way an admin installs them — registered over the API,
 // `linux.sh` fetched from the node's install link with curl inside the worker's sandbox and run with
 // sh there (wg-quick with a userspace implementation, the agent and its configuration), then the
-// agent started in the foreground. Shared by the direct-paths test (test/netns/direct-paths.test.ts)
-// and the bench row `direct-paths` (row-direct-paths.ts).
+// agent started in the foreground. Shared by the direct-paths test (test/netns/direct-paths.test.ts),
+// the bench row `direct-paths` (row-direct-paths.ts) and the two-hub lab (two-hub-lab.ts), which adds
+// a second hub (a LabHub: one `wgvm serve` process in a sandbox).
 //
 // Which userspace implementation a worker gets is decided by the installer, from what is installed:
 // a `wgvm` worker has a `wgvm-userspace` wrapper in its private /usr/local/bin (which the installer
@@ -21,7 +22,8 @@ const userspaceEntry = fileURLToPath(new URL('../../bin/wgvm-userspace.js', impo
 
 export const API_PORT = 8090;
 export const HUB_VPN_IP = '10.100.0.1';
-const TOKEN = 'direct-paths-lab-token-0123456789';
+/** API_TOKEN of the lab's hubs. */
+export const LAB_API_TOKEN = 'direct-paths-lab-token-0123456789';
 
 export interface LabWorker {
   name: WorkerName;
@@ -44,65 +46,80 @@ export interface ApiAnswer {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-export class AgentLab {
-  hub: ChildProcess | null = null;
-  /** The hub's stdout and stderr, all runs (trimmed to the last 200 KB). */
-  hubLog = '';
-  readonly workers = {} as Record<WorkerName, LabWorker>;
-  readonly hubIface: string;
-  readonly dataDir: string;
+/**
+ * One `wgvm serve` in a sandbox, on its public address: started (again) with the same DATA_DIR,
+ * killed, asked over its API. Its stdout and stderr are kept across runs (the last 200 KB).
+ */
+export class LabHub {
+  process: ChildProcess | null = null;
+  log = '';
+  /** When the current process exited (Date.now()), or null while it runs. */
+  exitedAt: number | null = null;
 
-  private constructor(readonly lab: NatLab) {
-    this.hubIface = `wgh${lab.id}`.slice(0, 15);
-    this.dataDir = join(lab.dir, 'hub-data');
-    mkdirSync(this.dataDir, { recursive: true });
+  constructor(
+    readonly label: string,
+    readonly s: Sandbox,
+    /** its public address (SERVERURL) */
+    readonly address: string,
+    readonly dataDir: string,
+    /** WG_INTERFACE */
+    readonly iface: string,
+  ) {
+    mkdirSync(dataDir, { recursive: true });
   }
 
-  static async create(prefix = 'wgvmdp'): Promise<AgentLab> {
-    return new AgentLab(await NatLab.create({ prefix }));
+  /** The API's origin as workers and admins reach it. */
+  get origin(): string {
+    return `http://${this.address}:${API_PORT}`;
   }
 
-  /** Starts `wgvm serve` in the hub's sandbox (same DATA_DIR every time) and waits for its API. */
-  async startHub(extraEnv: NodeJS.ProcessEnv = {}): Promise<ChildProcess> {
+  get running(): boolean {
+    return this.process !== null && this.process.exitCode === null && this.process.signalCode === null;
+  }
+
+  /** Starts `wgvm serve` in the sandbox and waits for its API (/health). */
+  async start(extraEnv: NodeJS.ProcessEnv = {}): Promise<ChildProcess> {
     const env = {
       ...wgvmEnv(process.env, null),
-      SERVERURL: LAB.hub,
-      API_TOKEN: TOKEN,
+      SERVERURL: this.address,
+      API_TOKEN: LAB_API_TOKEN,
       DATA_DIR: this.dataDir,
       API_PORT: String(API_PORT),
       DASHBOARD_PORT: '5000',
-      WG_INTERFACE: this.hubIface,
+      WG_INTERFACE: this.iface,
       ...extraEnv,
     };
-    const hub = this.lab.hub.spawn(process.execPath, [wgvmEntry, 'serve'], env);
+    const hub = this.s.spawn(process.execPath, [wgvmEntry, 'serve'], env);
     for (const stream of [hub.stdout!, hub.stderr!]) {
-      stream.setEncoding('utf8').on('data', (d: string) => (this.hubLog = (this.hubLog + d).slice(-200_000)));
+      stream.setEncoding('utf8').on('data', (d: string) => (this.log = (this.log + d).slice(-200_000)));
     }
-    this.hub = hub;
+    this.process = hub;
+    this.exitedAt = null;
+    hub.once('exit', () => (this.exitedAt = Date.now()));
     const deadline = Date.now() + 20_000;
     for (;;) {
-      if (hub.exitCode !== null || hub.signalCode !== null) throw new Error(`the hub exited (${hub.exitCode ?? hub.signalCode}):\n${this.hubLogTail()}`);
-      const r = await this.lab.hub.runAsync('curl', ['-sS', '-o', '/dev/null', '-w', '%{http_code}', `http://127.0.0.1:${API_PORT}/health`], { timeout: 5000 });
+      if (hub.exitCode !== null || hub.signalCode !== null) throw new Error(`${this.label} exited (${hub.exitCode ?? hub.signalCode}):\n${this.logTail()}`);
+      const r = await this.s.runAsync('curl', ['-sS', '-o', '/dev/null', '-w', '%{http_code}', `http://127.0.0.1:${API_PORT}/health`], { timeout: 5000 });
       if (r.stdout === '200') return hub;
-      if (Date.now() > deadline) throw new Error(`the hub's API did not answer in 20 s:\n${this.hubLogTail()}`);
+      if (Date.now() > deadline) throw new Error(`${this.label}'s API did not answer in 20 s:\n${this.logTail()}`);
       await sleep(200);
     }
   }
 
-  /** SIGKILL to the hub; resolves when it is gone. */
-  async killHub(): Promise<void> {
-    const hub = this.hub;
+  /** SIGKILL; resolves when the process is gone. */
+  async kill(): Promise<void> {
+    const hub = this.process;
     if (!hub || hub.exitCode !== null || hub.signalCode !== null) return;
     const exited = new Promise((r) => hub.once('exit', r));
     hub.kill('SIGKILL');
     await exited;
   }
 
-  /** The management API, called with curl from the hub's sandbox at the hub's public address. */
-  async api(method: string, path: string, body?: unknown): Promise<ApiAnswer> {
-    const args = ['-sS', '-X', method, '-H', `x-api-key: ${TOKEN}`, '-w', '\n%{http_code}', '--max-time', '20'];
+  /** The management API, called with curl from the hub's sandbox at its public address; status 0 when nothing answered. */
+  async api(method: string, path: string, body?: unknown, maxTimeS = 20): Promise<ApiAnswer> {
+    const args = ['-sS', '-X', method, '-H', `x-api-key: ${LAB_API_TOKEN}`, '-w', '\n%{http_code}', '--max-time', String(maxTimeS)];
     if (body !== undefined) args.push('-H', 'content-type: application/json', '--data-binary', JSON.stringify(body));
-    const r = await this.lab.hub.runAsync('curl', [...args, `http://${LAB.hub}:${API_PORT}${path}`], { timeout: 30_000 });
+    const r = await this.s.runAsync('curl', [...args, `${this.origin}${path}`], { timeout: (maxTimeS + 10) * 1000 });
     const cut = r.stdout.lastIndexOf('\n');
     const text = r.stdout.slice(0, cut);
     let json: unknown = null;
@@ -112,6 +129,55 @@ export class AgentLab {
       // not JSON (metrics, errors)
     }
     return { status: Number(r.stdout.slice(cut + 1)) || 0, text: text || r.stderr, json };
+  }
+
+  logTail(lines = 40): string {
+    return this.log.split('\n').slice(-lines).join('\n');
+  }
+
+  /** What a failure prints: the last lines of the log other than the access log's (one line per request). */
+  diagnostics(lines = 40): string {
+    const state = this.process ? (this.running ? `running, pid ${this.process.pid}` : `exited (${this.process.exitCode ?? this.process.signalCode})`) : 'never started';
+    const all = this.log.split('\n');
+    const events = all.filter((l) => !l.includes('"msg":"request"'));
+    return `--- ${this.label} (${state}) log, the last ${lines} lines but requests (${all.length - events.length} request lines left out)\n${events.slice(-lines).join('\n')}`;
+  }
+}
+
+export class AgentLab {
+  /** The hub the workers are registered at and installed from. */
+  readonly primary: LabHub;
+  readonly workers = {} as Record<WorkerName, LabWorker>;
+
+  protected constructor(
+    readonly lab: NatLab,
+    hubLabel = 'hub',
+  ) {
+    this.primary = new LabHub(hubLabel, lab.hub, LAB.hub, join(lab.dir, 'hub-data'), `wgh${lab.id}`.slice(0, 15));
+  }
+
+  static async create(prefix = 'wgvmdp'): Promise<AgentLab> {
+    return new AgentLab(await NatLab.create({ prefix }));
+  }
+
+  /** The hub's process (the current run). */
+  get hub(): ChildProcess | null {
+    return this.primary.process;
+  }
+
+  /** Starts `wgvm serve` in the hub's sandbox (same DATA_DIR every time) and waits for its API. */
+  startHub(extraEnv: NodeJS.ProcessEnv = {}): Promise<ChildProcess> {
+    return this.primary.start(extraEnv);
+  }
+
+  /** SIGKILL to the hub; resolves when it is gone. */
+  killHub(): Promise<void> {
+    return this.primary.kill();
+  }
+
+  /** The management API, called with curl from the hub's sandbox at the hub's public address. */
+  api(method: string, path: string, body?: unknown): Promise<ApiAnswer> {
+    return this.primary.api(method, path, body);
   }
 
   /** The hub's wgvm_device_relayed_bytes_total. */
@@ -202,16 +268,29 @@ export class AgentLab {
   }
 
   hubLogTail(lines = 40): string {
-    return this.hubLog.split('\n').slice(-lines).join('\n');
+    return this.primary.logTail(lines);
+  }
+
+  /** The hubs' parts of a failure's diagnostics. */
+  protected hubDiagnostics(): string[] {
+    const parts = [`--- hub log (last 40 lines)\n${this.hubLogTail()}`];
+    if (this.hub) parts.push(`--- hub stderr\n${stderrOf(this.hub)}`);
+    return parts;
+  }
+
+  /** The lab's part of a failure's diagnostics: NAT rulesets, `wg show` everywhere. */
+  protected labState(): string {
+    return this.lab.state();
   }
 
   /** What a failure prints: the lab's state (NAT rulesets, `wg show` everywhere), the hub's log tail, every agent's log. */
   diagnostics(): string {
-    const parts = [this.lab.state(), `--- hub log (last 40 lines)\n${this.hubLogTail()}`];
-    if (this.hub) parts.push(`--- hub stderr\n${stderrOf(this.hub)}`);
+    const parts = [this.labState(), ...this.hubDiagnostics()];
     for (const name of WORKERS) {
       const w = this.workers[name];
-      if (w) parts.push(`--- ${name} (${w.implementation}) agent log\n${w.agentLog.split('\n').slice(-30).join('\n')}`);
+      if (!w) continue;
+      const agent = w.agent ? (w.agent.exitCode === null && w.agent.signalCode === null ? 'running' : `exited ${w.agent.exitCode ?? w.agent.signalCode}`) : 'not started';
+      parts.push(`--- ${name} (${w.implementation}) agent (${agent}) log\n${w.agentLog.split('\n').slice(-30).join('\n')}`);
     }
     return parts.join('\n');
   }

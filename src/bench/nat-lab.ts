@@ -24,7 +24,8 @@
 // — /etc/wireguard, /etc/wgvm, /usr/local/sbin/wgvm-agent, /var/lib/wgvm-agent — stays private to
 // the worker and never reaches the host), /run/wireguard is a tmpfs (the UAPI sockets of the
 // workers' wg0 do not collide), and /run/systemd is hidden by an empty tmpfs (installers take the
-// no-systemd path). The hub is a sandbox too.
+// no-systemd path). The hub is a sandbox too; a lab can grow more sandboxes once built (addSandbox:
+// a second hub on the public segment, a database host) and cables between them (two-hub-lab.ts).
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -244,6 +245,8 @@ export class NatLab {
   readonly natNetns = {} as Record<NatName, string>;
   private readonly namespaces: string[] = [];
   private readonly sandboxes: Sandbox[] = [];
+  /** The public segment's switch namespace. */
+  private inet = '';
 
   private constructor(options: NatLabOptions) {
     this.prefix = options.prefix ?? 'wgvmnat';
@@ -277,15 +280,18 @@ export class NatLab {
     }
   }
 
-  /** What a failing test should print: every NAT's ruleset (with counters), and `wg show` everywhere. */
-  state(): string {
+  /**
+   * What a failing test should print: every NAT's ruleset (with counters), and `wg show` in every
+   * sandbox, or in those of `wgShowIn` (a hub with hundreds of peers says too much).
+   */
+  state(wgShowIn: readonly Sandbox[] = this.sandboxes): string {
     const parts: string[] = [];
     for (const name of NATS) {
       if (!this.natNetns[name]) continue;
       const r = spawnSync('ip', ['netns', 'exec', this.natNetns[name], 'nft', 'list', 'ruleset'], { encoding: 'utf8' });
       parts.push(`--- ${name} nft list ruleset\n${r.stdout}${r.stderr}`);
     }
-    for (const s of this.sandboxes) {
+    for (const s of wgShowIn) {
       if (!s.anchorPid) continue;
       const r = s.run('wg', ['show', 'all'], { timeout: 5000 });
       parts.push(`--- ${s.label} wg show all\n${r.stdout}${r.stderr}`);
@@ -336,8 +342,26 @@ export class NatLab {
     return s;
   }
 
+  /**
+   * One more sandbox once the lab is built (a second hub, a database host), started: on the public
+   * segment as eth0 with `publicAddress` when given, else connected to nothing yet (see `cable`).
+   * Removed by close() with the rest.
+   */
+  async addSandbox(label: string, publicAddress?: string): Promise<Sandbox> {
+    const s = await this.sandbox(label);
+    if (publicAddress) this.plug(this.inet, `p${label}`.slice(0, 15), s.netns, 'eth0', `${publicAddress}/${LAB.publicPrefix}`);
+    await s.start();
+    return s;
+  }
+
+  /** A cable (veth pair) between two sandboxes: `ifA` with `addrA` (CIDR) in `a`, `ifB` with `addrB` in `b`, both up. */
+  cable(a: Sandbox, ifA: string, addrA: string, b: Sandbox, ifB: string, addrB: string): void {
+    this.veth(a.netns, ifA, addrA, b.netns, ifB, addrB);
+  }
+
   private async build(): Promise<void> {
     const inet = this.switchNamespace('inet');
+    this.inet = inet;
     this.hub = await this.sandbox('hub');
     this.plug(inet, 'phub', this.hub.netns, 'eth0', `${LAB.hub}/${LAB.publicPrefix}`);
     for (const name of NATS) {
