@@ -306,17 +306,16 @@ export class TwoHubLab extends AgentLab {
   }
 
   /**
-   * Registers the worker at hub A and installs it from its install link (AgentLab.install), then makes
-   * sure its agent knows both hubs.
+   * Registers the worker at hub A and installs it from its install link (AgentLab.install); the
+   * installer must have named both hubs to its agent (every hub the registry has seen).
    */
   override async install(name: WorkerName, implementation: Implementation): Promise<LabWorker> {
     const w = await super.install(name, implementation);
-    const conf = w.s.file('/etc/wgvm/agent.conf');
-    const text = readFileSync(conf, 'utf8');
-    const url = /^WGVM_HUB_URL=(\S*)/m.exec(text)?.[1] ?? '';
-    // TODO(#20): the installer (linux.sh, src/render/posix-shell.ts, from src/http/installs.ts) is to
-    // write every hub's origin the registry knows; until it does, the lab adds hub B's here.
-    if (!url.split(',').includes(this.b.origin)) writeFileSync(conf, text.replace(/^WGVM_HUB_URL=\S*/m, `WGVM_HUB_URL=${url},${this.b.origin}`));
+    const url = /^WGVM_HUB_URL=(\S*)/m.exec(readFileSync(w.s.file('/etc/wgvm/agent.conf'), 'utf8'))?.[1] ?? '';
+    const named = url.split(',');
+    if (!named.includes(this.a.origin) || !named.includes(this.b.origin)) {
+      throw new Error(`${name}'s agent.conf names ${url || 'no hub'}, not both hubs (${this.a.origin}, ${this.b.origin})`);
+    }
     return w;
   }
 
