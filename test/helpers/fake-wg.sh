@@ -5,6 +5,8 @@
 #   peers        one line a peer: KEY ALLOWED ENDPOINT HANDSHAKE RX TX KEEPALIVE PSK ("-" when none)
 #   calls        every invocation, one line, '' for an empty argument; a preshared-key file is
 #                logged as psk=<its content>(<its mode>), and its path appended to pskfiles
+#   resolve      optional, "NAME ADDRESS" lines: an endpoint set as NAME:port is kept (and shown) as
+#                ADDRESS:port, as wg resolves a name when it is set
 set -u
 D=${FAKE_WG_DIR:?}
 log=wg
@@ -34,6 +36,7 @@ case ${1:-} in
       transfer) awk '{ print $1 "\t" $5 "\t" $6 }' "$D/peers" ;;
       endpoints) awk '{ print $1 "\t" ($3 == "-" ? "(none)" : $3) }' "$D/peers" ;;
       allowed-ips) awk '{ print $1 "\t" ($2 == "-" ? "(none)" : $2) }' "$D/peers" ;;
+      persistent-keepalive) awk '{ print $1 "\t" (($7 == "-" || $7 == "0") ? "off" : $7) }' "$D/peers" ;;
       *) echo "FORBIDDEN wg show ${3:-}" >> "$D/calls"; exit 1 ;;
     esac ;;
   set)
@@ -54,7 +57,13 @@ case ${1:-} in
         preshared-key) psk=$(cat "$2") || exit 1; shift 2 ;;
         persistent-keepalive) ka=$2; shift 2 ;;
         allowed-ips) allowed=${2:--}; shift 2 ;;
-        endpoint) ep=$2; shift 2 ;;
+        endpoint)
+          ep=$2
+          if [ -f "$D/resolve" ]; then
+            addr=$(awk -v h="${2%:*}" '$1 == h { print $2 }' "$D/resolve")
+            [ -z "$addr" ] || ep="$addr:${2##*:}"
+          fi
+          shift 2 ;;
         *) echo "fake wg: unknown option $1" >&2; exit 1 ;;
       esac
     done

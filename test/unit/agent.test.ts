@@ -22,14 +22,20 @@ const HUB_KEY = key();
 const OWN_KEY = key();
 const FOREIGN = key(); // a peer on the interface the agent did not add
 
-interface Req { method: string; url: string; headers: IncomingMessage['headers']; body: string }
+interface Req { method: string; url: string; headers: IncomingMessage['headers']; body: string; at: number }
 type Answer = { status: number; body?: string; etag?: string; hold?: number } | 'hang';
 
-/** A fake hub: GET answers come from `answers` in order (the last one repeats); reports get `reportStatus`. */
+/**
+ * A fake hub: GET answers come from `answers` in order (the last one repeats); reports get `reportStatus`.
+ * A standby answers every request 503, as a hub that shares the registry but is not the active one.
+ */
 class FakeHub {
   requests: Req[] = [];
   answers: Answer[] = [];
   reportStatus = 204;
+  standby = false;
+  /** A hub from before two hubs: its query takes `wait` only, `hubs=1` is a 400. */
+  old = false;
   private server: Server;
   private hung: ServerResponse[] = [];
   port = 0;
@@ -38,7 +44,17 @@ class FakeHub {
       let body = '';
       req.on('data', (c: Buffer) => (body += c.toString('utf8')));
       req.on('end', () => {
-        this.requests.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body });
+        this.requests.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body, at: Date.now() });
+        if (this.standby) {
+          res.writeHead(503, { 'content-type': 'application/json', 'retry-after': '1' });
+          res.end('{"error":"this hub is a standby: hub hub-a is active"}');
+          return;
+        }
+        if (this.old && req.method === 'GET' && /[?&]hubs=/.test(req.url ?? '')) {
+          res.writeHead(400, { 'content-type': 'application/json' });
+          res.end('{"error":"bad_request","message":"querystring must NOT have additional properties"}');
+          return;
+        }
         if (req.method === 'POST') {
           res.writeHead(this.reportStatus, { 'content-type': 'application/json' });
           res.end(this.reportStatus === 204 ? '' : '{"error":"peers[0].endpoint is not an endpoint"}');
@@ -72,9 +88,9 @@ class FakeHub {
   }
 }
 
-/** A peers answer in the text format of docs/agent-protocol.md. */
-function answer(peers: string[], poll = 25): string {
-  return ['wgvm-agent-peers 1', `poll ${poll}`, ...peers.map((p) => `peer ${p}`), `end ${peers.length}`].join('\n') + '\n';
+/** A peers answer in the text format of docs/agent-protocol.md; `hubs`: its hub and api lines (two hubs). */
+function answer(peers: string[], poll = 25, hubs: string[] = []): string {
+  return ['wgvm-agent-peers 1', `poll ${poll}`, ...hubs, ...peers.map((p) => `peer ${p}`), `end ${peers.length}`].join('\n') + '\n';
 }
 
 interface Peer { key: string; psk: string }
@@ -87,6 +103,22 @@ let dir: string;
 let hub: FakeHub;
 let hubUrl: string;
 let running: ChildProcess[] = [];
+let extraHubs: FakeHub[] = [];
+
+/** Another hub (a second one on the same registry), closed after the test. */
+async function otherHub(): Promise<[FakeHub, string]> {
+  const h = new FakeHub();
+  extraHubs.push(h);
+  return [h, await h.start()];
+}
+
+/** An origin nothing listens on (connection refused). */
+async function refusedOrigin(): Promise<string> {
+  const h = new FakeHub();
+  await h.start();
+  await h.close();
+  return `http://127.0.0.1:${h.port}`;
+}
 
 function writeConfig(lines: Record<string, string>) {
   const conf = {
@@ -139,6 +171,8 @@ afterEach(async () => {
   for (const p of running) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
   running = [];
   await hub.close();
+  for (const h of extraHubs) await h.close();
+  extraHubs = [];
 });
 
 const wgCalls = () => readFileSync(join(dir, 'wg', 'calls'), 'utf8').split('\n').filter((l) => l !== '');
@@ -201,6 +235,12 @@ describe('wgvm-agent: the script itself', () => {
     ['a bad hub key', { WGVM_HUB_PUBLIC_KEY: 'x'.repeat(44) }, 'WGVM_HUB_PUBLIC_KEY is not a WireGuard public key'],
     ['a bad subnet', { WGVM_SUBNET: '10.100.0.0/33' }, 'WGVM_SUBNET must be'],
     ['a value meant for a shell', { WGVM_IFACE: `$(touch${'${IFS}'}PWNED)` }, 'WGVM_IFACE must be'],
+    ['a second origin with a path', { WGVM_HUB_URL: 'http://203.0.113.10:8090,http://203.0.113.11:8090/api' }, "WGVM_HUB_URL must be http(s)://host[:port] with no path, not 'http://203.0.113.11:8090/api' (origin 2 of 2)"],
+    ['a first origin that is not http', { WGVM_HUB_URL: 'hub-a:8090,http://203.0.113.11:8090' }, "WGVM_HUB_URL must be http(s)://host[:port], not 'hub-a:8090' (origin 1 of 2)"],
+    ['an empty origin (a comma at the end)', { WGVM_HUB_URL: 'http://203.0.113.10:8090,' }, "WGVM_HUB_URL must be http(s)://host[:port], not '' (origin 2 of 2)"],
+    ['a space after a comma (the value ends at a blank)', { WGVM_HUB_URL: 'http://203.0.113.10:8090, http://203.0.113.11:8090' }, "not '' (origin 2 of 2)"],
+    ['9 origins', { WGVM_HUB_URL: Array.from({ length: 9 }, (_, i) => `http://203.0.113.${i + 1}:8090`).join(',') }, 'WGVM_HUB_URL names 9 origins, at most 8'],
+    ['an origin meant for a shell', { WGVM_HUB_URL: `http://203.0.113.10:8090,http://$(touch${'${IFS}'}PWNED)` }, "not 'http://$(touch"],
   ])('refuses a configuration with %s (exit 2, never sourced)', async (_what, patch, message) => {
     writeConfig(patch);
     const r = await once();
@@ -237,7 +277,7 @@ describe('wgvm-agent: applying the hub’s answer', () => {
     expect(wgCalls().filter((l) => l.includes('FORBIDDEN'))).toEqual([]);
     // The GET asked for text, with the credential, without waiting (--once).
     const get = hub.gets()[0]!;
-    expect(get.url).toBe('/api/agent/v1/peers?wait=0');
+    expect(get.url).toBe('/api/agent/v1/peers?wait=0&hubs=1');
     expect(get.headers.accept).toBe('text/plain');
     expect(get.headers.authorization).toBe(`Bearer ${TOKEN}`);
     expect(get.headers['if-none-match']).toBeUndefined();
@@ -328,7 +368,23 @@ describe('wgvm-agent: a malformed answer is refused as a whole, the peers kept, 
     ['a poll over 25 (the hub holds a poll 25 s at most)', answer([good]).replace('poll 25', 'poll 26'), 'bad poll line "poll 26"'],
     ['CRLF line endings', answer([good]).replace(/\n/g, '\r\n'), 'line 1 holds a control character'],
     ['a tab between fields', answer([good.replace(' 25 ', '\t25 ')]), 'holds a control character'],
-    ['an unknown line', answer([good]).replace('poll 25', 'rm -rf /'), 'line 2 is not a poll, peer or end line: "rm -rf /"'],
+    ['an unknown line', answer([good]).replace('poll 25', 'rm -rf /'), 'line 2 is not a poll, hub, api, peer or end line: "rm -rf /"'],
+    // Two hubs: the hub and api lines, when there are any, are checked as strictly as the rest.
+    ['a hub endpoint without a port', answer([good], 25, ['hub 203.0.113.11 none']), 'line 3: hub endpoint "203.0.113.11" is not IPv4:port, [IPv6]:port or name:port'],
+    ['a hub endpoint with an octet over 255', answer([good], 25, ['hub 203.0.113.256:51820 none']), 'hub endpoint "203.0.113.256:51820" is not'],
+    ['a hub name with an underscore', answer([good], 25, ['hub hub_b.example.net:51820 none']), 'hub endpoint "hub_b.example.net:51820" is not'],
+    ['a hub name starting with a hyphen', answer([good], 25, ['hub -hub.example.net:51820 none']), 'hub endpoint "-hub.example.net:51820" is not'],
+    ['$(…) in the hub endpoint', answer([good], 25, [`hub $(touch${'${IFS}'}${pwn('e')}):51820 none`]), 'hub endpoint "$(touch'],
+    ['a hub session that is neither up nor none', answer([good], 25, ['hub 203.0.113.11:51820 down']), 'hub session "down" is neither up nor none'],
+    ['two hub lines', answer([good], 25, ['hub 203.0.113.11:51820 none', 'hub 203.0.113.12:51820 none']), 'line 4: bad hub line "hub 203.0.113.12:51820 none"'],
+    ['a hub line with a fourth field', answer([good], 25, ['hub 203.0.113.11:51820 none up']), 'line 3: bad hub line'],
+    ['a hub line after a peer line', answer([good], 25).replace('end 1', 'hub 203.0.113.11:51820 none\nend 1'), 'line 4: the hub line comes after a peer line'],
+    ['a poll line after the hub line', answer([good], 25, ['hub 203.0.113.11:51820 up']).replace('poll 25\nhub 203.0.113.11:51820 up', 'hub 203.0.113.11:51820 up\npoll 25'), 'line 3: the poll line comes after a hub or api line'],
+    ['an api origin with a path', answer([good], 25, ['api http://203.0.113.11:8090/api']), 'line 3: api origin "http://203.0.113.11:8090/api" is not http(s)://host[:port] with no path'],
+    ['an api origin that is not http', answer([good], 25, ['api ftp://203.0.113.11']), 'api origin "ftp://203.0.113.11" is not http(s)://host[:port]'],
+    ['an api line with two origins', answer([good], 25, ['api http://203.0.113.11:8090 http://203.0.113.12:8090']), 'line 3: bad api line'],
+    ['9 api lines', answer([good], 25, Array.from({ length: 9 }, (_, i) => `api http://203.0.113.${i + 1}:8090`)), 'more than 8 api lines'],
+    ['an api line after a peer line', answer([good], 25).replace('end 1', 'api http://203.0.113.11:8090\nend 1'), 'line 4: an api line comes after a peer line'],
   ];
 
   it.each(cases)('%s', async (_what, bodyTemplate, why) => {
@@ -347,7 +403,9 @@ describe('wgvm-agent: a malformed answer is refused as a whole, the peers kept, 
     expect(r.lines[0]!.length).toBeLessThan(400);
     expect(wgSets()).toEqual([]);
     expect(peersFile()).toBe(before);
-    for (const f of ['a', 'b', 'c', 'd']) expect(existsSync(join(dir, `pwned-${f}`))).toBe(false);
+    for (const f of ['a', 'b', 'c', 'd', 'e']) expect(existsSync(join(dir, `pwned-${f}`))).toBe(false);
+    // Nothing of the hub lines was acted on: no other origin remembered.
+    expect(existsSync(join(dir, 'state', 'wg0.hubs'))).toBe(false);
   });
 });
 
@@ -447,9 +505,9 @@ describe('wgvm-agent: running as a service', () => {
     const agent = start([]);
     await until(() => hub.gets().length >= 3);
     const gets = hub.gets();
-    expect(gets[0]!.url).toBe('/api/agent/v1/peers?wait=25');
+    expect(gets[0]!.url).toBe('/api/agent/v1/peers?wait=25&hubs=1');
     expect(gets[0]!.headers['if-none-match']).toBeUndefined();
-    expect(gets[1]!.url).toBe('/api/agent/v1/peers?wait=2');
+    expect(gets[1]!.url).toBe('/api/agent/v1/peers?wait=2&hubs=1');
     expect(gets[1]!.headers['if-none-match']).toBe('"v1"');
     expect(gets[2]!.headers['if-none-match']).toBe('"v1"');
     expect(hub.reports().length).toBeGreaterThanOrEqual(1);
@@ -488,5 +546,274 @@ describe('wgvm-agent: running as a service', () => {
     expect(hub.gets()[0]!.headers.authorization).toBe(`Bearer ${TOKEN}`);
     expect(JSON.parse(hub.reports()[0]!.body).public_key).toBe(OWN_KEY);
     expect(ifacePeers()).toContain(a.key);
+  });
+});
+
+describe('wgvm-agent: two hubs (docs/agent-protocol.md "Two hubs: following the active one")', () => {
+  const logLines = (stderr: string) => stderr.split('\n').filter((l) => l !== '');
+  const hubSets = () => wgSets().filter((l) => l.includes(` peer ${HUB_KEY} `));
+  const hubPeerLine = () => peersFile().split('\n').find((l) => l.startsWith(`${HUB_KEY} `))!;
+  /** The hub peer of the fixture with another keepalive ('-': none). */
+  const hubKeepalive = (ka: string) => writeFileSync(join(dir, 'wg', 'peers'), peersFile().replace(/^(\S+ \S+ \S+ \S+ \S+ \S+) 25 /, `$1 ${ka} `));
+
+  it('the first origin refuses connections: the second answers, one line says so, and the report goes to it', async () => {
+    const a = peer();
+    const down = await refusedOrigin();
+    writeConfig({ WGVM_HUB_URL: `${down},${hubUrl}` });
+    hub.answers = [{ status: 200, etag: 'v1', body: answer([`${a.key} 10.100.1.3/32 ${a.psk} 25 direct 198.51.100.7:51820`], 25, ['hub 203.0.113.10:41820 up']) }];
+    const r = await once();
+    expect(r.code).toBe(0);
+    expect(r.lines).toHaveLength(2);
+    expect(r.lines[0]).toMatch(/^wgvm-agent: hub http:\/\/127\.0\.0\.1:\d+ cannot be reached \(.+\); asking http:\/\/127\.0\.0\.1:\d+$/);
+    expect(r.lines[0]).toContain(`hub ${down} cannot be reached (`);
+    expect(r.lines[0]!.endsWith(`; asking ${hubUrl}`)).toBe(true);
+    expect(r.lines[1]).toBe('wgvm-agent: applied the hub\'s answer: 1 direct peer(s) (1 set, 0 removed)');
+    expect(ifacePeers()).toContain(a.key);
+    expect(hub.gets().map((g) => g.url)).toEqual(['/api/agent/v1/peers?wait=0&hubs=1']);
+    expect(hub.reports()).toHaveLength(1);
+  });
+
+  it('a standby answers 503: the next origin is asked at once, not after a backoff; reports and stopping go to the one that answered', async () => {
+    const a = peer();
+    const [standby, standbyUrl] = await otherHub();
+    standby.standby = true;
+    writeConfig({ WGVM_HUB_URL: `${standbyUrl},${hubUrl}` });
+    hub.answers = [
+      { status: 200, etag: 'v1', body: answer([`${a.key} 10.100.1.3/32 ${a.psk} 25 direct 198.51.100.7:51820`], 2, ['hub 203.0.113.10:41820 up']) },
+      { status: 304, hold: 200 },
+      'hang',
+    ];
+    const agent = start([]);
+    await until(() => hub.gets().length >= 3 && hub.reports().length >= 1);
+    // One GET to the standby, then the active hub at once (a backoff would be 2 s), and it stays there.
+    expect(standby.gets()).toHaveLength(1);
+    expect(standby.gets()[0]!.url).toBe('/api/agent/v1/peers?wait=25&hubs=1');
+    expect(hub.gets()[0]!.at - standby.gets()[0]!.at).toBeLessThan(1000);
+    expect(hub.gets()[0]!.headers['if-none-match']).toBeUndefined();
+    expect(hub.gets()[1]!.headers['if-none-match']).toBe('"v1"');
+    expect(ifacePeers()).toContain(a.key);
+    agent.child.kill('SIGTERM');
+    const r = await agent.done;
+    expect(r.code).toBe(0);
+    const lines = logLines(r.stderr);
+    expect(lines[0]).toBe(`wgvm-agent: managing direct peers on wg0 for the hubs at ${standbyUrl}, ${hubUrl} (asking ${standbyUrl} first)`);
+    expect(lines.filter((l) => l.includes('asking'))).toEqual([
+      lines[0],
+      `wgvm-agent: hub ${standbyUrl} answered 503 (standby); asking ${hubUrl}`,
+    ]);
+    expect(lines.filter((l) => l.includes('kept the'))).toEqual([]);
+    // Nothing was ever posted to the standby: the report and the stopping call went to the active hub.
+    expect(standby.requests.filter((q) => q.method === 'POST')).toEqual([]);
+    expect(hub.reports().length).toBeGreaterThanOrEqual(1);
+    expect(hub.stops()).toHaveLength(1);
+  });
+
+  it('the active hub becomes a standby and the other takes over: asked in full (no old ETag), the hub peer follows it', async () => {
+    const a = peer();
+    const [other, otherUrl] = await otherHub();
+    writeConfig({ WGVM_HUB_URL: `${hubUrl},${otherUrl}` });
+    const peerLine = `${a.key} 10.100.1.3/32 ${a.psk} 25 direct 198.51.100.7:51820`;
+    hub.answers = [{ status: 200, etag: 'same', body: answer([peerLine], 1, ['hub 203.0.113.10:41820 up']) }, { status: 304, hold: 300 }];
+    // The same peers (and the same ETag, as two hubs may well compute it): only the hub line differs.
+    other.answers = [{ status: 200, etag: 'same', body: answer([peerLine], 1, ['hub 203.0.113.11:51820 none']) }, 'hang'];
+    const agent = start([]);
+    await until(() => hub.gets().length >= 2);
+    expect(other.gets()).toEqual([]);
+    hub.standby = true;
+    await until(() => other.gets().length >= 2);
+    expect(other.gets()[0]!.headers['if-none-match']).toBeUndefined();
+    expect(other.gets()[1]!.headers['if-none-match']).toBe('"same"');
+    expect(hubPeerLine().split(' ')[2]).toBe('203.0.113.11:51820');
+    agent.child.kill('SIGTERM');
+    const lines = logLines((await agent.done).stderr);
+    expect(lines).toContain(`wgvm-agent: hub ${hubUrl} answered 503 (standby); asking ${otherUrl}`);
+    expect(lines).toContain('wgvm-agent: moved the hub\'s peer from 203.0.113.10:41820 to 203.0.113.11:51820: the active hub has no session with this node');
+    expect(hub.stops()).toEqual([]);
+    expect(other.stops()).toHaveLength(1);
+  });
+
+  it('every origin down: the agent goes round them without waiting, then backs off (2 s, then 4 s); one line a round, no reports', async () => {
+    const [other, otherUrl] = await otherHub();
+    other.standby = true;
+    hub.standby = true;
+    writeConfig({ WGVM_HUB_URL: `${otherUrl},${hubUrl}` });
+    const agent = start([]);
+    await until(() => other.gets().length + hub.gets().length >= 5, 15_000);
+    const gets = [...other.gets().map((g) => ({ who: 'first', at: g.at })), ...hub.gets().map((g) => ({ who: 'second', at: g.at }))]
+      .sort((x, y) => x.at - y.at)
+      .slice(0, 5);
+    expect(gets.map((g) => g.who)).toEqual(['first', 'second', 'first', 'second', 'first']);
+    const gap = (i: number) => gets[i]!.at - gets[i - 1]!.at;
+    expect(gap(1)).toBeLessThan(1000);
+    expect(gap(2)).toBeGreaterThanOrEqual(1900);
+    expect(gap(2)).toBeLessThan(3500);
+    expect(gap(3)).toBeLessThan(1000);
+    expect(gap(4)).toBeGreaterThanOrEqual(3900);
+    expect(gap(4)).toBeLessThan(5500);
+    agent.child.kill('SIGTERM');
+    const lines = logLines((await agent.done).stderr);
+    // (A third round may have ended before SIGTERM: its line is not looked at.)
+    expect(lines.filter((l) => l.includes('asking'))).toHaveLength(2); // the first line, and one switch
+    expect(lines.slice(1, 4)).toEqual([
+      `wgvm-agent: hub ${otherUrl} answered 503 (standby); asking ${hubUrl}`,
+      `wgvm-agent: none of the 2 hubs answered (the last, ${hubUrl}, answered 503 (standby)); kept the 0 current direct peer(s), trying again in 2s`,
+      `wgvm-agent: none of the 2 hubs answered (the last, ${hubUrl}, answered 503 (standby)); kept the 0 current direct peer(s), trying again in 4s`,
+    ]);
+    expect(other.reports()).toEqual([]);
+    expect(hub.reports()).toEqual([]);
+  });
+
+  it('--once with every origin down: exit 1, the peers kept', async () => {
+    const a = peer();
+    hub.answers = [{ status: 200, body: answer([`${a.key} 10.100.1.3/32 ${a.psk} 25 direct 198.51.100.7:51820`]) }];
+    expect((await once()).code).toBe(0);
+    clearCalls();
+    const down = await refusedOrigin();
+    hub.standby = true;
+    writeConfig({ WGVM_HUB_URL: `${hubUrl},${down}` });
+    const r = await once();
+    expect(r.code).toBe(1);
+    expect(r.lines).toHaveLength(2);
+    expect(r.lines[0]).toBe(`wgvm-agent: hub ${hubUrl} answered 503 (standby); asking ${down}`);
+    expect(r.lines[1]).toMatch(new RegExp(`^wgvm-agent: none of the 2 hubs answered \\(the last, ${down.replace(/[.]/g, '\\.')}, cannot be reached \\(.+\\)\\); kept the 1 current direct peer\\(s\\), trying again in 2s$`));
+    expect(wgSets()).toEqual([]);
+    expect(ifacePeers()).toContain(a.key);
+  });
+
+  it('the api origins are kept in <iface>.hubs and asked after a restart', async () => {
+    const [other, otherUrl] = await otherHub();
+    const hubsFile = join(dir, 'state', 'wg0.hubs');
+    // The configuration names one origin; its answer lists both hubs (the answering one first).
+    hub.answers = [{ status: 200, body: answer([], 25, ['hub 203.0.113.10:41820 up', `api ${hubUrl}`, `api ${otherUrl}`, `api ${hubUrl}`]) }];
+    const r1 = await once();
+    expect(r1.code).toBe(0);
+    expect(r1.lines).toEqual([
+      `wgvm-agent: the hubs' API origins: ${hubUrl}, ${otherUrl} (kept in ${hubsFile})`,
+      'wgvm-agent: applied the hub\'s answer: 0 direct peer(s) (0 set, 0 removed)',
+    ]);
+    expect(readFileSync(hubsFile, 'utf8')).toBe(`${hubUrl}\n${otherUrl}\n`);
+    expect(existsSync(`${hubsFile}.tmp`)).toBe(false);
+    // The same list again: nothing said, nothing written.
+    const r2 = await once();
+    expect(r2.lines).toEqual(['wgvm-agent: applied the hub\'s answer: 0 direct peer(s) (0 set, 0 removed)']);
+    // A restart with the configured hub now a standby: the one it listed answers.
+    hub.standby = true;
+    other.answers = [{ status: 200, body: answer([], 25, ['hub 203.0.113.11:51820 up', `api ${otherUrl}`, `api ${hubUrl}`]) }];
+    const r3 = await once();
+    expect(r3.code).toBe(0);
+    expect(r3.lines).toEqual([
+      `wgvm-agent: hub ${hubUrl} answered 503 (standby); asking ${otherUrl}`,
+      `wgvm-agent: the hubs' API origins: ${otherUrl}, ${hubUrl} (kept in ${hubsFile})`,
+      'wgvm-agent: applied the hub\'s answer: 0 direct peer(s) (0 set, 0 removed)',
+    ]);
+    expect(other.gets()).toHaveLength(1);
+    expect(other.reports()).toHaveLength(1);
+    expect(readFileSync(hubsFile, 'utf8')).toBe(`${otherUrl}\n${hubUrl}\n`);
+    // An answer from a hub before two hubs (no api lines) leaves the list as it is.
+    hub.standby = false;
+    hub.answers = [{ status: 200, body: answer([]) }];
+    expect((await once()).lines).toEqual(['wgvm-agent: applied the hub\'s answer: 0 direct peer(s) (0 set, 0 removed)']);
+    expect(readFileSync(hubsFile, 'utf8')).toBe(`${otherUrl}\n${hubUrl}\n`);
+  });
+
+  it('a hub from before two hubs (hubs=1 is a 400 there) is asked again at once without it', async () => {
+    const a = peer();
+    hub.old = true;
+    hub.answers = [{ status: 200, body: answer([`${a.key} 10.100.1.3/32 ${a.psk} 25 direct 198.51.100.7:51820`]) }];
+    const r = await once();
+    expect(r.code).toBe(0);
+    expect(r.lines).toEqual([
+      `wgvm-agent: the hub at ${hubUrl} refused hubs=1 (HTTP 400: a hub from before two hubs?); asking it without`,
+      'wgvm-agent: applied the hub\'s answer: 1 direct peer(s) (1 set, 0 removed)',
+    ]);
+    expect(hub.gets().map((g) => g.url)).toEqual(['/api/agent/v1/peers?wait=0&hubs=1', '/api/agent/v1/peers?wait=0']);
+    expect(hub.reports()).toHaveLength(1);
+    expect(ifacePeers()).toContain(a.key);
+  });
+
+  it('a .hubs file that does not check is ignored, with one line', async () => {
+    const [other, otherUrl] = await otherHub();
+    mkdirSync(join(dir, 'state'));
+    const hubsFile = join(dir, 'state', 'wg0.hubs');
+    writeFileSync(hubsFile, `${otherUrl}\nhttp://203.0.113.11:8090/$(touch${'${IFS}'}${join(dir, 'pwned')})\n`);
+    hub.standby = true;
+    const r = await once();
+    expect(r.code).toBe(1);
+    expect(r.lines[0]).toBe(`wgvm-agent: ignoring ${hubsFile}: it is not a list of 1 to 8 API origins, one a line`);
+    expect(r.lines[1]).toBe('wgvm-agent: the hub answered HTTP 503; kept the 0 current direct peer(s), trying again in 2s');
+    expect(other.requests).toEqual([]);
+    expect(existsSync(join(dir, 'pwned'))).toBe(false);
+  });
+
+  it('hub … none with another endpoint: the hub peer is moved, its keepalive turned off, then on again to the value it had', async () => {
+    hubKeepalive('17');
+    const before = hubPeerLine().split(' ');
+    hub.answers = [{ status: 200, body: answer([], 25, ['hub 203.0.113.11:51820 none', `api ${hubUrl}`]) }];
+    const r = await once();
+    expect(r.code).toBe(0);
+    expect(r.lines).toContain('wgvm-agent: moved the hub\'s peer from 203.0.113.10:41820 to 203.0.113.11:51820: the active hub has no session with this node');
+    expect(hubSets()).toEqual([
+      `wg set wg0 peer ${HUB_KEY} persistent-keepalive 0`,
+      `wg set wg0 peer ${HUB_KEY} endpoint 203.0.113.11:51820 persistent-keepalive 17`,
+    ]);
+    // Only its endpoint (and the keepalive, as it was) changed: allowed IPs, handshake, counters, no PSK.
+    expect(hubPeerLine().split(' ')).toEqual([before[0], before[1], '203.0.113.11:51820', ...before.slice(3)]);
+    expect(wgCalls().filter((l) => l.includes('FORBIDDEN'))).toEqual([]);
+    // The same answer again: it is there now, nothing moves.
+    clearCalls();
+    expect((await once()).lines).toEqual(['wgvm-agent: applied the hub\'s answer: 0 direct peer(s) (0 set, 0 removed)']);
+    expect(hubSets()).toEqual([]);
+  });
+
+  it('hub … none and a hub peer with no keepalive: 0, then 25 with the endpoint, then 0 again', async () => {
+    hubKeepalive('-');
+    hub.answers = [{ status: 200, body: answer([], 25, ['hub [2001:db8::11]:51820 none']) }];
+    const r = await once();
+    expect(r.code).toBe(0);
+    expect(r.lines).toContain('wgvm-agent: moved the hub\'s peer from 203.0.113.10:41820 to [2001:db8::11]:51820: the active hub has no session with this node');
+    expect(hubSets()).toEqual([
+      `wg set wg0 peer ${HUB_KEY} persistent-keepalive 0`,
+      `wg set wg0 peer ${HUB_KEY} endpoint [2001:db8::11]:51820 persistent-keepalive 25`,
+      `wg set wg0 peer ${HUB_KEY} persistent-keepalive 0`,
+    ]);
+    expect(hubPeerLine().split(' ')[2]).toBe('[2001:db8::11]:51820');
+    expect(hubPeerLine().split(' ')[6]).toBe('0');
+  });
+
+  it.each([
+    ['hub … up with another endpoint (a session: never moved)', 'hub 203.0.113.11:51820 up'],
+    ['hub … none with the endpoint it has', 'hub 203.0.113.10:41820 none'],
+    ['no hub line (a hub from before two hubs)', ''],
+  ])('%s: the hub peer is not touched', async (_what, line) => {
+    const before = peersFile();
+    hub.answers = [{ status: 200, body: answer([], 25, line ? [line] : []) }];
+    const r = await once();
+    expect(r.code).toBe(0);
+    expect(r.lines).toEqual(['wgvm-agent: applied the hub\'s answer: 0 direct peer(s) (0 set, 0 removed)']);
+    expect(wgSets()).toEqual([]);
+    expect(peersFile()).toBe(before);
+  });
+
+  it('a hub named by a DNS name: moved once, not again on every answer (wg shows the address it resolved)', async () => {
+    writeFileSync(join(dir, 'wg', 'resolve'), 'hub-b.example.net 203.0.113.12\n');
+    const a = peer();
+    const hubLine = 'hub hub-b.example.net:51820 none';
+    hub.answers = [
+      { status: 200, etag: 'v1', body: answer([], 1, [hubLine]) },
+      { status: 200, etag: 'v2', body: answer([`${a.key} 10.100.1.3/32 ${a.psk} 25 direct 198.51.100.7:51820`], 1, [hubLine]) },
+      'hang',
+    ];
+    const agent = start([]);
+    await until(() => hub.gets().length >= 3);
+    agent.child.kill('SIGTERM');
+    const lines = logLines((await agent.done).stderr);
+    expect(hubSets()).toEqual([
+      `wg set wg0 peer ${HUB_KEY} persistent-keepalive 0`,
+      `wg set wg0 peer ${HUB_KEY} endpoint hub-b.example.net:51820 persistent-keepalive 25`,
+    ]);
+    expect(lines.filter((l) => l.includes('moved the hub\'s peer'))).toEqual([
+      'wgvm-agent: moved the hub\'s peer from 203.0.113.10:41820 to hub-b.example.net:51820: the active hub has no session with this node',
+    ]);
+    expect(hubPeerLine().split(' ')[2]).toBe('203.0.113.12:51820');
   });
 });
