@@ -3,12 +3,13 @@
 // the hub namespace (a wrapper puts it there), so it reaches the dashboard on 127.0.0.1:5000.
 // Screenshots go to artifacts/e2e/.
 /// <reference lib="dom" />
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { hashPassword } from '../../src/domain/password.js';
-import { isRoot, waitFor } from '../helpers/netns.js';
+import { isRoot, waitFor, type Namespace } from '../helpers/netns.js';
+import { postgresMissing, startPostgres, type PostgresServer } from '../helpers/postgres.js';
 import { inCI, skipWithout } from '../helpers/tools.js';
 import { bringUpWorker, httpIn, received, useWorld, wgvmEntry } from '../helpers/tunnel.js';
 import { PAGE_SIZE } from '../../web/src/views/nodes.js';
@@ -30,14 +31,18 @@ describe.skipIf(skip)('the dashboard in Chromium', () => {
     browser = undefined;
   });
 
-  /** `wgvm serve` in a hub namespace, Chromium in the same namespace, one page at 1280×800. */
-  async function start(env: Record<string, string> = {}) {
+  /**
+   * `wgvm serve` in a hub namespace, Chromium in the same namespace, one page at 1280×800. `env` may
+   * be made once the namespace is up (a database started in it, say).
+   */
+  async function start(env: Record<string, string> | ((nsHub: Namespace) => Promise<Record<string, string>>) = {}) {
     mkdirSync(ARTIFACTS, { recursive: true });
     const nsHub = t.world.namespace('hub');
     const nsW = t.world.namespace('w1');
     t.world.link(nsHub, '198.18.9.1/24', nsW, '198.18.9.2/24');
     nsHub.ip('link', 'set', 'lo', 'up');
     const hubIface = `wge${t.world.id}`.slice(0, 15);
+    const extra = typeof env === 'function' ? await env(nsHub) : env;
     const hub = t.world.spawn(nsHub, process.execPath, [wgvmEntry, 'serve'], {
       SERVERURL: '198.18.9.1',
       SERVERPORT: '41820',
@@ -45,7 +50,7 @@ describe.skipIf(skip)('the dashboard in Chromium', () => {
       ADMIN_PASSWORD_HASH: await hashPassword(PASSWORD),
       WG_INTERFACE: hubIface,
       DATA_DIR: join(t.dir, 'data'),
-      ...env,
+      ...extra,
     });
     await waitFor('the dashboard', () => httpIn(nsHub, 'GET', 'http://127.0.0.1:5000/health').status === 200, 15_000).catch((err: Error) => {
       throw new Error(`${err.message}\n${(hub as unknown as { errors: string }).errors}`);
@@ -68,8 +73,59 @@ describe.skipIf(skip)('the dashboard in Chromium', () => {
       dialogs.push(d.message());
       void d.dismiss();
     });
-    return { nsHub, nsW, page, consoleErrors, dialogs, browser: launched };
+    return { nsHub, nsW, page, consoleErrors, dialogs, browser: launched, hubIface };
   }
+
+  it.skipIf(postgresMissing)('two hubs on PostgreSQL: the hub panel shows which one runs the device, since when, and a standby going away', async () => {
+    let pg: PostgresServer | undefined;
+    try {
+      let url = '';
+      const { nsHub, page, consoleErrors, hubIface } = await start(async (ns) => {
+        pg = await startPostgres({ netns: ns.name });
+        url = pg.createDatabase();
+        return { DATABASE_URL: url };
+      });
+      // A second hub on the same registry, in the same namespace on other ports: a standby.
+      const dataB = join(t.dir, 'data-b');
+      mkdirSync(dataB, { mode: 0o700 });
+      copyFileSync(join(t.dir, 'data', 'secret.key'), join(dataB, 'secret.key'));
+      const standby = t.world.spawn(nsHub, process.execPath, [wgvmEntry, 'serve'], {
+        SERVERURL: '198.18.9.1',
+        SERVERPORT: '41821',
+        API_PORT: '8091',
+        DASHBOARD_PORT: '5001',
+        API_TOKEN: TOKEN,
+        WG_INTERFACE: `${hubIface.slice(0, 14)}b`,
+        DATA_DIR: dataB,
+        DATABASE_URL: url,
+      });
+      await waitFor('the standby', () => httpIn(nsHub, 'GET', 'http://127.0.0.1:8091/health').status === 200, 15_000);
+
+      await page.goto(DASHBOARD);
+      await page.getByTestId('secret').fill(PASSWORD);
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      const ha = page.getByTestId('hub-ha');
+      await ha.waitFor();
+      const rows = () => ha.locator('tbody tr').evaluateAll((trs) => trs.map((tr) => Array.from(tr.querySelectorAll('td')).slice(0, 2).map((td) => td.textContent)));
+      await expect.poll(rows, { timeout: 10_000 }).toHaveLength(2);
+      const hubA = (await page.getByTestId('hub-role').textContent())!.replace(/ \(active\)$/, '');
+      expect(await page.getByTestId('hub-role').textContent()).toBe(`${hubA} (active)`);
+      expect(await page.getByTestId('hub-active').textContent()).toMatch(new RegExp(`^${hubA} since \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d, lease until `));
+      const stateOf = async (id: string) => (await rows()).find((r) => r[0] === id)?.[1];
+      expect(await stateOf(hubA)).toBe('active: runs the device');
+      const hubB = (await rows()).map((r) => r[0]!).find((id) => id !== hubA)!;
+      expect(await stateOf(hubB)).toBe('standby: ready to take over');
+      await page.screenshot({ path: join(ARTIFACTS, '10-two-hubs.png') });
+
+      // The standby dies: the panel, read again every 5 s, says so once it has missed a lease's length.
+      standby.kill('SIGKILL');
+      await expect.poll(() => stateOf(hubB), { timeout: 25_000, interval: 1000 }).toBe('away: not heard from');
+      await page.screenshot({ path: join(ARTIFACTS, '11-two-hubs-standby-away.png') });
+      expect(consoleErrors).toEqual([]);
+    } finally {
+      pg?.stop();
+    }
+  }, 120_000);
 
   it('signs in, registers worker-01, sees it come online live, shows text as text, deletes', async () => {
     const { nsHub, nsW, page, consoleErrors, dialogs, browser } = await start({ VPN_DNS: 'true' });
