@@ -45,11 +45,11 @@ export interface HubStateView {
 /** Where a node's DNS name and its paths come from (the NodesService). */
 export interface NodeNames {
   dnsName(nodeId: string): string | null;
-  readonly paths: Pick<DirectPaths, 'viewOf'>;
+  readonly paths: Pick<DirectPaths, 'viewOf' | 'credentialsIssuedAt'>;
 }
 
-export function nodeView(n: Node, names: NodeNames, now = Date.now()): NodeView {
-  const { agent, paths } = names.paths.viewOf(n.nodeId);
+export function nodeView(n: Node, names: NodeNames, now = Date.now(), issued: ReadonlyMap<string, string> | null = null): NodeView {
+  const { agent, paths } = names.paths.viewOf(n.nodeId, issued);
   return {
     node_id: n.nodeId,
     dns_name: names.dnsName(n.nodeId),
@@ -76,7 +76,9 @@ export function nodeView(n: Node, names: NodeNames, now = Date.now()): NodeView 
 
 /** Every node, each seen at the same moment. */
 export function nodeViews(nodes: readonly Node[], names: NodeNames, now = Date.now()): NodeView[] {
-  return nodes.map((n) => nodeView(n, names, now));
+  // One query for every node's credential time (on PostgreSQL, a round trip per node would be slow).
+  const issued = nodes.length > 1 ? names.paths.credentialsIssuedAt() : null;
+  return nodes.map((n) => nodeView(n, names, now, issued));
 }
 
 export function hubSummary(config: Config, hub: HubInfo, totals: NodeTotals, now = Date.now()): HubSummary {

@@ -31,7 +31,7 @@ export interface PathView {
   since: string;
 }
 
-type Registry = Pick<Store, 'getNode' | 'listPairs' | 'applyPairs' | 'agentCredentialIssuedAt'>;
+type Registry = Pick<Store, 'getNode' | 'listPairs' | 'applyPairs' | 'agentCredentialIssuedAt' | 'agentCredentialsIssuedAt'>;
 
 interface Agent extends PathNode {
   version: string | null;
@@ -241,8 +241,11 @@ export class DirectPaths {
     return this.#closed;
   }
 
-  /** What the API and the dashboard show of one node's agent and paths. */
-  viewOf(nodeId: string): { agent: AgentStatus; paths: PathView[] } {
+  /**
+   * What the API and the dashboard show of one node's agent and paths. A list passes every node's
+   * credential time, read at once (credentialsIssuedAt), instead of one query per node.
+   */
+  viewOf(nodeId: string, issued: ReadonlyMap<string, string> | null = null): { agent: AgentStatus; paths: PathView[] } {
     const agent = this.#agents.get(nodeId);
     const paths: PathView[] = [];
     for (const key of this.#pairsOf.get(nodeId) ?? []) {
@@ -254,10 +257,15 @@ export class DirectPaths {
       agent: {
         reportedAt: agent?.report ? new Date(agent.report.receivedAt).toISOString() : null,
         version: agent?.version ?? null,
-        credentialIssuedAt: this.registry.agentCredentialIssuedAt(nodeId),
+        credentialIssuedAt: issued ? (issued.get(nodeId) ?? null) : this.registry.agentCredentialIssuedAt(nodeId),
       },
       paths,
     };
+  }
+
+  /** When each node that has an agent credential got it. */
+  credentialsIssuedAt(): Map<string, string> {
+    return this.registry.agentCredentialsIssuedAt();
   }
 
   /** Whether the node's agent has reported recently enough to take part. */

@@ -15,6 +15,7 @@ export class AgentCredentials {
   readonly #nodeOf: Statement;
   readonly #revoke: Statement;
   readonly #has: Statement;
+  readonly #all: Statement;
 
   constructor(
     private readonly db: Db,
@@ -26,6 +27,7 @@ export class AgentCredentials {
     this.#nodeOf = db.prepare('SELECT node_id FROM agent_credentials WHERE token_hash = ?').pluck();
     this.#revoke = db.prepare('DELETE FROM agent_credentials WHERE node_id = ?');
     this.#has = db.prepare('SELECT created_at FROM agent_credentials WHERE node_id = ?').pluck();
+    this.#all = db.prepare('SELECT node_id AS "nodeId", created_at AS "createdAt" FROM agent_credentials');
   }
 
   /** A new credential for the node, replacing the one it had. The node must exist (foreign key). */
@@ -47,6 +49,11 @@ export class AgentCredentials {
   /** When the node's credential was issued, or null when it has none. */
   issuedAt(nodeId: string): string | null {
     return (this.#has.get(nodeId) as string | undefined) ?? null;
+  }
+
+  /** When each node that has a credential got it: one query for a whole list of nodes. */
+  allIssuedAt(): Map<string, string> {
+    return new Map((this.#all.all() as Array<{ nodeId: string; createdAt: string }>).map((r) => [r.nodeId, r.createdAt]));
   }
 
   /** Returns whether the node had a credential. */

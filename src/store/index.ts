@@ -32,6 +32,7 @@
 //   setPathFlags(nodeId, { isolated?, directPaths? }, actor?): Node | null
 //   issueAgentCredential(nodeId, actor?): string      agentNodeOf(credential): string | null
 //   agentCredentialIssuedAt(nodeId): string | null    revokeAgentCredential(nodeId, actor?): boolean
+//   agentCredentialsIssuedAt(): Map<nodeId, string>   (every node that has one)
 //   listPairs(): StoredPair[]                          applyPairs(added, changed, removed): void
 //   deletePairsOf(nodeId): number
 //   claimLease(hub, ms, actor?): LeaseClaim              releaseLease(hubId, actor?): void
@@ -297,6 +298,10 @@ export class Store {
 
   agentCredentialIssuedAt(nodeId: string): string | null {
     return this.#agents.issuedAt(nodeId);
+  }
+
+  agentCredentialsIssuedAt(): Map<string, string> {
+    return this.#agents.allIssuedAt();
   }
 
   revokeAgentCredential(nodeId: string, actor = DEFAULT_ACTOR): boolean {

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { loadConfig } from '../../src/config/index.js';
 import { encodeKey, generatePrivateKey, publicKeyOf } from '../../src/domain/keys.js';
 import { buildApi } from '../../src/http/api.js';
@@ -351,5 +351,19 @@ describe('two hubs (docs/agent-protocol.md, "Two hubs: following the active one"
     w.nodes.paths.registryChanged(); // what the device sync calls when the registry's data version moves
     expect(peerLines((await peersText('w1')).body).size).toBe(0);
     expect(w.store.listPairs()).toHaveLength(0);
+  });
+});
+
+describe('node lists', () => {
+  it("read every node's agent credential time in one query, not one per node", async () => {
+    const one = vi.spyOn(w.store, 'agentCredentialIssuedAt');
+    const all = vi.spyOn(w.store, 'agentCredentialsIssuedAt');
+    w.nodes.register({ nodeId: 'w4' }, 'test'); // no credential
+    const res = await w.app.inject({ method: 'GET', url: '/api/nodes/list', headers: ADMIN });
+    const agents = Object.fromEntries(res.json().nodes.map((n: { node_id: string; agent: { credential_issued_at: string | null } }) => [n.node_id, n.agent.credential_issued_at]));
+    expect(agents.w4).toBeNull();
+    expect(agents.w1).toBe(w.store.agentCredentialIssuedAt('w1'));
+    expect(all).toHaveBeenCalledTimes(1);
+    expect(one).toHaveBeenCalledTimes(1); // only the line above
   });
 });

@@ -395,15 +395,13 @@ describe.each(ENGINES)('the registry on %s', (e) => {
 
     it('gives 1,000 nodes 1,000 different addresses, lowest first, never the hub', () => {
       const store = open();
-      const start = performance.now();
+      // (how fast is the control-plane benchmark's business: npm run bench:control)
       for (let i = 0; i < 1000; i++) store.registerNode(wholeInput(`worker-${i}`));
-      const elapsed = performance.now() - start;
       const ips = store.listNodes().map((n) => ipToInt(n.vpnIp));
       expect(new Set(ips).size).toBe(1000);
       expect(ips).not.toContain(HUB);
       expect(ips[0]).toBe(ipToInt('10.100.0.2'));
       expect(ips[999]).toBe(ipToInt('10.100.0.2') + 999);
-      expect(elapsed).toBeLessThan(5000);
     });
 
     it('gives an address back when the registration that took it rolls back', () => {
@@ -750,6 +748,32 @@ describe.each(ENGINES)('the registry on %s', (e) => {
     it("does not let a caller overwrite the store's own key check", () => {
       const store = open();
       expect(() => store.setSetting('store.sealing_check', 'x')).toThrow(/belongs to the store/);
+    });
+  });
+
+  describe('agent credentials', () => {
+    it('only a hash is kept; the credential finds its node until revoked or replaced; a list reads every issue time at once', () => {
+      let now = Date.parse('2025-03-01T12:00:00.000Z');
+      const store = open({ clock: () => new Date(now) });
+      for (const id of ['worker-01', 'worker-02', 'worker-03']) store.registerNode(input(id), 'admin');
+      const one = store.issueAgentCredential('worker-01', 'admin');
+      now += 1000;
+      const two = store.issueAgentCredential('worker-02', 'admin');
+      expect(store.agentNodeOf(one)).toBe('worker-01');
+      expect(store.agentNodeOf(two)).toBe('worker-02');
+      expect(store.agentNodeOf('x'.repeat(43))).toBeNull();
+      expect(diskBytes().includes(Buffer.from(one))).toBe(false);
+      expect(Object.fromEntries(store.agentCredentialsIssuedAt())).toEqual({
+        'worker-01': '2025-03-01T12:00:00.000Z',
+        'worker-02': '2025-03-01T12:00:01.000Z',
+      });
+      expect(store.agentCredentialIssuedAt('worker-03')).toBeNull();
+      const again = store.issueAgentCredential('worker-01', 'admin'); // a new installer replaces it
+      expect(store.agentNodeOf(one)).toBeNull();
+      expect(store.agentNodeOf(again)).toBe('worker-01');
+      expect(store.revokeAgentCredential('worker-02', 'admin')).toBe(true);
+      expect(store.agentNodeOf(two)).toBeNull();
+      expect([...store.agentCredentialsIssuedAt().keys()]).toEqual(['worker-01']);
     });
   });
 
