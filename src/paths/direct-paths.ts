@@ -9,6 +9,8 @@ import { activeNodes, agentPeer, plan, type PathNode } from './manager.js';
 import { checkReport, readReport, type AgentReportBody } from './report.js';
 import type { Store, StoredPair } from '../store/index.js';
 
+/** How often a standby reads the pairs again for what it shows (the active hub writes them). */
+export const STANDBY_VIEW_MS = 5000;
 /** How often pairs are planned: a report's news reaches both agents within this. */
 export const PLAN_INTERVAL_MS = 1000;
 /** The `poll` an agent is told: short while one of its pairs is being tried, else a long poll. */
@@ -47,6 +49,8 @@ export class DirectPaths {
   #closed = false;
   /** Another hub of a shared registry runs the device and plans the pairs: nothing is planned or written here. */
   #standby = false;
+  /** When a standby last read the pairs from the registry. */
+  #readAt = -Infinity;
   /** Keys of the pairs not direct: the only ones a deadline moves. */
   readonly #timed = new Set<string>();
   /** Nodes that reported or changed since the last step: their pairs are looked at. */
@@ -75,6 +79,11 @@ export class DirectPaths {
   /** This hub runs the device now: the pairs are taken as the registry holds them (the last active hub left them there). */
   activate(): void {
     this.#standby = false;
+    this.#reload();
+  }
+
+  /** Forgets what is in memory and takes the pairs as the registry holds them. */
+  #reload(): void {
     this.#agents.clear();
     this.#pairs.clear();
     this.#pairsOf.clear();
@@ -82,7 +91,13 @@ export class DirectPaths {
     this.#dirty.clear();
     this.#wasActive = new Set();
     this.#startedAt = this.now();
+    this.#readAt = this.#startedAt;
     this.#loadPairs();
+  }
+
+  /** A standby shows the pairs as the active hub last wrote them, read again at most every STANDBY_VIEW_MS. */
+  #freshView(): void {
+    if (this.#standby && this.now() - this.#readAt >= STANDBY_VIEW_MS) this.#reload();
   }
 
   /** Pairs outlive a restart: their nodes count as heard from now, so that agents have AGENT_FRESH_MS to report before their pairs are judged. */
@@ -246,6 +261,7 @@ export class DirectPaths {
    * credential time, read at once (credentialsIssuedAt), instead of one query per node.
    */
   viewOf(nodeId: string, issued: ReadonlyMap<string, string> | null = null): { agent: AgentStatus; paths: PathView[] } {
+    this.#freshView();
     const agent = this.#agents.get(nodeId);
     const paths: PathView[] = [];
     for (const key of this.#pairsOf.get(nodeId) ?? []) {
@@ -275,6 +291,7 @@ export class DirectPaths {
 
   /** How many pairs are in each state, and how many agents have reported since the start. */
   totals(): Record<PathState, number> & { agents: number } {
+    this.#freshView();
     const t = { trying: 0, direct: 0, relayed: 0, agents: 0 };
     for (const p of this.#pairs.values()) t[p.state]++;
     for (const a of this.#agents.values()) if (a.report) t.agents++;

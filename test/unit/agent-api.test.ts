@@ -9,6 +9,7 @@ import { loadConfig } from '../../src/config/index.js';
 import { encodeKey, generatePrivateKey, publicKeyOf } from '../../src/domain/keys.js';
 import { buildApi } from '../../src/http/api.js';
 import { AgentHubView } from '../../src/hub/agent-hubs.js';
+import { DirectPaths, STANDBY_VIEW_MS } from '../../src/paths/direct-paths.js';
 import { NodesService } from '../../src/nodes/service.js';
 import { Store } from '../../src/store/index.js';
 
@@ -335,8 +336,18 @@ describe('two hubs (docs/agent-protocol.md, "Two hubs: following the active one"
     standby.paths.step();
     expect(w.store.listPairs()).toHaveLength(1);
     expect(standby.paths.totals()).toMatchObject({ trying: 1 });
-    // The active hub of the registry made the pair direct meanwhile; the standby takes over.
+    // What a standby shows follows the registry, read again at most every STANDBY_VIEW_MS.
+    let t = Date.now();
+    const view = new DirectPaths(w.store, true, () => t);
+    view.standby();
+    expect(view.totals()).toMatchObject({ trying: 1, direct: 0 });
+    // The active hub of the registry made the pair direct meanwhile.
     w.store.applyPairs([], [{ ...w.store.listPairs()[0]!, state: 'direct', since: Date.now() }], []);
+    expect(view.totals()).toMatchObject({ trying: 1, direct: 0 });
+    t += STANDBY_VIEW_MS;
+    expect(view.totals()).toMatchObject({ trying: 0, direct: 1 });
+    expect(view.viewOf('w1').paths).toMatchObject([{ peer: 'w2', state: 'direct' }]);
+    // The standby takes over with the pairs as the registry holds them.
     standby.paths.activate();
     expect(standby.paths.totals()).toEqual({ trying: 0, direct: 1, relayed: 0, agents: 0 });
   });
