@@ -17,6 +17,26 @@ export function hubIdentity(store: Store): HubIdentity {
   return { privateKey, publicKey: encodeKey(publicKeyOf(decodeKey(privateKey))) };
 }
 
+/** Where hubs sharing a registry keep the VPN subnet and the hub's address in it. */
+export const SHARED_SUBNET_SETTING = 'hub_subnet';
+
+/**
+ * Hubs sharing a registry (PostgreSQL) are one hub to the workers: the first to start records its
+ * INTERNAL_SUBNET and hub address in the registry, and one configured otherwise refuses to start
+ * (it would bring up the device with addresses the workers' configs do not have).
+ */
+export function checkSharedSubnet(store: Store, config: Pick<Config, 'internalSubnet' | 'hubAddress'>): void {
+  const mine = `${config.internalSubnet.text} ${config.hubAddress}`;
+  const recorded = store.getSetting(SHARED_SUBNET_SETTING);
+  if (recorded === null) store.setSetting(SHARED_SUBNET_SETTING, mine);
+  else if (recorded !== mine) {
+    const [subnet, address] = recorded.split(' ');
+    throw new Error(
+      `this hub's INTERNAL_SUBNET ${config.internalSubnet.text} (hub address ${config.hubAddress}) is not the registry's ${subnet} (hub address ${address}): hubs sharing a registry need the same; set it as on the other hubs`,
+    );
+  }
+}
+
 /** API_TOKEN, or the one kept in DATA_DIR, or a new one (printed once, then kept with mode 0600). */
 export function apiToken(config: Config): string {
   if (config.apiToken) return config.apiToken;

@@ -20,7 +20,7 @@ import { NodesService, type HubIdentity } from '../nodes/service.js';
 import { flushLog, type Logger } from '../runtime/log.js';
 import { Store } from '../store/index.js';
 import { startUapiServer, stopUapiServer } from '../uapi/server.js';
-import { apiToken, hubIdentity } from './credentials.js';
+import { apiToken, checkSharedSubnet, hubIdentity } from './credentials.js';
 import { DeviceSync, systemClock, type SyncClock } from './device-sync.js';
 import { PLAN_INTERVAL_MS } from '../paths/direct-paths.js';
 import { hubId } from './hub-id.js';
@@ -200,6 +200,7 @@ export class Hub {
     releases.add(() => store.close());
     store.purgeInstallTokens(); // (also done whenever a token is made)
     const identity = hubIdentity(store);
+    if (store.engine === 'postgres') checkSharedSubnet(store, config);
     const token = apiToken(config);
     // Every change reaches the device while this hub runs it, and the dashboards (changes made
     // through the API too).

@@ -83,12 +83,12 @@ afterEach(async () => {
   for (const s of hubs.splice(0)) await s.hub.stop('end of test', 0);
 });
 
-async function side(name: string, databaseUrl: string): Promise<Side> {
+async function side(name: string, databaseUrl: string, extra: Record<string, string> = {}): Promise<Side> {
   const dir = join(root, name);
   mkdirSync(join(dir, 'data'), { recursive: true, mode: 0o700 });
   if (name !== 'a') copyFileSync(join(root, 'a', 'data', 'secret.key'), join(dir, 'data', 'secret.key')); // hubs share one
   const apiPort = await freePort();
-  const env = { SERVERURL: `${name}.example.com`, API_TOKEN: TOKEN, WG_INTERFACE: `wgsb${name}`, DATA_DIR: join(dir, 'data'), DATABASE_URL: databaseUrl, API_PORT: String(apiPort), DASHBOARD_PORT: String(await freePort()) };
+  const env = { SERVERURL: `${name}.example.com`, API_TOKEN: TOKEN, WG_INTERFACE: `wgsb${name}`, DATA_DIR: join(dir, 'data'), DATABASE_URL: databaseUrl, API_PORT: String(apiPort), DASHBOARD_PORT: String(await freePort()), ...extra };
   const config = loadConfig(env, dir, { envFile: false, networkInterfaces: () => ({}) });
   const s: Side = { hub: undefined as unknown as Hub, devices: [], log: [], apiPort };
   const system: HubSystem = {
@@ -188,5 +188,17 @@ describe.skipIf(postgresMissing)('two hubs on one PostgreSQL registry', () => {
     const followed = await peers(b);
     expect(followed.status).toBe(200);
     expect(await followed.text()).toMatch(/^hub b\.example\.com:41820 none$/m);
+  }, 30_000);
+
+  it('a hub configured with another INTERNAL_SUBNET than the registry records refuses to start, saying which', async () => {
+    const url = pg.emptyDatabase();
+    const a = await side('a', url);
+    await a.hub.start();
+    const c = await side('c', url, { INTERNAL_SUBNET: '10.200.0.0/16' });
+    await expect(c.hub.start()).rejects.toThrow(
+      "this hub's INTERNAL_SUBNET 10.200.0.0/16 (hub address 10.200.0.1) is not the registry's 10.100.0.0/16 (hub address 10.100.0.1): hubs sharing a registry need the same",
+    );
+    expect(c.devices).toHaveLength(0);
+    expect(await c.hub.stopped).toBe(1);
   }, 30_000);
 });
