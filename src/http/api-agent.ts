@@ -76,7 +76,7 @@ const PEERS_JSON = {
         },
       },
     },
-    hub: { type: 'object', properties: { endpoint: { type: 'string' }, session: { type: 'string', enum: ['up', 'none'] } } },
+    hub: { type: ['object', 'null'], description: 'null: the hub’s endpoint is not one an agent takes', properties: { endpoint: { type: 'string' }, session: { type: 'string', enum: ['up', 'none'] } } },
     apis: { type: 'array', items: { type: 'string' } },
   },
 } as const;

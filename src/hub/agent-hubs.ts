@@ -1,6 +1,7 @@
 // What the active hub of a shared registry tells agents of the hubs (docs/agent-protocol.md, "Two
 // hubs"): its own WireGuard endpoint, whether its device has a session with the node (an agent
 // moves its hub peer only when not), and every hub's API origin. A standby tells them to go on.
+import { isAgentHubUrl } from '../domain/install.js';
 import type { AgentHubs } from '../http/api-agent.js';
 import type { HubLines } from '../paths/answer.js';
 
@@ -10,6 +11,16 @@ export const SESSION_FRESH_MS = 180_000;
 export const HUB_LIST_CACHE_MS = 10_000;
 /** How many origins an answer names at most (the agent keeps no more). */
 export const MAX_ANSWER_APIS = 8;
+
+// What the agent takes as the hub's endpoint (it refuses a whole answer with anything else):
+// IPv4:port, [IPv6]:port, or a DNS name of letters, digits, dots and inner hyphens, with a port.
+const AGENT_ENDPOINT = /^(?:\[[0-9A-Fa-f:.]+\]|(?=[A-Za-z0-9.-]*[A-Za-z-])[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?|(?:[0-9]{1,3}\.){3}[0-9]{1,3}):([0-9]{1,5})$/;
+
+/** Whether an agent takes `endpoint` as the hub's (see AGENT_ENDPOINT; port 1 to 65535). */
+export function isAgentEndpoint(endpoint: string): boolean {
+  const m = AGENT_ENDPOINT.exec(endpoint);
+  return m !== null && Number(m[1]) >= 1 && Number(m[1]) <= 65535;
+}
 
 export interface AgentHubsSources {
   /** This hub's WireGuard endpoint, as workers are told to reach it (host:port). */
@@ -43,7 +54,7 @@ export class AgentHubView implements AgentHubs {
     const key = this.o.publicKeyOf(nodeId);
     const at = key === null ? null : this.o.lastHandshakeAt(key);
     return {
-      endpoint: this.o.endpoint,
+      endpoint: isAgentEndpoint(this.o.endpoint) ? this.o.endpoint : null,
       session: at !== null && now - at < SESSION_FRESH_MS ? 'up' : 'none',
       apis: this.#apiList(now),
     };
@@ -51,7 +62,8 @@ export class AgentHubView implements AgentHubs {
 
   #apiList(now: number): string[] {
     if (now - this.#apisReadAt >= HUB_LIST_CACHE_MS) {
-      this.#apis = [...new Set([this.o.apiUrl, ...this.o.hubApis()])].slice(0, MAX_ANSWER_APIS);
+      // Only origins the agent takes: one it refuses would make it refuse the whole answer.
+      this.#apis = [...new Set([this.o.apiUrl, ...this.o.hubApis()])].filter(isAgentHubUrl).slice(0, MAX_ANSWER_APIS);
       this.#apisReadAt = now;
     }
     return this.#apis;

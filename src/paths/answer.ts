@@ -15,14 +15,15 @@ export interface AnsweredPeer extends AgentPeer {
  * whether its device has a session with the node, and every hub's API origin (this one first).
  */
 export interface HubLines {
-  endpoint: string;
+  /** Null: the configured endpoint is not one an agent takes (the hub line is left out). */
+  endpoint: string | null;
   session: 'up' | 'none';
   apis: readonly string[];
 }
 
 export interface PeersAnswer {
   text: string;
-  json: { version: 1; poll: number; peers: object[]; hub?: { endpoint: string; session: 'up' | 'none' }; apis?: readonly string[] };
+  json: { version: 1; poll: number; peers: object[]; hub?: { endpoint: string; session: 'up' | 'none' } | null; apis?: readonly string[] };
   /** A strong ETag of the content, quoted. */
   etag: string;
 }
@@ -30,7 +31,8 @@ export interface PeersAnswer {
 export function peersAnswer(peers: readonly AnsweredPeer[], poll: number, hubs: HubLines | null = null): PeersAnswer {
   const sorted = [...peers].sort((x, y) => (x.publicKey < y.publicKey ? -1 : x.publicKey > y.publicKey ? 1 : 0));
   const lines = [PEERS_FORMAT_LINE, `poll ${poll}`];
-  if (hubs) lines.push(`hub ${hubs.endpoint} ${hubs.session}`, ...hubs.apis.map((origin) => `api ${origin}`));
+  if (hubs?.endpoint) lines.push(`hub ${hubs.endpoint} ${hubs.session}`);
+  if (hubs) lines.push(...hubs.apis.map((origin) => `api ${origin}`));
   for (const p of sorted) {
     const endpoints = p.endpoints.length > 0 ? p.endpoints.join(',') : '-';
     lines.push(`peer ${p.publicKey} ${p.allowedIp} ${p.presharedKey} ${p.keepalive} ${p.mode} ${endpoints}`);
@@ -48,7 +50,7 @@ export function peersAnswer(peers: readonly AnsweredPeer[], poll: number, hubs: 
       mode: p.mode,
       endpoints: p.endpoints,
     })),
-    ...(hubs ? { hub: { endpoint: hubs.endpoint, session: hubs.session }, apis: hubs.apis } : {}),
+    ...(hubs ? { hub: hubs.endpoint ? { endpoint: hubs.endpoint, session: hubs.session } : null, apis: hubs.apis } : {}),
   };
   return { text, json, etag: `"${createHash('sha256').update(text).digest('base64url').slice(0, 27)}"` };
 }

@@ -8,7 +8,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { loadConfig } from '../../src/config/index.js';
 import { encodeKey, generatePrivateKey, publicKeyOf } from '../../src/domain/keys.js';
 import { buildApi } from '../../src/http/api.js';
-import { AgentHubView } from '../../src/hub/agent-hubs.js';
+import { AgentHubView, isAgentEndpoint } from '../../src/hub/agent-hubs.js';
 import { DirectPaths, STANDBY_VIEW_MS } from '../../src/paths/direct-paths.js';
 import { NodesService } from '../../src/nodes/service.js';
 import { Store } from '../../src/store/index.js';
@@ -303,6 +303,24 @@ describe('two hubs (docs/agent-protocol.md, "Two hubs: following the active one"
     } finally {
       await app.close();
     }
+  });
+
+  it('never names an endpoint or an origin the agent would refuse (it would refuse the whole answer)', () => {
+    for (const ok of ['203.0.113.1:41820', '[2001:db8::1]:41820', 'hub.example.com:41820', 'hub-2.example:1']) expect(isAgentEndpoint(ok), ok).toBe(true);
+    for (const bad of ['2001:db8::1:41820', 'hub.example.com', 'hub.example.com:0', 'hub.example.com:65536', '-hub.example:1', 'hub_1.example:1', '999.1.1:5', 'a b:1'])
+      expect(isAgentEndpoint(bad), bad).toBe(false);
+    const view = new AgentHubView({
+      endpoint: '2001:db8::1:41820',
+      apiUrl: 'http://203.0.113.1:8000',
+      lease: () => ({ active: true, holder: 'a' }),
+      hubApis: () => ['http://203.0.113.2:8000/path', 'http://203.0.113.3:8000'],
+      publicKeyOf: () => null,
+      lastHandshakeAt: () => null,
+    });
+    expect(view.lines('w1')).toEqual({ endpoint: null, session: 'none', apis: ['http://203.0.113.1:8000', 'http://203.0.113.3:8000'] });
+    const text = w.nodes.paths.peersOf('w1', view.lines('w1')).text;
+    expect(text).not.toMatch(/^hub /m);
+    expect(text).toMatch(/^api http:\/\/203\.0\.113\.3:8000$/m);
   });
 
   it('a session counts as up for 180 s after the last handshake, and the ETag follows it', async () => {
