@@ -17,7 +17,6 @@
 // Also here: a registration client run inside a sandbox (one Node process making many HTTP requests,
 // instead of a curl per request), a UDP capture (tcpdump in a sandbox, parsed as it runs) and a
 // continuous ping with timestamps.
-import type { HaView } from '../http/views.js';
 import type { ChildProcess } from 'node:child_process';
 import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -39,6 +38,15 @@ export const TWO_HUBS = {
 } as const;
 
 export type HubName = 'a' | 'b';
+
+/** What `/api/vpn/status` says in `ha` (the parts the lab reads; bench/ may not import http/). */
+export interface HaView {
+  hub_id: string;
+  role: 'active' | 'standby';
+  active_hub: string | null;
+  active_since: string | null;
+  lease_expires_at: string | null;
+}
 
 
 /** One registration as the client saw it. */
