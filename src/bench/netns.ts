@@ -30,12 +30,18 @@ export function stderrOf(child: ChildProcess): string {
   return (child as ChildProcess & { errors?: string }).errors ?? '';
 }
 
-/** Ends child processes: SIGTERM, and SIGKILL for any still running 3 s later. */
-export async function endChildren(children: readonly ChildProcess[]): Promise<void> {
+/**
+ * Ends child processes: `signal` (SIGTERM; SIGINT makes tcpdump and ping flush), and SIGKILL for any
+ * still running 3 s later. `until: 'close'` also waits for what they wrote to be read.
+ */
+export async function endChildren(
+  children: readonly ChildProcess[],
+  { signal = 'SIGTERM', until = 'exit' }: { signal?: NodeJS.Signals; until?: 'exit' | 'close' } = {},
+): Promise<void> {
   for (const child of children) {
     if (child.exitCode !== null || child.signalCode !== null) continue;
-    const exited = new Promise((r) => child.once('exit', r));
-    child.kill('SIGTERM');
+    const exited = new Promise((r) => child.once(until, r));
+    child.kill(signal);
     await Promise.race([exited, new Promise((r) => setTimeout(r, 3000))]);
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   }

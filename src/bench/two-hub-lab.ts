@@ -22,7 +22,7 @@ import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AgentLab, LAB_API_TOKEN, LabHub, type LabWorker } from './agent-lab.js';
 import { LAB, NatLab, type Sandbox, type WorkerName } from './nat-lab.js';
-import { stderrOf, waitFor } from './netns.js';
+import { endChildren, stderrOf, waitFor } from './netns.js';
 import type { Implementation } from './tunnel.js';
 
 export const TWO_HUBS = {
@@ -47,7 +47,6 @@ export interface HaView {
   active_since: string | null;
   lease_expires_at: string | null;
 }
-
 
 /** One registration as the client saw it. */
 export interface RegistrationResult {
@@ -164,13 +163,9 @@ export class UdpCapture {
     return this.packets.filter((p) => p.src === addressPort);
   }
 
-  /** Stops tcpdump (SIGINT: it flushes) and waits for it. */
+  /** Stops tcpdump (SIGINT: it flushes) and waits until its last packets are read. */
   async stop(): Promise<void> {
-    const child = this.child;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((r) => child.once('close', r));
-    child.kill('SIGINT');
-    await Promise.race([exited, new Promise((r) => setTimeout(r, 3000))]);
+    if (this.child) await endChildren([this.child], { signal: 'SIGINT', until: 'close' });
   }
 }
 
@@ -211,11 +206,7 @@ export class ContinuousPing {
   }
 
   async stop(): Promise<void> {
-    const child = this.child;
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((r) => child.once('close', r));
-    child.kill('SIGINT');
-    await Promise.race([exited, new Promise((r) => setTimeout(r, 3000))]);
+    await endChildren([this.child], { signal: 'SIGINT', until: 'close' });
   }
 }
 

@@ -33,7 +33,7 @@ export interface PathView {
   since: string;
 }
 
-type Registry = Pick<Store, 'getNode' | 'listPairs' | 'applyPairs' | 'agentCredentialIssuedAt' | 'agentCredentialsIssuedAt'>;
+type Registry = Pick<Store, 'getNode' | 'listNodes' | 'listPairs' | 'applyPairs' | 'agentCredentialIssuedAt' | 'agentCredentialsIssuedAt'>;
 
 interface Agent extends PathNode {
   version: string | null;
@@ -150,24 +150,31 @@ export class DirectPaths {
   registryChanged(): void {
     if (this.#standby) return;
     const ids = [...this.#agents.keys()];
-    for (const id of ids) this.#recheck(id);
+    // Two queries for all of them, not two per agent node (a round trip each on PostgreSQL).
+    const nodes = new Map(this.registry.listNodes().map((n) => [n.nodeId, n]));
+    const issued = this.registry.agentCredentialsIssuedAt();
+    for (const id of ids) this.#recheck(id, nodes.get(id) ?? null, issued.has(id));
     this.#wake(ids);
     this.step();
   }
 
-  #recheck(nodeId: string): void {
+  /**
+   * Drops the node's agent when what it reported is about an install that is no more (the node
+   * deleted, its keys rotated, which also deletes its pairs' rows, or its credential revoked): it
+   * takes part again once it reports. `node` and `hasCredential` are read here unless given.
+   */
+  #recheck(nodeId: string, node?: Node | null, hasCredential?: boolean): void {
     const agent = this.#agents.get(nodeId);
     if (!agent) return;
-    const node = this.registry.getNode(nodeId);
-    // Deleted, new keys (rotateKeys deletes the pairs' rows) or its credential revoked: what its
-    // agent reported is about an install that is no more. It takes part again once it reports.
-    const gone = !node || agent.publicKey !== node.publicKey || this.registry.agentCredentialIssuedAt(nodeId) === null;
-    if (gone) this.#dropAgent(nodeId);
+    const current = node === undefined ? this.registry.getNode(nodeId) : node;
+    const credential = hasCredential ?? this.registry.agentCredentialIssuedAt(nodeId) !== null;
+    if (!current || agent.publicKey !== current.publicKey || !credential) this.#dropAgent(nodeId);
     else {
-      this.#agents.set(nodeId, { ...agent, ...this.#nodeFields(node) });
+      this.#agents.set(nodeId, { ...agent, ...this.#nodeFields(current) });
       this.#dirty.add(nodeId);
     }
   }
+
 
 
   /**

@@ -11,10 +11,10 @@
 // in the namespace, psql included (the server's loopback is the namespace's).
 import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { appendFileSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inCI } from './tools.js';
+import { freePort } from './ports.js';
 
 /** Where Debian puts the server binaries (not on PATH): the newest version there, else PATH. */
 function binDir(): string | null {
@@ -61,17 +61,6 @@ export interface PostgresServer {
   stop(): void;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 const asRoot = process.getuid?.() === 0;
 
 /** The command line that runs a PostgreSQL binary as the postgres user (in `netns`, when given). */
@@ -111,7 +100,7 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Post
     chownSync(dir, uid, gid);
   }
   const data = join(dir, 'data');
-  const port = netns ? 5432 : await freePort();
+  const port = netns ? 5432 : await freePort('127.0.0.1');
   const pg = (name: string, args: string[]) => run(name, args, undefined, netns);
   let started = false;
   const stop = () => {

@@ -2,62 +2,20 @@
 // one active (its device up and fenced), one standby (API and dashboard, no device); a registration
 // made on the standby reaches the active hub's device; the active one stopping hands the device on.
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/index.js';
-import type { DeviceEvent, NativeDevice, PeerSnapshot } from '../../src/dataplane/device.js';
 import { keyToHex } from '../../src/domain/keys.js';
 import { Hub, type HubSystem } from '../../src/hub/hub.js';
 import { FENCE_MARGIN_MS, LEASE_MS } from '../../src/hub/lease-keeper.js';
 import { createLogger } from '../../src/runtime/log.js';
 import { postgresMissing, startPostgres, type PostgresServer } from '../helpers/postgres.js';
+import { FakeDevice } from '../helpers/fake-device.js';
+import { freePort } from '../helpers/ports.js';
 
 const TOKEN = 'standby-test-token-0123456789';
-
-class FakeDevice implements NativeDevice {
-  bodies: string[] = [];
-  fences: number[] = [];
-  closed = false;
-  readonly threads = 1;
-  constructor(readonly name: string, readonly onEvent: (e: DeviceEvent) => void) {}
-  set(body: string) {
-    this.bodies.push(body);
-    return { errno: 0, message: '' };
-  }
-  get() {
-    return 'listen_port=41820\n';
-  }
-  peers(): PeerSnapshot[] {
-    return [];
-  }
-  counters() {
-    return { drops: {}, tunWriteErrors: 0, tunMalformed: 0, udpSendErrors: 0, relayed: 0, relayedBytes: 0, handshakesAdmitted: 0, underLoad: false };
-  }
-  setRelay() {}
-  fenceAfter(ms: number) {
-    this.fences.push(ms);
-  }
-  setIsolated() {
-    return false;
-  }
-  initiateHandshake() {
-    return false;
-  }
-  close() {
-    this.closed = true;
-  }
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '::', () => r()));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((r) => server.close(r));
-  return port;
-}
 
 interface Side {
   hub: Hub;

@@ -5,71 +5,24 @@
 // run the same with a real device and real signals.
 import { createSocket } from 'node:dgram';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type AddressInfo, type Server } from 'node:net';
+import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import dnsPacket from 'dns-packet';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadConfig, type Config } from '../../src/config/index.js';
-import { DeviceOpenError, type DeviceEvent, type NativeDevice, type PeerSnapshot } from '../../src/dataplane/device.js';
+import { DeviceOpenError } from '../../src/dataplane/device.js';
 import { decodeKey, encodeKey, keyToHex, publicKeyOf } from '../../src/domain/keys.js';
 import { Hub, type HubSystem } from '../../src/hub/hub.js';
 import { createLogger } from '../../src/runtime/log.js';
 import { HUB_PRIVATE_KEY_SETTING, Store } from '../../src/store/index.js';
 import { socketPath } from '../../src/uapi/server.js';
+import { FakeDevice } from '../helpers/fake-device.js';
+import { freePort } from '../helpers/ports.js';
 
 const TOKEN = 'hub-test-token-0123456789';
 const IFACE = 'wgvmtest0';
-
-class FakeDevice implements NativeDevice {
-  bodies: string[] = [];
-  closed = false;
-  /** What was already gone when the device closed: the parts started after it. */
-  socketAtClose: boolean | undefined;
-
-  constructor(
-    readonly name: string,
-    readonly onEvent: (e: DeviceEvent) => void,
-    private readonly socket: string,
-    /** What the hub asked for: undefined leaves it to the data plane (one per core). */
-    readonly requestedThreads: number | undefined,
-  ) {}
-
-  get threads() {
-    return this.requestedThreads ?? 2;
-  }
-
-  set(body: string) {
-    this.bodies.push(body);
-    return { errno: 0, message: '' };
-  }
-  get() {
-    return 'listen_port=51820\n';
-  }
-  /** What peers() answers, and how often it was asked. */
-  snapshots: PeerSnapshot[] = [];
-  reads = 0;
-  peers(): PeerSnapshot[] {
-    this.reads++;
-    return this.snapshots;
-  }
-  counters() {
-    return { drops: {}, tunWriteErrors: 0, tunMalformed: 0, udpSendErrors: 0, relayed: 0, relayedBytes: 0, handshakesAdmitted: 0, underLoad: false };
-  }
-  setRelay() {}
-  fenceAfter() {}
-  setIsolated() {
-    return false;
-  }
-  initiateHandshake() {
-    return false;
-  }
-  close() {
-    this.closed = true;
-    this.socketAtClose = existsSync(this.socket);
-  }
-}
 
 interface Harness {
   dir: string;
@@ -83,15 +36,6 @@ interface Harness {
 }
 
 let h: Harness;
-
-/** A port nothing listens on right now. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '::', () => r()));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((r) => server.close(r));
-  return port;
-}
 
 async function portIsFree(port: number): Promise<boolean> {
   const server = createServer();
