@@ -1,6 +1,8 @@
 // A UDP relay that puts faults on the wire, for tests on kernels without netem: it sits between two
 // WireGuard endpoints and drops, duplicates and delays datagrams (with jitter, which reorders them),
-// each decision drawn from a seeded generator so that a failing run can be replayed.
+// each decision drawn from a seeded generator so that a failing run can be replayed. It also counts
+// the WireGuard data messages it forwards that a correct receiver must refuse as replays, so that a
+// test can hold a device's replay counter to an exact figure.
 //
 // By hand (in the namespace or host between the two endpoints; point each endpoint at the side of
 // the relay facing it):
@@ -32,6 +34,11 @@ export interface DirectionStats {
   inFlight: number;
   /** copies sent after a copy of a datagram that arrived later (what the receiver sees out of order) */
   reordered: number;
+  /**
+   * WireGuard data messages sent that the receiver's anti-replay window must refuse: a counter it
+   * was already sent in that session (our duplicates, or the sender's own), or one too far behind
+   */
+  replays: number;
 }
 
 export type RelayStats = Record<'aToB' | 'bToA', DirectionStats> & { seed: number };
@@ -53,6 +60,38 @@ export function seededRandom(seed: number): () => number {
   };
   for (let i = 0; i < 15; i++) next(); // mix the seed in
   return next;
+}
+
+// WireGuard's anti-replay window: a counter up to this far behind the highest seen is still accepted
+// (8,192 bits less one word; the same in the kernel, wireguard-go and ours).
+export const REPLAY_WINDOW = 8128;
+const SESSIONS_KEPT = 8; // a peer has at most three keypairs; older sessions are forgotten
+
+/** What a receiver of the datagrams forwarded in one direction has been sent, per session. */
+export class ReplayLedger {
+  private readonly sessions = new Map<number, { highest: number; seen: Set<number> }>();
+
+  /** Records a copy on its way to the receiver: true if its replay window must refuse it. */
+  refuses(datagram: Buffer): boolean {
+    // A data message: type 4 and three zero bytes, the receiver's index, a 64-bit counter, a tag.
+    if (datagram.length < 32 || datagram.readUInt32LE(0) !== 4) return false;
+    const index = datagram.readUInt32LE(4);
+    const counter = datagram.readUInt32LE(8) + datagram.readUInt32LE(12) * 2 ** 32;
+    let session = this.sessions.get(index);
+    if (!session) {
+      session = { highest: counter, seen: new Set() };
+      this.sessions.set(index, session);
+      if (this.sessions.size > SESSIONS_KEPT) this.sessions.delete(this.sessions.keys().next().value!);
+    }
+    if (counter + REPLAY_WINDOW < session.highest || session.seen.has(counter)) return true;
+    session.seen.add(counter);
+    session.highest = Math.max(session.highest, counter);
+    // Counters that have left the window are refused by the rule above; forget them.
+    if (session.seen.size > 2 * REPLAY_WINDOW) {
+      for (const c of session.seen) if (c + REPLAY_WINDOW < session.highest) session.seen.delete(c);
+    }
+    return false;
+  }
 }
 
 export interface Address {
@@ -87,7 +126,7 @@ export class FaultRelay {
   ) {
     checkFaults(faults);
     this.random = seededRandom(seed);
-    const fresh = (): DirectionStats => ({ received: 0, dropped: 0, duplicated: 0, sent: 0, inFlight: 0, reordered: 0 });
+    const fresh = (): DirectionStats => ({ received: 0, dropped: 0, duplicated: 0, sent: 0, inFlight: 0, reordered: 0, replays: 0 });
     this.stats = { seed, aToB: fresh(), bToA: fresh() };
   }
 
@@ -119,9 +158,11 @@ export class FaultRelay {
 
   private forward(from: Socket, to: Socket, peer: Address, stats: DirectionStats): void {
     let highestSent = -1; // arrival number of the latest-arriving datagram sent so far
+    const ledger = new ReplayLedger();
     const send = (datagram: Buffer, arrival: number) => {
       if (arrival < highestSent) stats.reordered++;
       else highestSent = arrival;
+      if (ledger.refuses(datagram)) stats.replays++;
       stats.sent++;
       to.send(datagram, peer.port, peer.host);
     };

@@ -13,6 +13,8 @@ import type { Store, StoredPair } from '../store/index.js';
 export const STANDBY_VIEW_MS = 5000;
 /** How often pairs are planned: a report's news reaches both agents within this. */
 export const PLAN_INTERVAL_MS = 1000;
+/** A planning step reads up to this many nodes one by one, and all of them in one query beyond. */
+const SINGLE_READS_UP_TO = 16;
 /** The `poll` an agent is told: short while one of its pairs is being tried, else a long poll. */
 export const POLL_TRYING_S = 2;
 export const POLL_IDLE_S = 25;
@@ -102,9 +104,14 @@ export class DirectPaths {
 
   /** Pairs outlive a restart: their nodes count as heard from now, so that agents have AGENT_FRESH_MS to report before their pairs are judged. */
   #loadPairs(): void {
-    for (const pair of this.registry.listPairs()) {
-      if (!this.#load(pair.a) || !this.#load(pair.b)) continue;
-      this.#remember(pair);
+    const pairs = this.registry.listPairs();
+    if (pairs.length === 0) return;
+    // One query for the nodes (a standby does this every STANDBY_VIEW_MS), not one per pair's end.
+    const nodes = new Map(this.registry.listNodes().map((n) => [n.nodeId, n]));
+    for (const pair of pairs) {
+      const ends = [nodes.get(pair.a), nodes.get(pair.b)];
+      for (const node of ends) if (node && !this.#agents.has(node.nodeId)) this.#agents.set(node.nodeId, this.#fromNode(node));
+      if (ends.every(Boolean)) this.#remember(pair);
     }
   }
 
@@ -155,7 +162,7 @@ export class DirectPaths {
     const issued = this.registry.agentCredentialsIssuedAt();
     for (const id of ids) this.#recheck(id, nodes.get(id) ?? null, issued.has(id));
     this.#wake(ids);
-    this.step();
+    this.step(nodes);
   }
 
   /**
@@ -180,9 +187,9 @@ export class DirectPaths {
   /**
    * Re-reads what the hub's device saw of each agent node, then plans the pairs that may have moved:
    * those of nodes that reported, changed, came or went, and those whose deadline came. A step costs
-   * what happened since the last one, not the number of pairs.
+   * what happened since the last one, not the number of pairs. `known` holds nodes just read.
    */
-  step(): void {
+  step(known?: ReadonlyMap<string, Node>): void {
     if (this.#standby) return;
     const now = this.now();
     const active = new Set(activeNodes(this.#agents.values(), now).keys());
@@ -197,10 +204,13 @@ export class DirectPaths {
       const pair = this.#pairs.get(key)!;
       if (pair.deadline <= now) pairs.push(pair);
     }
-    // The endpoints the hub's device saw, for the nodes whose tries may start or move now.
-    for (const id of new Set([...nodes, ...pairs.flatMap((p) => [p.a, p.b])])) {
+    // The endpoints the hub's device saw, for the nodes whose tries may start or move now: one query
+    // for many of them rather than a round trip each (on PostgreSQL).
+    const involved = new Set([...nodes, ...pairs.flatMap((p) => [p.a, p.b])]);
+    const read = known ?? (involved.size > SINGLE_READS_UP_TO ? new Map(this.registry.listNodes().map((n) => [n.nodeId, n])) : undefined);
+    for (const id of involved) {
       const agent = this.#agents.get(id);
-      const node = agent && this.registry.getNode(id);
+      const node = agent && (read ? read.get(id) : this.registry.getNode(id));
       if (agent && node) this.#agents.set(id, { ...agent, ...this.#nodeFields(node) });
     }
     const changes = plan(this.#agents.values(), this.#pairs, now, { pairs, nodes });
@@ -316,14 +326,6 @@ export class DirectPaths {
 
   #fromNode(node: Node): Agent {
     return { nodeId: node.nodeId, ...this.#nodeFields(node), report: null, lastSeen: this.#startedAt, version: null };
-  }
-
-  /** Loads a node named by a stored pair; false when it is gone. */
-  #load(nodeId: string): boolean {
-    if (this.#agents.has(nodeId)) return true;
-    const node = this.registry.getNode(nodeId);
-    if (node) this.#agents.set(nodeId, this.#fromNode(node));
-    return node !== null;
   }
 
   #remember(pair: StoredPair): void {

@@ -229,6 +229,23 @@ describe('the agent protocol', () => {
     expect(peerLines((await peersText('w1')).body).size).toBe(1);
   });
 
+  it('a step that looks at many nodes reads them in one query, not a round trip each', async () => {
+    const ids = Array.from({ length: 30 }, (_, i) => `m${i}`);
+    for (const [i, id] of ids.entries()) worker(id, `203.0.113.${10 + i}:51820`);
+    for (const id of ['w1', 'w2', 'w3', ...ids]) expect((await report(id)).statusCode).toBe(204);
+    const getNode = vi.spyOn(w.store, 'getNode');
+    const listNodes = vi.spyOn(w.store, 'listNodes');
+    w.nodes.paths.step();
+    expect(getNode).not.toHaveBeenCalled();
+    expect(listNodes).toHaveBeenCalledTimes(1);
+    expect(w.nodes.paths.totals()).toMatchObject({ trying: (33 * 32) / 2, agents: 33 });
+    // A step with nothing new reads nothing.
+    listNodes.mockClear();
+    w.nodes.paths.step();
+    expect(listNodes).not.toHaveBeenCalled();
+    expect(getNode).not.toHaveBeenCalled();
+  });
+
   it('DIRECT_PATHS=false pairs no one', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'wgvm-agent-off-'));
     const store = Store.open(join(dir, 'data'));
@@ -363,7 +380,10 @@ describe('two hubs (docs/agent-protocol.md, "Two hubs: following the active one"
     w.store.applyPairs([], [{ ...w.store.listPairs()[0]!, state: 'direct', since: Date.now() }], []);
     expect(view.totals()).toMatchObject({ trying: 1, direct: 0 });
     t += STANDBY_VIEW_MS;
+    const getNode = vi.spyOn(w.store, 'getNode');
     expect(view.totals()).toMatchObject({ trying: 0, direct: 1 });
+    expect(getNode).not.toHaveBeenCalled(); // the nodes in one query, not one per pair's end
+    getNode.mockRestore();
     expect(view.viewOf('w1').paths).toMatchObject([{ peer: 'w2', state: 'direct' }]);
     // The standby takes over with the pairs as the registry holds them.
     standby.paths.activate();

@@ -4,7 +4,7 @@ import { createSocket, type Socket } from 'node:dgram';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { FaultRelay, parseAddress, seededRandom, type Faults } from '../../src/bench/fault-relay.js';
+import { FaultRelay, parseAddress, REPLAY_WINDOW, ReplayLedger, seededRandom, type Faults } from '../../src/bench/fault-relay.js';
 
 const open: (Socket | FaultRelay)[] = [];
 afterEach(() => {
@@ -92,6 +92,65 @@ describe('fault relay', () => {
     expect(Math.min(...values)).toBeGreaterThanOrEqual(0);
     expect(Math.max(...values)).toBeLessThan(1);
     expect(Array.from({ length: 1000 }, seededRandom(5))).toEqual(values);
+  });
+
+  // The window's rule is the WireGuard paper's §5.4.6 and the kernel's counter_validate: a counter
+  // is refused if it was seen, or if it is more than 8,128 behind the highest seen.
+  it('counts the data messages a receiver must refuse as replays, per session', () => {
+    const data = (index: number, counter: number) => {
+      const d = Buffer.alloc(48);
+      d.writeUInt32LE(4, 0);
+      d.writeUInt32LE(index, 4);
+      d.writeBigUInt64LE(BigInt(counter), 8);
+      return d;
+    };
+    const ledger = new ReplayLedger();
+    const refused = (index: number, counters: number[]) => counters.filter((c) => ledger.refuses(data(index, c)));
+    expect(refused(1, [0, 2, 1, 2, 0, 3])).toEqual([2, 0]); // late is fine, twice is not
+    expect(refused(7, [0, 2])).toEqual([]); // another session has its own window
+    expect(refused(1, [REPLAY_WINDOW + 10, 10, 9, 1])).toEqual([9, 1]); // 10 is just inside the window
+    expect(refused(1, [2 ** 40, 2 ** 40])).toEqual([2 ** 40]); // counters past 32 bits
+    const initiation = Buffer.alloc(148);
+    initiation.writeUInt32LE(1, 0);
+    expect(ledger.refuses(initiation) || ledger.refuses(initiation)).toBe(false); // not a data message
+    // A long session: memory stays bounded and the rule holds across the forgetting.
+    const long = new ReplayLedger();
+    for (let c = 0; c < 5 * REPLAY_WINDOW; c++) expect(long.refuses(data(3, c))).toBe(false);
+    expect(long.refuses(data(3, 5 * REPLAY_WINDOW - 1))).toBe(true);
+    expect(long.refuses(data(3, 4 * REPLAY_WINDOW - 1))).toBe(true); // the window's oldest, seen
+    expect(long.refuses(data(3, 4 * REPLAY_WINDOW - 2))).toBe(true); // just out of it
+  });
+
+  it('counts its own duplicates of data messages as replays, and nothing else', async () => {
+    const a = await bound();
+    const b = await bound();
+    const relay = new FaultRelay({ loss: 0, dup: 0.3, delayMs: 0, jitterMs: 0 }, 3);
+    open.push(relay);
+    await relay.start({ host: '127.0.0.1', port: 0 }, { host: '127.0.0.1', port: a.address().port },
+      { host: '127.0.0.1', port: 0 }, { host: '127.0.0.1', port: b.address().port });
+    const copies = new Map<string, number>(); // what B got: type and counter → copies
+    b.on('message', (m) => {
+      const key = `${m.readUInt32LE(0)}/${m.readUInt32LE(8)}`;
+      copies.set(key, (copies.get(key) ?? 0) + 1);
+    });
+    for (let c = 0; c < 300; c++) {
+      const d = Buffer.alloc(32);
+      d.writeUInt32LE(c % 3 === 0 ? 1 : 4, 0); // every third an initiation, not subject to the window
+      d.writeUInt32LE(9, 4);
+      d.writeUInt32LE(c, 8);
+      a.send(d, relay.address('a').port, '127.0.0.1');
+    }
+    const arrived = () => [...copies.values()].reduce((x, y) => x + y, 0);
+    for (let waited = 0; (relay.stats.aToB.received < 300 || arrived() < relay.stats.aToB.sent) && waited < 5000; waited += 10) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    const twice = (type: number) => [...copies].filter(([k, n]) => k.startsWith(`${type}/`) && n === 2).length;
+    const { duplicated, replays, received } = relay.stats.aToB;
+    expect(received).toBe(300);
+    expect(twice(1) + twice(4)).toBe(duplicated);
+    expect(twice(4)).toBeGreaterThan(0);
+    expect(twice(1)).toBeGreaterThan(0);
+    expect(replays).toBe(twice(4)); // an initiation's duplicate is refused elsewhere, not by the window
   });
 
   it('refuses bad settings and addresses with a clear message', () => {
