@@ -35,7 +35,12 @@ export interface PathView {
   since: string;
 }
 
-type Registry = Pick<Store, 'getNode' | 'listNodes' | 'listPairs' | 'applyPairs' | 'agentCredentialIssuedAt' | 'agentCredentialsIssuedAt'>;
+type Registry = Pick<
+  Store,
+  'getNode' | 'listNodes' | 'listPairs' | 'listPairStates' | 'applyPairs' | 'agentCredentialIssuedAt' | 'agentCredentialsIssuedAt'
+>;
+/** A pair in memory: a standby's view holds no keys (it answers no agent; activate() reads them). */
+type KnownPair = PairState & { presharedKey: string | null };
 
 interface Agent extends PathNode {
   version: string | null;
@@ -43,7 +48,7 @@ interface Agent extends PathNode {
 
 export class DirectPaths {
   readonly #agents = new Map<string, Agent>();
-  readonly #pairs = new Map<string, StoredPair>();
+  readonly #pairs = new Map<string, KnownPair>();
   /** Pair keys by node. */
   readonly #pairsOf = new Map<string, Set<string>>();
   readonly #waiters = new Map<string, Set<() => void>>();
@@ -76,6 +81,7 @@ export class DirectPaths {
    */
   standby(): void {
     this.#standby = true;
+    this.#reload(); // without the keys
   }
 
   /** This hub runs the device now: the pairs are taken as the registry holds them (the last active hub left them there). */
@@ -104,7 +110,7 @@ export class DirectPaths {
 
   /** Pairs outlive a restart: their nodes count as heard from now, so that agents have AGENT_FRESH_MS to report before their pairs are judged. */
   #loadPairs(): void {
-    const pairs = this.registry.listPairs();
+    const pairs: KnownPair[] = this.#standby ? this.registry.listPairStates().map((p) => ({ ...p, presharedKey: null })) : this.registry.listPairs();
     if (pairs.length === 0) return;
     // One query for the nodes (a standby does this every STANDBY_VIEW_MS), not one per pair's end.
     const nodes = new Map(this.registry.listNodes().map((n) => [n.nodeId, n]));
@@ -198,7 +204,7 @@ export class DirectPaths {
     for (const id of this.#wasActive) if (!active.has(id)) nodes.add(id);
     this.#dirty.clear();
     this.#wasActive = active;
-    const pairs: StoredPair[] = [];
+    const pairs: KnownPair[] = [];
     for (const id of nodes) for (const key of this.#pairsOf.get(id) ?? []) pairs.push(this.#pairs.get(key)!);
     for (const key of this.#timed) {
       const pair = this.#pairs.get(key)!;
@@ -235,7 +241,7 @@ export class DirectPaths {
       const other = this.#agents.get(otherOf(pair, nodeId));
       if (!self || !other) continue;
       const peer = agentPeer(self, other, pair);
-      if (peer) peers.push({ ...peer, presharedKey: pair.presharedKey });
+      if (peer && pair.presharedKey) peers.push({ ...peer, presharedKey: pair.presharedKey });
       trying ||= pair.state === 'trying';
     }
     return peersAnswer(peers, trying ? POLL_TRYING_S : POLL_IDLE_S, hubs);
@@ -328,7 +334,7 @@ export class DirectPaths {
     return { nodeId: node.nodeId, ...this.#nodeFields(node), report: null, lastSeen: this.#startedAt, version: null };
   }
 
-  #remember(pair: StoredPair): void {
+  #remember(pair: KnownPair): void {
     const key = pairKey(pair.a, pair.b);
     this.#pairs.set(key, pair);
     if (pair.state === 'direct') this.#timed.delete(key);
@@ -355,7 +361,7 @@ export class DirectPaths {
   }
 
   /** Drops the node's pairs from memory, wakes the other ends, and returns the pairs. */
-  #forgetPairsOf(nodeId: string): StoredPair[] {
+  #forgetPairsOf(nodeId: string): KnownPair[] {
     const pairs = [...(this.#pairsOf.get(nodeId) ?? [])].map((key) => this.#pairs.get(key)!);
     for (const pair of pairs) this.#forget(pair);
     this.#pairsOf.delete(nodeId);

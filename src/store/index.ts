@@ -34,6 +34,7 @@
 //   agentCredentialIssuedAt(nodeId): string | null    revokeAgentCredential(nodeId, actor?): boolean
 //   agentCredentialsIssuedAt(): Map<nodeId, string>   (every node that has one)
 //   listPairs(): StoredPair[]                          applyPairs(added, changed, removed): void
+//   listPairStates(): PairState[]                      (the same without the keys)
 //   deletePairsOf(nodeId): number
 //   claimLease(hub, ms, actor?): LeaseClaim              releaseLease(hubId, actor?): void
 //   leaseState(): { lease, now }                         listHubs(): HubRecord[]
@@ -310,6 +311,10 @@ export class Store {
 
   listPairs(): StoredPair[] {
     return this.#pairs.list();
+  }
+
+  listPairStates(): PairState[] {
+    return this.#pairs.listStates();
   }
 
   applyPairs(added: readonly StoredPair[], changed: readonly PairState[], removed: readonly Pick<PairState, 'a' | 'b'>[]): void {

@@ -381,13 +381,20 @@ describe('two hubs (docs/agent-protocol.md, "Two hubs: following the active one"
     expect(view.totals()).toMatchObject({ trying: 1, direct: 0 });
     t += STANDBY_VIEW_MS;
     const getNode = vi.spyOn(w.store, 'getNode');
+    const listPairs = vi.spyOn(w.store, 'listPairs');
     expect(view.totals()).toMatchObject({ trying: 0, direct: 1 });
     expect(getNode).not.toHaveBeenCalled(); // the nodes in one query, not one per pair's end
+    expect(listPairs).not.toHaveBeenCalled(); // what a standby shows needs no key unsealed
     getNode.mockRestore();
+    listPairs.mockRestore();
     expect(view.viewOf('w1').paths).toMatchObject([{ peer: 'w2', state: 'direct' }]);
     // The standby takes over with the pairs as the registry holds them.
     standby.paths.activate();
     expect(standby.paths.totals()).toEqual({ trying: 0, direct: 1, relayed: 0, agents: 0 });
+    // Now active, it has the pair's key to hand to its agents.
+    for (const id of ['w1', 'w2']) standby.paths.report(id, { ...reportOf(id), peers: [] });
+    const { peers } = standby.paths.peersOf('w1').json;
+    expect(peers).toMatchObject([{ public_key: w.store.getNode('w2')!.publicKey, preshared_key: w.store.listPairs()[0]!.presharedKey }]);
   });
 
   it("another hub's deletion reaches the active hub's pairs and agents when the registry is seen to change", async () => {

@@ -777,6 +777,34 @@ describe.each(ENGINES)('the registry on %s', (e) => {
     });
   });
 
+  describe('direct-path pairs', () => {
+    it('keep their key sealed and their state; a state read gives no key; they go with either node', () => {
+      const store = open();
+      for (const id of ['worker-01', 'worker-02', 'worker-03']) store.registerNode(input(id), 'admin');
+      const since = Date.parse('2025-03-01T12:00:00.000Z');
+      const state = { state: 'trying' as const, via: 'lan' as const, since, attempt: 1, candidate: 0, deadline: since + 15_000 };
+      const psk = encodeKey(generatePresharedKey());
+      const other = encodeKey(generatePresharedKey());
+      store.applyPairs([
+        { a: 'worker-01', b: 'worker-02', ...state, presharedKey: psk },
+        { a: 'worker-02', b: 'worker-03', ...state, presharedKey: other },
+        { a: 'worker-01', b: 'worker-09', ...state, presharedKey: other }, // no such node: skipped
+      ], [], []);
+      const byA = (x: { a: string; b: string }, y: { a: string; b: string }) => (x.a + x.b < y.a + y.b ? -1 : 1);
+      expect(store.listPairs().sort(byA)).toEqual([
+        { a: 'worker-01', b: 'worker-02', ...state, presharedKey: psk },
+        { a: 'worker-02', b: 'worker-03', ...state, presharedKey: other },
+      ]);
+      expect(diskBytes().includes(Buffer.from(psk))).toBe(false);
+      const direct = { a: 'worker-01', b: 'worker-02', state: 'direct' as const, via: 'lan' as const, since: since + 9000, attempt: 1, candidate: 0, deadline: 0 };
+      store.applyPairs([], [direct], [{ a: 'worker-02', b: 'worker-03' }]);
+      expect(store.listPairStates()).toEqual([direct]); // the same state, and no key at all
+      expect(store.listPairs()).toEqual([{ ...direct, presharedKey: psk }]);
+      store.deleteNode('worker-02', 'admin');
+      expect(store.listPairStates()).toEqual([]);
+    });
+  });
+
   describe('the hub lease', () => {
     const hub = (hubId: string) => ({ hubId, apiUrl: `http://${hubId}.example:8090`, endpoint: `${hubId}.example:41820` });
     const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
