@@ -20,6 +20,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { HaView } from '../domain/hub-roles.js';
 import { AgentLab, LAB_API_TOKEN, LabHub, type LabWorker } from './agent-lab.js';
 import { LAB, NatLab, type Sandbox, type WorkerName } from './nat-lab.js';
 import { endChildren, stderrOf, waitFor } from './netns.js';
@@ -38,15 +39,6 @@ export const TWO_HUBS = {
 } as const;
 
 export type HubName = 'a' | 'b';
-
-/** What `/api/vpn/status` says in `ha` (the parts the lab reads; bench/ may not import http/). */
-export interface HaView {
-  hub_id: string;
-  role: 'active' | 'standby';
-  active_hub: string | null;
-  active_since: string | null;
-  lease_expires_at: string | null;
-}
 
 /** One registration as the client saw it. */
 export interface RegistrationResult {

@@ -2,6 +2,7 @@
 import type { AgentHubs } from './api-agent.js';
 import type { Config } from '../config/index.js';
 import { namedCounters, type DeviceCounters } from '../dataplane/counters.js';
+import type { HubState } from '../domain/hub-roles.js';
 import { statusOf, type Node } from '../domain/node.js';
 import type { DirectPaths } from '../paths/direct-paths.js';
 import type { NodeTotals } from '../store/index.js';
@@ -37,7 +38,7 @@ export interface HubStateView {
   hubId: string;
   apiUrl: string;
   endpoint: string;
-  state: 'active' | 'standby' | 'away';
+  state: HubState;
   /** When it last claimed or renewed the lease (ISO). */
   seenAt: string;
 }

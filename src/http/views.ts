@@ -2,9 +2,11 @@
 // each shape declared once, as the JSON schema the API documents and serializes it with, or as a
 // type where only the dashboard sends it. Nothing here needs Node.js: the web front end imports
 // these types (web/src/api.ts), so the page and the server cannot disagree about a field.
+import type { HaView } from '../domain/hub-roles.js';
 import type { NodeHistoryView } from '../nodes/history.js';
 import { allRequired, type FromSchema } from './from-schema.js';
 
+export type { HaView } from '../domain/hub-roles.js';
 export type { NodeHistoryView } from '../nodes/history.js';
 
 /** A node, snake_case as the API workers already call; never a secret. */
@@ -101,15 +103,6 @@ export const hubSchema = allRequired({
   },
 });
 
-/** This hub and the active one (hubSchema's `ha`), typed by hand: FromSchema reads a nullable object as null. */
-export interface HaView {
-  hub_id: string;
-  role: 'active' | 'standby';
-  active_hub: string | null;
-  active_since: string | null;
-  lease_expires_at: string | null;
-  hubs: Array<{ hub_id: string; api_url: string; endpoint: string; state: 'active' | 'standby' | 'away'; seen_at: string }>;
-}
 export type HubSummary = Omit<FromSchema<typeof hubSchema>, 'ha'> & { ha: HaView | null };
 
 /**
